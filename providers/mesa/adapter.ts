@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { pathSegment, type FieldProblem, type ProviderAdapter } from '../types.ts';
+import { MESA_BASE_URL, MESA_TAG_KEY_MAX, MESA_TAG_VALUE_MAX, MesaErrorBody, MesaUpdateResponse, type MesaUpdateBody } from './wire.ts';
+
+export interface MesaConfig {
+  baseUrl: string;
+  org: string;
+  token: string;
+}
+
+export const mesaAdapter: ProviderAdapter<MesaConfig> = {
+  kind: 'mesa',
+  defaultBaseUrl: MESA_BASE_URL,
+  configSchema: z.object({ org: z.string().min(1), token: z.string().min(1) }),
+  secretConfigFields: ['token'],
+  patchFields: ['setTags', 'removeTags'],
+  secretBodyFields: [],
+
+  auth: (cfg) => ({ type: 'bearer', token: cfg.token }),
+
+  validate(patch) {
+    const problems: FieldProblem[] = [];
+    const seen = new Set<string>();
+    patch.setTags?.forEach((tag, i) => {
+      if (tag.key.length === 0 || tag.key.length > MESA_TAG_KEY_MAX)
+        problems.push({ field: `setTags[${i}].key`, message: `must be 1..${MESA_TAG_KEY_MAX} characters (Mesa's limit)` });
+      if (tag.value == null) problems.push({ field: `setTags[${i}].value`, message: 'is required for Mesa tags' });
+      else if (tag.value.length > MESA_TAG_VALUE_MAX)
+        problems.push({ field: `setTags[${i}].value`, message: `must be at most ${MESA_TAG_VALUE_MAX} characters (Mesa's limit)` });
+      // Mesa lowercases tag keys, so `Env` and `env` are the same tag.
+      const key = tag.key.toLowerCase();
+      if (seen.has(key)) problems.push({ field: `setTags[${i}].key`, message: `tag "${tag.key}" appears more than once` });
+      seen.add(key);
+    });
+    patch.removeTags?.forEach((key, i) => {
+      if (key.length === 0 || key.length > MESA_TAG_KEY_MAX)
+        problems.push({ field: `removeTags[${i}]`, message: `must be 1..${MESA_TAG_KEY_MAX} characters (Mesa's limit)` });
+      if (seen.has(key.toLowerCase()))
+        problems.push({ field: `removeTags[${i}]`, message: `tag "${key}" is both set and removed` });
+      seen.add(key.toLowerCase());
+    });
+    return problems;
+  },
+
+  buildUpdate(cfg, id, patch) {
+    const tags: MesaUpdateBody['tags'] = {};
+    for (const tag of patch.setTags ?? []) tags[tag.key] = tag.value ?? null;
+    for (const key of patch.removeTags ?? []) tags[key] = null;
+    const body: MesaUpdateBody = { tags };
+    return { method: 'PATCH', path: `/${pathSegment(cfg.org)}/api-keys/${pathSegment(id)}`, body };
+  },
+
+  normalize(body, id) {
+    const parsed = MesaUpdateResponse.safeParse(body);
+    if (!parsed.success) return undefined;
+    return {
+      id,
+      name: null,
+      enabled: null,
+      roles: null,
+      tags: Object.entries(parsed.data.tags).map(([key, value]) => ({ key, value })),
+      expiresAt: null,
+      updatedAt: null,
+      raw: parsed.data,
+    };
+  },
+
+  mapError(res) {
+    const parsed = MesaErrorBody.safeParse(res.json);
+    if (!parsed.success) return {};
+    const { code, message, trace_id } = parsed.data.error;
+    return { vendorCode: code, message, traceId: trace_id };
+  },
+};

@@ -1,0 +1,160 @@
+/**
+ * The adapter contract: what one vendor must provide so that keygate can update its API keys.
+ *
+ * An adapter is data in, data out. It builds the upstream request, normalises the vendor's answer
+ * and reads the vendor's error body; it never does I/O. HTTP, auth handshakes, timeouts, logging
+ * and the client-visible error shape are shared (src/upstream/, src/errors.ts).
+ */
+import type { z } from 'zod';
+
+export type ProviderKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa';
+
+/** The closed set of error codes clients see (src/errors.ts builds them). */
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'UNSUPPORTED_FIELD'
+  | 'UNKNOWN_PROVIDER'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'RATE_LIMITED'
+  | 'UPSTREAM_ERROR'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_BAD_RESPONSE';
+
+export interface TagInput {
+  key: string;
+  value?: string | null;
+}
+
+/** The vendor-neutral patch a client sends (GraphQL `ApiKeyPatch`). Absent means "leave alone". */
+export interface ApiKeyPatch {
+  name?: string | null;
+  enabled?: boolean | null;
+  roles?: string[] | null;
+  setTags?: TagInput[] | null;
+  removeTags?: string[] | null;
+  expiresAt?: Date | null;
+  /** Tyk SessionState fields, already in Tyk's wire names (snake_case). */
+  tyk?: Record<string, unknown> | null;
+}
+
+export type PatchField = keyof ApiKeyPatch;
+
+/** The vendor-neutral view of a key (GraphQL `ApiKey` without provider/kind). */
+export interface NormalizedKey {
+  id: string;
+  name: string | null;
+  enabled: boolean | null;
+  roles: string[] | null;
+  tags: { key: string; value: string | null }[] | null;
+  expiresAt: Date | null;
+  updatedAt: Date | null;
+  /** The vendor body the key came from; secrets are redacted by the gateway before it leaves. */
+  raw: unknown;
+}
+
+/** How the shared HTTP client authenticates to a vendor. Values are credentials: never log them. */
+export type UpstreamAuth =
+  | { type: 'bearer'; token: string }
+  | { type: 'header'; name: string; value: string }
+  | { type: 'digest'; username: string; password: string };
+
+/** One upstream call, relative to the connection's baseUrl. `path` segments are already encoded. */
+export interface UpstreamRequest {
+  method: 'GET' | 'PATCH' | 'PUT';
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+}
+
+/** What the shared client hands back to an adapter: the body read once, parsed when it is JSON. */
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON, or undefined when the body was empty or not JSON. */
+  json: unknown;
+  text: string;
+}
+
+/** What an adapter reads from a vendor error body. The gateway fills the rest from the status. */
+export interface VendorError {
+  /** Set when the body decides the code (Atlas 400 API_KEY_NOT_FOUND is NOT_FOUND). */
+  code?: ErrorCode;
+  /** The vendor's machine code (Mesa error.code, Atlas errorCode, SOFA extensions.code). */
+  vendorCode?: string;
+  message?: string;
+  traceId?: string;
+}
+
+/** A problem with the client's input, found before anything is sent. */
+export interface FieldProblem {
+  /** Path inside the patch, e.g. `setTags[0].key`. */
+  field: string;
+  message: string;
+}
+
+export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: string }> {
+  readonly kind: ProviderKind;
+  /** The vendor's production URL from its seed; undefined when it has none (self-hosted Tyk). */
+  readonly defaultBaseUrl?: string;
+  /** The kind-specific config fields (credentials, org ids), validated at start-up. */
+  readonly configSchema: z.ZodType<Omit<Cfg, 'baseUrl'>>;
+  /** Config fields whose values are credentials: redacted everywhere. */
+  readonly secretConfigFields: readonly string[];
+  /** Patch fields this vendor can change; anything else is UNSUPPORTED_FIELD. */
+  readonly patchFields: readonly PatchField[];
+  /** JSON paths (dot-separated, `*` for any key) of secret fields in vendor bodies. */
+  readonly secretBodyFields: readonly string[];
+
+  auth(cfg: Cfg): UpstreamAuth;
+  /** Vendor limits checked locally (Atlas desc 1..250, Mesa tag key <= 64). */
+  validate(patch: ApiKeyPatch): FieldProblem[];
+  /** Tyk: the read whose answer `buildUpdate` receives as `current`, because its PUT replaces. */
+  readBeforeWrite?(cfg: Cfg, id: string): UpstreamRequest;
+  /** Turns the read-before-write answer into the `current` value; undefined = not as documented. */
+  parseCurrent?(body: unknown): unknown;
+  buildUpdate(cfg: Cfg, id: string, patch: ApiKeyPatch, current?: unknown): UpstreamRequest;
+  /**
+   * The vendor's 2xx answer as a key; undefined when the body is not what the vendor documents.
+   * `sent` is the request that produced it (Tyk answers only a status line, so the key is what we sent).
+   */
+  normalize(body: unknown, id: string, sent: UpstreamRequest): NormalizedKey | undefined;
+  mapError(res: UpstreamResponse): VendorError;
+}
+
+/** Encodes one id into a path segment. Ids are validated first (src/validate.ts). */
+export function pathSegment(id: string): string {
+  return encodeURIComponent(id);
+}
+
+/** A running simulator, as the sandbox and the tests see it. */
+export interface RunningSimulator {
+  /** http://127.0.0.1:PORT */
+  origin: string;
+  /** The URL to configure as the connection's `baseUrl`. */
+  baseUrl: string;
+  requests: import('./simulator-kit.ts').RecordedRequest[];
+  writes(): import('./simulator-kit.ts').RecordedRequest[];
+  inject(fault: import('./simulator-kit.ts').Fault): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** What a provider folder hands the sandbox: a simulator seeded with demo keys, and how to reach it. */
+export interface Sandbox {
+  simulator: RunningSimulator;
+  /** The connection config (without `kind`) that points at the simulator. */
+  connection: Record<string, unknown>;
+  demoKeyIds: string[];
+  /** One ready-to-paste example mutation for a provider named `name`. */
+  exampleMutation(name: string): string;
+}
+
+/** One entry of the registry in providers/index.ts. */
+export interface ProviderModule {
+  // biome-ignore lint: the registry holds adapters of different config types
+  adapter: ProviderAdapter<any>;
+  startSandbox(port?: number): Promise<Sandbox>;
+}
