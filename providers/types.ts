@@ -100,7 +100,7 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   /** The vendor's production URL from its seed; undefined when it has none (self-hosted Tyk). */
   readonly defaultBaseUrl?: string;
   /** The kind-specific config fields (credentials, org ids), validated at start-up. */
-  readonly configSchema: z.ZodType<Omit<Cfg, 'baseUrl'>>;
+  readonly configSchema: z.ZodObject<{ [K in Exclude<keyof Cfg, 'baseUrl'>]: z.ZodType<Cfg[K]> }>;
   /** Config fields whose values are credentials: redacted everywhere. */
   readonly secretConfigFields: readonly string[];
   /** Patch fields this vendor can change; anything else is UNSUPPORTED_FIELD. */

@@ -1,0 +1,270 @@
+/**
+ * A faithful in-memory MongoDB Atlas Administration API v1.0 (org API keys), per seed 002 and
+ * vendor-facts §3: a real HTTP Digest server (MD5, qop=auth, server-issued expiring nonces, replay
+ * check), org roles (Organization Owner to update, Organization Member to read), the documented
+ * 400s (API_KEY_NOT_FOUND is a 400), and `{detail, error, errorCode, parameters, reason}` bodies.
+ */
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../simulator-kit.ts';
+import type { RunningSimulator, Sandbox } from '../types.ts';
+import { ATLAS_DESC_MAX, ATLAS_ORG_ROLES, type AtlasApiKey } from './wire.ts';
+
+export const ATLAS_REALM = 'MMS Public API';
+const API_PREFIX = ['api', 'atlas', 'v1.0'];
+const DEFAULT_NONCE_TTL_MS = 5 * 60_000;
+const ITEMS_PER_PAGE_DEFAULT = 100;
+const ITEMS_PER_PAGE_MAX = 500;
+const OBJECT_ID = /^[a-f0-9]{24}$/;
+
+/** A key that can call the API: its private key (the Digest password) and its org roles. */
+export interface AtlasCaller {
+  privateKey: string;
+  /** Org roles of the caller: ORG_OWNER to update keys, ORG_MEMBER (or ORG_OWNER) to read them. */
+  roles: string[];
+}
+
+export interface AtlasSimulatorOptions {
+  orgId: string;
+  /** publicKey (the Digest username) -> the caller's private key and org roles. */
+  apiKeys: Record<string, AtlasCaller>;
+  /** The org's API keys that can be read and updated. */
+  keys: AtlasApiKey[];
+  port?: number;
+  /** How long an issued nonce stays fresh (default 5 minutes); older ones get `stale=true`. */
+  nonceTtlMs?: number;
+}
+
+export interface AtlasSimulator extends RunningSimulator {
+  keys: Map<string, AtlasApiKey>;
+  /** Makes every nonce issued so far stale (the next request with one gets 401 stale=true). */
+  expireNonces(): void;
+}
+
+interface IssuedNonce {
+  issuedAt: number;
+  expired: boolean;
+  /** Nonce counts already used: a repeated (nonce, nc) is a replay. */
+  seen: Set<number>;
+}
+
+const error = (status: number, errorCode: string, detail: string, parameters: unknown[] = []): SimResponse => ({
+  status,
+  json: { detail, error: status, errorCode, parameters, reason: STATUS_CODES[status] ?? 'Error' },
+});
+
+const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
+
+const ROLE_RANK: Record<string, number> = { ORG_OWNER: 2, ORG_MEMBER: 1 };
+const hasRole = (roles: string[], needed: 'ORG_OWNER' | 'ORG_MEMBER'): boolean =>
+  roles.some((r) => (ROLE_RANK[r] ?? 0) >= ROLE_RANK[needed]);
+
+/** The private key as Atlas shows it after creation: all but the last group masked. */
+export function maskPrivateKey(privateKey: string): string {
+  return `********-****-****-${privateKey.slice(-12)}`;
+}
+
+export async function createAtlasSimulator(options: AtlasSimulatorOptions): Promise<AtlasSimulator> {
+  const keys = new Map(options.keys.map((k) => [k.id, structuredClone(k)]));
+  const nonceTtlMs = options.nonceTtlMs ?? DEFAULT_NONCE_TTL_MS;
+  const nonces = new Map<string, IssuedNonce>();
+  let origin = '';
+
+  const challenge = (stale: boolean): SimResponse => {
+    const now = Date.now();
+    for (const [n, issued] of nonces) if (now - issued.issuedAt > nonceTtlMs + 3_600_000) nonces.delete(n);
+    const nonce = randomBytes(24).toString('base64');
+    nonces.set(nonce, { issuedAt: now, expired: false, seen: new Set() });
+    return {
+      status: 401,
+      headers: {
+        'content-type': 'application/json;charset=ISO-8859-1',
+        'www-authenticate': `Digest realm="${ATLAS_REALM}", domain="", nonce="${nonce}", algorithm=MD5, qop="auth", stale=${stale}`,
+      },
+      json: { detail: 'You are not authorized for this resource.', error: 401, reason: 'Unauthorized' },
+    };
+  };
+
+  /** The caller's public key when the Authorization header answers one of our challenges. */
+  const authenticate = (req: SimRequest): { publicKey: string } | SimResponse => {
+    const header = req.headers.authorization;
+    if (typeof header !== 'string') return challenge(false);
+    const m = /^Digest\s+(.*)$/is.exec(header);
+    if (!m) return challenge(false);
+    const p = parseAuthParams(m[1]);
+    const { username, realm, nonce, uri, response, qop, nc, cnonce, algorithm } = p;
+    if (!username || realm !== ATLAS_REALM || !nonce || !uri || !response || !cnonce) return challenge(false);
+    if (algorithm !== undefined && algorithm.toUpperCase() !== 'MD5') return challenge(false);
+    if (qop !== 'auth' || !nc || !/^[0-9a-fA-F]{8}$/.test(nc)) return challenge(false);
+    if (!sameTarget(uri, req)) return challenge(false);
+    const caller = Object.hasOwn(options.apiKeys, username) ? options.apiKeys[username] : undefined;
+    const issued = nonces.get(nonce);
+    if (!caller || !issued) return challenge(false);
+    const ha1 = md5(`${username}:${ATLAS_REALM}:${caller.privateKey}`);
+    const ha2 = md5(`${req.method}:${uri}`);
+    const expected = md5(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`);
+    if (response.length !== expected.length || !timingSafeEqual(Buffer.from(response.toLowerCase()), Buffer.from(expected))) return challenge(false);
+    if (issued.expired || Date.now() - issued.issuedAt > nonceTtlMs) return challenge(true);
+    const count = Number.parseInt(nc, 16);
+    if (issued.seen.has(count)) return challenge(false);
+    issued.seen.add(count);
+    return { publicKey: username };
+  };
+
+  const handle = (req: SimRequest): SimResponse => {
+    const prefix = req.segments.slice(0, 3);
+    if (prefix.join('/') !== API_PREFIX.join('/')) return error(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${req.path}.`, [req.path]);
+    const auth = authenticate(req);
+    if ('status' in auth) return auth;
+    const roles = options.apiKeys[auth.publicKey].roles;
+
+    const [orgs, orgId, resource, id, ...rest] = req.segments.slice(3);
+    if (orgs !== 'orgs' || orgId === undefined || resource !== 'apiKeys' || rest.length > 0)
+      return error(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${req.path}.`, [req.path]);
+    if (!OBJECT_ID.test(orgId)) return error(404, 'INVALID_ORG_ID', `The specified organization ID ${orgId} is invalid.`, [orgId]);
+    if (orgId !== options.orgId) return error(404, 'ORG_NOT_FOUND', `No organization with ID ${orgId} exists.`, [orgId]);
+
+    if (req.method === 'GET') {
+      if (!hasRole(roles, 'ORG_MEMBER')) return error(401, 'USER_UNAUTHORIZED', 'Current user is not authorized to perform this action.');
+      return id === undefined ? list(req) : read(id);
+    }
+    if (req.method === 'PATCH' && id !== undefined) {
+      if (!hasRole(roles, 'ORG_OWNER')) return error(401, 'NOT_ORG_OWNER', `The current user is not an owner of the organization ${orgId}.`, [orgId]);
+      return update(id, req.body);
+    }
+    return error(405, 'METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed for ${req.path}.`, [req.method]);
+  };
+
+  const view = (key: AtlasApiKey) => ({
+    desc: key.desc,
+    id: key.id,
+    links: [{ href: `${origin}/api/atlas/v1.0/orgs/${options.orgId}/apiKeys/${key.id}`, rel: 'self' }],
+    privateKey: maskPrivateKey(key.privateKey),
+    publicKey: key.publicKey,
+    roles: key.roles.map((roleName) => ({ orgId: options.orgId, roleName })),
+  });
+
+  const notFound = (id: string) => error(400, 'API_KEY_NOT_FOUND', `No API key with ID ${id} exists.`, [id]);
+
+  const read = (id: string): SimResponse => {
+    const key = keys.get(id);
+    return key ? { status: 200, json: view(key) } : notFound(id);
+  };
+
+  const list = (req: SimRequest): SimResponse => {
+    const pageNum = intParam(req, 'pageNum', 1);
+    const itemsPerPage = intParam(req, 'itemsPerPage', ITEMS_PER_PAGE_DEFAULT);
+    if (pageNum === undefined || pageNum < 1) return error(400, 'INVALID_QUERY_PARAMETER', 'Invalid value for query parameter pageNum.', ['pageNum']);
+    if (itemsPerPage === undefined || itemsPerPage < 1 || itemsPerPage > ITEMS_PER_PAGE_MAX)
+      return error(400, 'INVALID_QUERY_PARAMETER', `Invalid value for query parameter itemsPerPage; it must be 1..${ITEMS_PER_PAGE_MAX}.`, ['itemsPerPage']);
+    const all = [...keys.values()];
+    const start = (pageNum - 1) * itemsPerPage;
+    const self = `${origin}${req.path}?pageNum=${pageNum}&itemsPerPage=${itemsPerPage}`;
+    const links = [{ href: self, rel: 'self' }];
+    if (start + itemsPerPage < all.length)
+      links.push({ href: `${origin}${req.path}?pageNum=${pageNum + 1}&itemsPerPage=${itemsPerPage}`, rel: 'next' });
+    if (pageNum > 1) links.push({ href: `${origin}${req.path}?pageNum=${pageNum - 1}&itemsPerPage=${itemsPerPage}`, rel: 'previous' });
+    const includeCount = req.query.get('includeCount') !== 'false';
+    return {
+      status: 200,
+      json: { links, results: all.slice(start, start + itemsPerPage).map(view), ...(includeCount && { totalCount: all.length }) },
+    };
+  };
+
+  const update = (id: string, body: unknown): SimResponse => {
+    if (body === INVALID_JSON) return error(400, 'MALFORMED_JSON', 'Received JSON is malformed.');
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return error(400, 'MALFORMED_JSON', 'Received JSON does not match expected format.');
+    const { desc, roles } = body as { desc?: unknown; roles?: unknown };
+    if (desc === undefined && roles === undefined)
+      return error(400, 'MISSING_ATTRIBUTE', 'This request requires a minimum of one of the two body parameters: desc, roles.', ['desc', 'roles']);
+    if (desc !== undefined) {
+      if (typeof desc !== 'string') return error(400, 'INVALID_ATTRIBUTE', 'Invalid attribute desc specified.', ['desc']);
+      if (desc.length < 1 || desc.length > ATLAS_DESC_MAX)
+        return error(400, 'INVALID_API_KEY_DESC', `API key descriptions are required and must be less than ${ATLAS_DESC_MAX} characters.`, [ATLAS_DESC_MAX]);
+    }
+    if (roles !== undefined) {
+      if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string')) return error(400, 'INVALID_ATTRIBUTE', 'Invalid attribute roles specified.', ['roles']);
+      if (roles.length === 0) return error(400, 'MISSING_API_KEY_ROLES', 'API keys must have at least one role.');
+    }
+    const key = keys.get(id);
+    if (!key) return notFound(id);
+    if (roles !== undefined) {
+      const valid: ReadonlySet<string> = new Set(ATLAS_ORG_ROLES);
+      const bad = (roles as string[]).find((r) => !valid.has(r));
+      if (bad !== undefined) return error(400, 'INVALID_ROLE_FOR_ORG', `Role ${bad} invalid for organization ${options.orgId}.`, [bad, options.orgId]);
+      // The array replaces the key's roles (vendor-facts §3: the response holds every role it has).
+      key.roles = [...new Set(roles as string[])];
+    }
+    if (desc !== undefined) key.desc = desc as string;
+    return { status: 200, json: view(key) };
+  };
+
+  const server = await createSimulatorServer(handle, options.port);
+  origin = server.origin;
+  return {
+    ...server,
+    baseUrl: `${server.origin}/api/atlas/v1.0`,
+    keys,
+    expireNonces() {
+      for (const issued of nonces.values()) issued.expired = true;
+    },
+  };
+}
+
+function intParam(req: SimRequest, name: string, fallback: number): number | undefined {
+  const raw = req.query.get(name);
+  if (raw === null) return fallback;
+  return /^\d+$/.test(raw) ? Number(raw) : undefined;
+}
+
+/** The Digest `uri` must name the request it came with (RFC 7616 §3.4.6). */
+function sameTarget(uri: string, req: SimRequest): boolean {
+  const q = uri.indexOf('?');
+  const path = q < 0 ? uri : uri.slice(0, q);
+  const query = new URLSearchParams(q < 0 ? '' : uri.slice(q + 1));
+  return path === req.path && query.toString() === req.query.toString();
+}
+
+/** The `name=value` pairs of an Authorization header (quoted strings may hold commas). */
+function parseAuthParams(input: string): Record<string, string | undefined> {
+  const params: Record<string, string | undefined> = {};
+  const re = /[\s,]*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/gy;
+  let m: RegExpExecArray | null;
+  while (re.lastIndex < input.length && (m = re.exec(input)) !== null) {
+    const name = m[1].toLowerCase();
+    if (!Object.hasOwn(params, name)) params[name] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];
+  }
+  return params;
+}
+
+export const ATLAS_DEMO = {
+  orgId: '5980cfc70b6d97029d82e3f6',
+  publicKey: 'qwmzxbtr',
+  privateKey: '9b2e41c7-5d3a-4f86-a1e0-7c4d2b8f0e19',
+  keys: [
+    atlasKey('5c47ba5127d9d61b9fd8a27b', 'CI deploys', ['ORG_MEMBER']),
+    atlasKey('5c47ba5127d9d61b9fd8a27c', 'Billing export', ['ORG_BILLING_READ_ONLY']),
+  ],
+};
+
+/** A demo key with a generated key pair. */
+export function atlasKey(id: string, desc: string, roles: string[], extra: Partial<AtlasApiKey> = {}): AtlasApiKey {
+  const publicKey = md5(id).replace(/\d/g, '').slice(0, 8).padEnd(8, 'x');
+  return { id, desc, publicKey, privateKey: randomUUID(), roles, ...extra };
+}
+
+export async function startAtlasSandbox(port?: number): Promise<Sandbox> {
+  const simulator = await createAtlasSimulator({
+    orgId: ATLAS_DEMO.orgId,
+    apiKeys: { [ATLAS_DEMO.publicKey]: { privateKey: ATLAS_DEMO.privateKey, roles: ['ORG_OWNER'] } },
+    keys: ATLAS_DEMO.keys,
+    port,
+  });
+  return {
+    simulator,
+    connection: { baseUrl: simulator.baseUrl, orgId: ATLAS_DEMO.orgId, publicKey: ATLAS_DEMO.publicKey, privateKey: ATLAS_DEMO.privateKey },
+    demoKeyIds: ATLAS_DEMO.keys.map((k) => k.id),
+    exampleMutation: (name) =>
+      `mutation { updateApiKey(provider: "${name}", id: "5c47ba5127d9d61b9fd8a27b", patch: { name: "CI deploys (rotated)", roles: ["ORG_MEMBER", "ORG_READ_ONLY"] }) { id name roles } }`,
+  };
+}

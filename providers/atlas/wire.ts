@@ -1,0 +1,63 @@
+/**
+ * MongoDB Atlas Administration API v1.0 — PATCH /orgs/{ORG-ID}/apiKeys/{API-KEY-ID}, HTTP Digest.
+ * Contract: ../shared/seeds/002_4aee28ffec8e4788.txt
+ * (https://www.mongodb.com/docs/atlas/reference/api/apiKeys-orgs-update-one/)
+ * Facts beyond the seed: ../shared/design/vendor-facts.md §3 (error codes from mongodb/docs
+ * `source/reference/api-errors.txt`, roles from the v2 `updateApiKey` operation page).
+ */
+import { z } from 'zod';
+
+export const ATLAS_BASE_URL = 'https://cloud.mongodb.com/api/atlas/v1.0';
+export const ATLAS_DESC_MAX = 250;
+
+/** Organization roles an org API key may hold (the v2 enum; the older v1 include lists five of them). */
+export const ATLAS_ORG_ROLES = [
+  'ORG_OWNER',
+  'ORG_MEMBER',
+  'ORG_GROUP_CREATOR',
+  'ORG_BILLING_ADMIN',
+  'ORG_BILLING_READ_ONLY',
+  'ORG_STREAM_PROCESSING_ADMIN',
+  'ORG_READ_ONLY',
+] as const;
+export type AtlasOrgRole = (typeof ATLAS_ORG_ROLES)[number];
+
+/** Request body: at least one of the two; `roles` replaces the key's roles. */
+export interface AtlasUpdateBody {
+  desc?: string;
+  roles?: string[];
+}
+
+export const AtlasLink = z.looseObject({ href: z.string(), rel: z.string() });
+
+export const AtlasRoleAssignment = z.looseObject({ orgId: z.string().optional(), groupId: z.string().optional(), roleName: z.string() });
+
+/** 200 answer of update and get (privateKey comes back masked, but is treated as a secret anyway). */
+export const AtlasApiKeyResponse = z.looseObject({
+  desc: z.string(),
+  id: z.string(),
+  links: z.array(AtlasLink).optional(),
+  privateKey: z.string().optional(),
+  publicKey: z.string(),
+  roles: z.array(AtlasRoleAssignment),
+});
+export type AtlasApiKeyResponse = z.infer<typeof AtlasApiKeyResponse>;
+
+/** Schema `ApiError`, the body of every failure (the 401 Digest challenge lacks `errorCode`). */
+export const AtlasErrorBody = z.looseObject({
+  detail: z.string().optional(),
+  error: z.number().int(),
+  errorCode: z.string().optional(),
+  parameters: z.array(z.unknown()).optional(),
+  reason: z.string().optional(),
+});
+export type AtlasErrorBody = z.infer<typeof AtlasErrorBody>;
+
+/** A key as the simulator stores it (the private key in full; answers mask it). */
+export interface AtlasApiKey {
+  id: string;
+  desc: string;
+  publicKey: string;
+  privateKey: string;
+  roles: string[];
+}

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { pathSegment, type ApiKeyPatch, type FieldProblem, type ProviderAdapter } from '../types.ts';
+import { TYK_ORG_ID_CHANGE, TykApiError, TykKeyData, type TykSessionState } from './wire.ts';
+
+export interface TykConfig {
+  /** The Dashboard origin, e.g. http://tyk-dashboard:3000 (self-hosted, so required). */
+  baseUrl: string;
+  /** `admin_secret` from tyk_analytics.conf, sent as `Admin-Auth`. */
+  adminSecret: string;
+}
+
+/** SessionState fields that have a vendor-neutral patch field; `tyk` must not set them. */
+const GENERIC_FIELDS: Record<string, string> = {
+  alias: 'name',
+  is_inactive: 'enabled',
+  tags: 'setTags / removeTags',
+  expires: 'expiresAt',
+};
+
+/** Top-level SessionState fields the seed types as integers (int64 or int). */
+const INTEGER_FIELDS = [
+  'data_expires',
+  'id_extractor_deadline',
+  'last_check',
+  'max_query_depth',
+  'quota_max',
+  'quota_remaining',
+  'quota_renewal_rate',
+  'quota_renews',
+  'session_lifetime',
+  'throttle_retry_limit',
+];
+
+const SECRET_FIELDS = ['hmac_string', 'jwt_data.secret', 'basic_auth_data.password'];
+
+export const tykAdapter: ProviderAdapter<TykConfig> = {
+  kind: 'tyk',
+  configSchema: z.object({ adminSecret: z.string().min(1) }),
+  secretConfigFields: ['adminSecret'],
+  patchFields: ['name', 'enabled', 'setTags', 'removeTags', 'expiresAt', 'tyk'],
+  // The session as written (raw), and KeyData bodies, which wrap it in `data`.
+  secretBodyFields: [...SECRET_FIELDS, ...SECRET_FIELDS.map((p) => `data.${p}`)],
+
+  auth: (cfg) => ({ type: 'header', name: 'Admin-Auth', value: cfg.adminSecret }),
+
+  validate(patch) {
+    const problems: FieldProblem[] = [];
+    const set = new Set<string>();
+    patch.setTags?.forEach((tag, i) => {
+      if (tag.key.length === 0) problems.push({ field: `setTags[${i}].key`, message: 'must not be empty' });
+      if (tag.value != null) problems.push({ field: `setTags[${i}].value`, message: 'must be absent: Tyk tags have no value' });
+      set.add(tag.key);
+    });
+    patch.removeTags?.forEach((key, i) => {
+      if (key.length === 0) problems.push({ field: `removeTags[${i}]`, message: 'must not be empty' });
+      else if (set.has(key)) problems.push({ field: `removeTags[${i}]`, message: `tag "${key}" is both set and removed` });
+    });
+    if (patch.expiresAt != null && Number.isNaN(patch.expiresAt.getTime()))
+      problems.push({ field: 'expiresAt', message: 'is not a valid date' });
+    if (patch.tyk != null) {
+      for (const [field, use] of Object.entries(GENERIC_FIELDS))
+        if (patch.tyk[field] !== undefined) problems.push({ field: `tyk.${field}`, message: `is not allowed here; use patch.${use}` });
+      for (const field of INTEGER_FIELDS) {
+        const v = patch.tyk[field];
+        if (v != null && !Number.isSafeInteger(v)) problems.push({ field: `tyk.${field}`, message: 'must be a whole number' });
+      }
+    }
+    return problems;
+  },
+
+  readBeforeWrite: (_cfg, id) => ({ method: 'GET', path: `/admin/org/keys/${pathSegment(id)}` }),
+
+  parseCurrent(body) {
+    const parsed = TykKeyData.safeParse(body);
+    return parsed.success ? parsed.data.data : undefined;
+  },
+
+  buildUpdate(_cfg, id, patch, current) {
+    // Tyk's PUT replaces the whole session, so the body is the session just read with the patch applied.
+    if (typeof current !== 'object' || current === null || Array.isArray(current))
+      throw new Error('tyk: buildUpdate needs the current session (readBeforeWrite) to avoid wiping the key');
+    return { method: 'PUT', path: `/admin/org/keys/${pathSegment(id)}`, body: applyPatch(current as TykSessionState, patch) };
+  },
+
+  normalize(body, id, sent) {
+    // Tyk answers a PUT with a status line only, so the key is the session we wrote.
+    const parsed = TykApiError.safeParse(body);
+    if (!parsed.success || parsed.data.Status !== 'OK') return undefined;
+    const session = sent.body;
+    if (typeof session !== 'object' || session === null || Array.isArray(session)) return undefined;
+    const s = session as TykSessionState;
+    return {
+      id,
+      name: s.alias ?? null,
+      enabled: !s.is_inactive,
+      roles: null,
+      tags: Array.isArray(s.tags) ? s.tags.map((t) => ({ key: t, value: null })) : [],
+      expiresAt: typeof s.expires === 'number' && s.expires > 0 ? new Date(s.expires * 1000) : null,
+      updatedAt: toDate(s.last_updated),
+      raw: session,
+    };
+  },
+
+  mapError(res) {
+    const parsed = TykApiError.safeParse(res.json);
+    if (!parsed.success) return {};
+    const { Message } = parsed.data;
+    // Tyk answers an org_id change with 500, but it is the caller's input that is wrong.
+    if (Message === TYK_ORG_ID_CHANGE) return { code: 'BAD_USER_INPUT', message: Message };
+    return { message: Message };
+  },
+};
+
+/** A deep copy of `current` with the patch applied; every field the patch does not name is kept. */
+export function applyPatch(current: TykSessionState, patch: ApiKeyPatch): TykSessionState {
+  const next = structuredClone(current);
+  const session = next as Record<string, unknown>;
+  if (patch.tyk != null)
+    for (const [field, value] of Object.entries(patch.tyk)) if (value !== undefined) session[field] = structuredClone(value);
+  if (patch.name != null) next.alias = patch.name;
+  if (patch.enabled != null) next.is_inactive = !patch.enabled;
+  if (patch.setTags != null || patch.removeTags != null) {
+    const tags = Array.isArray(next.tags) ? [...next.tags] : [];
+    for (const { key } of patch.setTags ?? []) if (!tags.includes(key)) tags.push(key);
+    const removed = new Set(patch.removeTags ?? []);
+    next.tags = tags.filter((t) => !removed.has(t));
+  }
+  if (patch.expiresAt != null) next.expires = Math.floor(patch.expiresAt.getTime() / 1000);
+  return next;
+}
+
+/** Tyk's `last_updated` is unix seconds as a string; an ISO date is accepted too. */
+function toDate(value: unknown): Date | null {
+  if (typeof value !== 'string' || value.length === 0) return null;
+  const date = /^\d+$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}

@@ -1,0 +1,36 @@
+/**
+ * A live provider connection: its config, its adapter, its HTTP client and its per-key lock.
+ * Built once from the Config; closed on shutdown.
+ */
+import type { Config, ConnectionConfig } from './config.ts';
+import { createKeyLock, type KeyLock } from './key-lock.ts';
+import { createUpstreamClient, type UpstreamClient } from './upstream/client.ts';
+
+export interface Connection extends ConnectionConfig {
+  client: UpstreamClient;
+  lock: KeyLock;
+}
+
+export interface Connections {
+  get(name: string): Connection | undefined;
+  list(): Connection[];
+  /** Every configured credential, for redaction. */
+  secrets: readonly string[];
+  close(): Promise<void>;
+}
+
+export function createConnections(config: Config): Connections {
+  const byName = new Map<string, Connection>();
+  for (const c of config.providers.values()) {
+    const client = createUpstreamClient({ baseUrl: c.settings.baseUrl, auth: c.adapter.auth(c.settings), timeoutMs: c.timeoutMs });
+    byName.set(c.name, { ...c, client, lock: createKeyLock() });
+  }
+  return {
+    get: (name) => byName.get(name),
+    list: () => [...byName.values()],
+    secrets: config.secrets,
+    close: async () => {
+      await Promise.all([...byName.values()].map((c) => c.client.close()));
+    },
+  };
+}

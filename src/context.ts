@@ -1,0 +1,9 @@
+import type { YogaInitialContext } from 'graphql-yoga';
+import type { Connections } from './connections.ts';
+import type { Logger } from './log.ts';
+
+/** Per-request state. Anything per request (loaders, caller) lives here, never in module globals. */
+export interface GatewayContext extends YogaInitialContext {
+  connections: Connections;
+  log: Logger;
+}

@@ -1,0 +1,139 @@
+/**
+ * Every client-visible error is made here: one GraphQL error shape for every vendor.
+ *
+ * `extensions.code` is one of a closed set; `extensions.provider` names the connection as the
+ * client passed it; `extensions.upstream` says what the vendor answered, whenever it answered.
+ * Anything thrown that is not a GatewayError is a bug, and yoga masks it as "Unexpected error.".
+ */
+import { GraphQLError } from 'graphql';
+import type { ErrorCode, UpstreamResponse, VendorError } from '../providers/types.ts';
+import { redactText } from './redact.ts';
+
+export type { ErrorCode };
+
+export interface UpstreamInfo {
+  status: number;
+  code?: string;
+  message?: string;
+  traceId?: string;
+  /** Seconds the vendor asked us to wait (Retry-After). */
+  retryAfter?: number;
+}
+
+export interface GatewayErrorOptions {
+  code: ErrorCode;
+  provider?: string;
+  upstream?: UpstreamInfo;
+  /** Extra, safe, machine-readable detail (e.g. the offending field). */
+  details?: Record<string, unknown>;
+}
+
+export class GatewayError extends GraphQLError {
+  override readonly name = 'GatewayError';
+  readonly code: ErrorCode;
+
+  constructor(message: string, options: GatewayErrorOptions) {
+    super(message, {
+      extensions: {
+        code: options.code,
+        ...(options.provider !== undefined && { provider: options.provider }),
+        ...(options.upstream && { upstream: options.upstream }),
+        ...options.details,
+      },
+    });
+    this.code = options.code;
+  }
+}
+
+/** Status defaults, used when the vendor's body does not decide the code itself. */
+export function codeForStatus(status: number): ErrorCode {
+  if (status === 400 || status === 422) return 'BAD_USER_INPUT';
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 409) return 'CONFLICT';
+  if (status === 429) return 'RATE_LIMITED';
+  return 'UPSTREAM_ERROR';
+}
+
+const WHAT: Record<ErrorCode, string> = {
+  BAD_USER_INPUT: 'rejected the request as invalid',
+  UNSUPPORTED_FIELD: 'does not support a field',
+  UNKNOWN_PROVIDER: 'is not configured',
+  UNAUTHENTICATED: "rejected keygate's credentials",
+  FORBIDDEN: "refused: keygate's credentials lack permission",
+  NOT_FOUND: 'has no such key',
+  CONFLICT: 'reported a conflict',
+  RATE_LIMITED: 'is rate limiting keygate',
+  UPSTREAM_ERROR: 'failed',
+  UPSTREAM_UNAVAILABLE: 'could not be reached',
+  UPSTREAM_BAD_RESPONSE: 'answered with something it does not document',
+};
+
+/** Parses Retry-After (seconds or an HTTP date) into whole seconds. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** A short, human summary of a body that is not JSON (HTML error pages, plain text). */
+function summarizeText(text: string): string | undefined {
+  const title = /<title>([^<]*)<\/title>/i.exec(text)?.[1];
+  const plain = (title ?? text.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
+  if (!plain) return undefined;
+  return plain.length > 200 ? `${plain.slice(0, 200)}…` : plain;
+}
+
+/** Builds the error for a vendor's non-2xx answer: the body first, the status second. */
+export function upstreamError(
+  provider: string,
+  keyId: string,
+  res: UpstreamResponse,
+  vendor: VendorError,
+  secrets: readonly string[],
+): GatewayError {
+  const code = vendor.code ?? codeForStatus(res.status);
+  // A vendor may echo what it was sent; no credential may ride back to the client in its words.
+  const said = vendor.message ?? (res.json === undefined ? summarizeText(res.text) : undefined);
+  const message = said === undefined ? undefined : redactText(said, secrets);
+  const upstream: UpstreamInfo = {
+    status: res.status,
+    ...(vendor.vendorCode !== undefined && { code: vendor.vendorCode }),
+    ...(message !== undefined && { message }),
+    ...(vendor.traceId !== undefined && { traceId: vendor.traceId }),
+  };
+  const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+  if (retryAfter !== undefined) upstream.retryAfter = retryAfter;
+  const detail = message ? `: ${vendor.vendorCode ? `${vendor.vendorCode} ` : ''}${message}` : ', with an empty body';
+  return new GatewayError(`${provider}: key "${keyId}": the vendor ${WHAT[code]} (HTTP ${res.status})${detail}`, {
+    code,
+    provider,
+    upstream,
+  });
+}
+
+export function unavailableError(provider: string, keyId: string, why: string): GatewayError {
+  return new GatewayError(`${provider}: key "${keyId}": the vendor could not be reached: ${why}`, {
+    code: 'UPSTREAM_UNAVAILABLE',
+    provider,
+  });
+}
+
+export function badResponseError(provider: string, keyId: string, status: number, why: string): GatewayError {
+  return new GatewayError(`${provider}: key "${keyId}": the vendor answered HTTP ${status} with ${why}`, {
+    code: 'UPSTREAM_BAD_RESPONSE',
+    provider,
+    upstream: { status },
+  });
+}
+
+export function inputError(provider: string, message: string, field?: string): GatewayError {
+  return new GatewayError(`${provider}: ${message}`, {
+    code: 'BAD_USER_INPUT',
+    provider,
+    ...(field !== undefined && { details: { field } }),
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * Structured JSON logs (pino). Credentials are redacted by configuration: any header or field
+ * that can hold one is censored by path, and call sites log only method, path, status, vendor
+ * code and trace id, never headers or bodies.
+ */
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export type { Logger };
+
+export const REDACT_PATHS = [
+  'authorization',
+  'headers.authorization',
+  'headers["admin-auth"]',
+  'req.headers.authorization',
+  '*.token',
+  '*.adminSecret',
+  '*.privateKey',
+  '*.password',
+  '*.secret',
+];
+
+export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      base: { service: 'keygate' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    options.destination,
+  );
+}

@@ -1,0 +1,43 @@
+/**
+ * Secret handling for everything that leaves keygate: vendor bodies (`ApiKey.raw`), messages and
+ * previews. A secret field is replaced by "[redacted]"; so is any value equal to a configured
+ * credential, wherever it appears.
+ */
+export const REDACTED = '[redacted]';
+
+/**
+ * Returns a deep copy of `value` with the fields at `paths` (dot-separated, `*` for any key)
+ * and every string holding a known secret replaced by "[redacted]".
+ */
+export function redactBody(value: unknown, paths: readonly string[], secrets: readonly string[]): unknown {
+  const split = paths.map((p) => p.split('.'));
+  const walk = (v: unknown, at: string[]): unknown => {
+    if (typeof v === 'string') return containsSecret(v, secrets) ? REDACTED : v;
+    if (Array.isArray(v)) return v.map((item) => walk(item, at));
+    if (typeof v === 'object' && v !== null) {
+      const out: Record<string, unknown> = {};
+      for (const [k, child] of Object.entries(v)) {
+        const here = [...at, k];
+        out[k] = split.some((p) => matches(p, here)) && child !== null && child !== undefined ? REDACTED : walk(child, here);
+      }
+      return out;
+    }
+    return v;
+  };
+  return walk(value, []);
+}
+
+/** Replaces every occurrence of a known secret inside free text. */
+export function redactText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join(REDACTED);
+  return out;
+}
+
+function containsSecret(v: string, secrets: readonly string[]): boolean {
+  return secrets.some((s) => s.length >= 4 && v.includes(s));
+}
+
+function matches(pattern: string[], path: string[]): boolean {
+  return pattern.length === path.length && pattern.every((p, i) => p === '*' || p === path[i]);
+}

@@ -1,0 +1,23 @@
+import type { Connection } from '../connections.ts';
+import { builder } from './builder.ts';
+import { providerKindEnum } from './provider-kind.ts';
+
+export const ProviderRef = builder.objectRef<Connection>('Provider').implement({
+  description: 'A configured provider connection.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'What clients pass as `provider`.' }),
+    kind: t.field({ type: providerKindEnum, resolve: (c) => c.kind }),
+    patchFields: t.stringList({
+      description: 'The ApiKeyPatch fields this provider can change; others are refused with UNSUPPORTED_FIELD.',
+      resolve: (c) => [...c.adapter.patchFields],
+    }),
+  }),
+});
+
+builder.queryField('providers', (t) =>
+  t.field({
+    type: [ProviderRef],
+    description: 'Every configured provider connection.',
+    resolve: (_root, _args, ctx) => ctx.connections.list(),
+  }),
+);

@@ -1,0 +1,53 @@
+import type { ApiKeyPatch } from '../../providers/types.ts';
+import { updateApiKey } from '../update-api-key.ts';
+import { ApiKeyRef } from './api-key.ts';
+import { builder } from './builder.ts';
+import { toTykSessionFields, TykSessionPatchInput } from './tyk-session-patch.ts';
+
+export const TagInputRef = builder.inputType('TagInput', {
+  fields: (t) => ({
+    key: t.string({ required: true }),
+    value: t.string({ description: 'Required for Mesa; not allowed for Tyk, whose tags have no value.' }),
+  }),
+});
+
+export const ApiKeyPatchRef = builder.inputType('ApiKeyPatch', {
+  description: 'What to change. Absent or null fields are left alone; `Provider.patchFields` lists what each provider supports.',
+  fields: (t) => ({
+    name: t.string({ description: 'basic label · atlas desc · tyk alias · plumaa name' }),
+    enabled: t.boolean({ description: 'tyk is_inactive = !enabled · plumaa enabled' }),
+    roles: t.stringList({ description: 'basic roles (comma-joined) · atlas roles (replaces the set)' }),
+    setTags: t.field({ type: [TagInputRef], description: 'mesa tags[key] = value (value required) · tyk tags += key (no value allowed)' }),
+    removeTags: t.stringList({ description: 'mesa tags[key] = null · tyk tags -= key' }),
+    expiresAt: t.field({ type: 'DateTime', description: 'tyk expires (unix seconds)' }),
+    tyk: t.field({ type: TykSessionPatchInput, description: 'Any other Tyk SessionState field; each one given replaces that field.' }),
+  }),
+});
+
+type PatchInput = typeof ApiKeyPatchRef.$inferInput;
+
+/** GraphQL input -> the vendor-neutral patch: nulls dropped, Tyk fields in wire shape. */
+export function toApiKeyPatch(input: PatchInput): ApiKeyPatch {
+  const patch: ApiKeyPatch = {};
+  if (input.name != null) patch.name = input.name;
+  if (input.enabled != null) patch.enabled = input.enabled;
+  if (input.roles != null) patch.roles = input.roles;
+  if (input.setTags != null) patch.setTags = input.setTags.map((t) => ({ key: t.key, value: t.value ?? null }));
+  if (input.removeTags != null) patch.removeTags = input.removeTags;
+  if (input.expiresAt != null) patch.expiresAt = input.expiresAt;
+  if (input.tyk != null) patch.tyk = toTykSessionFields(input.tyk);
+  return patch;
+}
+
+builder.mutationField('updateApiKey', (t) =>
+  t.field({
+    type: ApiKeyRef,
+    description: "Applies `patch` to key `id` at `provider` through the vendor's own API, or refuses it with a coded error.",
+    args: {
+      provider: t.arg.string({ required: true }),
+      id: t.arg.id({ required: true }),
+      patch: t.arg({ type: ApiKeyPatchRef, required: true }),
+    },
+    resolve: (_root, args, ctx) => updateApiKey(ctx, args.provider, String(args.id), toApiKeyPatch(args.patch)),
+  }),
+);

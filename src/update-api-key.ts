@@ -1,0 +1,129 @@
+/**
+ * The one operation: check a patch locally, turn it into the vendor's call, and turn the vendor's
+ * answer into an ApiKey or a GatewayError. Nothing is sent upstream until every local check passed.
+ */
+import type { ApiKeyPatch, NormalizedKey, ProviderKind, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
+import type { Connection, Connections } from './connections.ts';
+import { badResponseError, GatewayError, inputError, unavailableError, upstreamError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { redactBody } from './redact.ts';
+import { UpstreamFailure } from './upstream/client.ts';
+import { idProblem, setFields } from './validate.ts';
+
+export interface ApiKey extends NormalizedKey {
+  provider: string;
+  kind: ProviderKind;
+}
+
+export interface OperationContext {
+  connections: Connections;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+/** Finds the connection or throws UNKNOWN_PROVIDER naming the configured ones. */
+export function connectionFor(ctx: OperationContext, provider: string): Connection {
+  const connection = ctx.connections.get(provider);
+  if (connection) return connection;
+  const known = ctx.connections
+    .list()
+    .map((c) => c.name)
+    .join(', ');
+  throw new GatewayError(`${provider}: unknown provider (configured: ${known || 'none'})`, {
+    code: 'UNKNOWN_PROVIDER',
+    provider,
+  });
+}
+
+/** Every local check of an update; throws the first failing one, having sent nothing. */
+export function checkUpdate(connection: Connection, provider: string, id: string, patch: ApiKeyPatch): void {
+  const badId = idProblem(id);
+  if (badId) throw inputError(provider, `key id ${JSON.stringify(id.slice(0, 64))} ${badId}`, 'id');
+  const { adapter } = connection;
+  const fields = setFields(patch);
+  if (fields.length === 0)
+    throw inputError(provider, `key "${id}": the patch is empty; set at least one of ${adapter.patchFields.join(', ')}`, 'patch');
+  const unsupported = fields.filter((f) => !adapter.patchFields.includes(f));
+  if (unsupported.length > 0)
+    throw new GatewayError(
+      `${provider}: key "${id}": ${adapter.kind} cannot change ${unsupported.join(', ')}; supported fields: ${adapter.patchFields.join(', ')}`,
+      { code: 'UNSUPPORTED_FIELD', provider, details: { fields: unsupported, allowed: adapter.patchFields } },
+    );
+  const problems = adapter.validate(patch);
+  if (problems.length > 0)
+    throw new GatewayError(
+      `${provider}: key "${id}": invalid patch: ${problems.map((p) => `patch.${p.field} ${p.message}`).join('; ')}`,
+      { code: 'BAD_USER_INPUT', provider, details: { fields: problems.map((p) => `patch.${p.field}`) } },
+    );
+}
+
+export async function updateApiKey(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKey> {
+  const connection = connectionFor(ctx, provider);
+  checkUpdate(connection, provider, id, patch);
+  const { adapter, settings } = connection;
+
+  const write = async (): Promise<ApiKey> => {
+    let current: unknown;
+    if (adapter.readBeforeWrite) {
+      const read = adapter.readBeforeWrite(settings, id);
+      const res = await call(ctx, connection, provider, id, read);
+      current = adapter.parseCurrent ? adapter.parseCurrent(res.json) : res.json;
+      if (current === undefined) throw badResponseError(provider, id, res.status, 'a key body it does not document');
+    }
+    const request = adapter.buildUpdate(settings, id, patch, current);
+    const res = await call(ctx, connection, provider, id, request);
+    const key = adapter.normalize(res.json, id, request);
+    if (!key) throw badResponseError(provider, id, res.status, 'a body it does not document');
+    return toApiKey(connection, provider, key, ctx.connections.secrets);
+  };
+
+  // Tyk's PUT replaces the whole session, so its read-modify-write runs one at a time per key.
+  return adapter.readBeforeWrite ? connection.lock.run(id, write) : write();
+}
+
+export function toApiKey(connection: Connection, provider: string, key: NormalizedKey, secrets: readonly string[]): ApiKey {
+  return {
+    ...key,
+    provider,
+    kind: connection.kind,
+    raw: redactBody(key.raw, connection.adapter.secretBodyFields, secrets),
+  };
+}
+
+/**
+ * One upstream call, judged: a 2xx answer is returned; anything else becomes the one error shape.
+ * The failure is logged once, without headers or bodies.
+ */
+async function call(ctx: OperationContext, connection: Connection, provider: string, id: string, req: UpstreamRequest): Promise<UpstreamResponse> {
+  let res: UpstreamResponse;
+  try {
+    res = await connection.client.send(req, ctx.signal);
+  } catch (err) {
+    if (!(err instanceof UpstreamFailure)) throw err;
+    ctx.log.warn({ provider, kind: connection.kind, method: req.method, path: req.path, failure: err.kind }, 'upstream call failed');
+    if (err.kind === 'too_large') throw badResponseError(provider, id, 200, `a body over the size limit (${err.message})`);
+    throw unavailableError(provider, id, err.message);
+  }
+  if (res.status >= 200 && res.status < 300) return res;
+  const secrets = ctx.connections.secrets;
+  if (res.status >= 300 && res.status < 400) {
+    ctx.log.warn({ provider, kind: connection.kind, method: req.method, path: req.path, status: res.status }, 'upstream redirect refused');
+    throw badResponseError(provider, id, res.status, 'a redirect, which keygate never follows');
+  }
+  const vendor = connection.adapter.mapError(res);
+  const error = upstreamError(provider, id, res, vendor, secrets);
+  ctx.log.warn(
+    {
+      provider,
+      kind: connection.kind,
+      method: req.method,
+      path: req.path,
+      status: res.status,
+      code: error.code,
+      vendorCode: vendor.vendorCode,
+      traceId: vendor.traceId,
+    },
+    'upstream error',
+  );
+  throw error;
+}

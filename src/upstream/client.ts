@@ -1,0 +1,144 @@
+/**
+ * The HTTP client of one provider connection: the only place keygate talks to a vendor.
+ *
+ * It turns an adapter's UpstreamRequest into a real call (ky over an undici pool), adds the
+ * vendor's auth (Bearer, a header, or an HTTP Digest handshake), reads the body once as text and
+ * parses JSON in a try. Failures to get an answer at all become an UpstreamFailure; every answer,
+ * whatever its status, is returned for the adapter and src/errors.ts to judge.
+ */
+import { randomBytes } from 'node:crypto';
+import ky, { type KyInstance, TimeoutError } from 'ky';
+import type { UpstreamAuth, UpstreamRequest, UpstreamResponse } from '../../providers/types.ts';
+import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './digest.ts';
+import { BodyTooLargeError, createUndiciFetch } from './undici-fetch.ts';
+
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+const USER_AGENT = 'keygate/0.1';
+
+/** No usable answer: the vendor was unreachable, too slow, or sent too much. */
+export class UpstreamFailure extends Error {
+  override readonly name = 'UpstreamFailure';
+  readonly kind: 'timeout' | 'connection' | 'too_large';
+  constructor(kind: UpstreamFailure['kind'], message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+export interface UpstreamClientOptions {
+  baseUrl: string;
+  auth: UpstreamAuth;
+  timeoutMs: number;
+}
+
+export interface UpstreamClient {
+  /** The full URL a request goes to (for previews and logs; never holds credentials). */
+  urlFor(req: UpstreamRequest): string;
+  send(req: UpstreamRequest, signal?: AbortSignal): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
+  const pool = createUndiciFetch({ maxBodyBytes: MAX_RESPONSE_BYTES });
+  const http: KyInstance = ky.create({
+    fetch: pool.fetch,
+    timeout: options.timeoutMs,
+    retry: 0,
+    throwHttpErrors: false,
+    redirect: 'manual',
+    headers: { accept: 'application/json', 'user-agent': USER_AGENT },
+  });
+  const { auth } = options;
+
+  // Digest: the last challenge is reused with a fresh nonce count per request, so most calls need
+  // one round trip; a 401 with a new challenge (stale nonce) is answered once.
+  let challenge: DigestChallenge | undefined;
+  let nonceCount = 0;
+
+  const urlFor = (req: UpstreamRequest): string => {
+    const query = req.query ? `?${new URLSearchParams(req.query).toString()}` : '';
+    return `${options.baseUrl}${req.path}${query}`;
+  };
+
+  const authHeaders = (req: UpstreamRequest, url: string): Record<string, string> => {
+    switch (auth.type) {
+      case 'bearer':
+        return { authorization: `Bearer ${auth.token}` };
+      case 'header':
+        return { [auth.name]: auth.value };
+      case 'digest': {
+        if (!challenge) return {};
+        const u = new URL(url);
+        nonceCount += 1;
+        return {
+          authorization: digestAuthorization({
+            username: auth.username,
+            password: auth.password,
+            method: req.method,
+            uri: u.pathname + u.search,
+            challenge,
+            nc: nonceCount,
+            cnonce: randomBytes(8).toString('hex'),
+          }),
+        };
+      }
+    }
+  };
+
+  const once = async (req: UpstreamRequest, url: string, signal?: AbortSignal): Promise<UpstreamResponse> => {
+    let response: Response;
+    try {
+      response = await http(url, {
+        method: req.method,
+        headers: authHeaders(req, url),
+        ...(req.body !== undefined && { json: req.body }),
+        ...(signal && { signal }),
+      });
+    } catch (err) {
+      throw toFailure(err, options.timeoutMs);
+    }
+    const text = await response.text();
+    let json: unknown;
+    if (text.length > 0) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+    }
+    return { status: response.status, headers: response.headers, json, text };
+  };
+
+  const send = async (req: UpstreamRequest, signal?: AbortSignal): Promise<UpstreamResponse> => {
+    const url = urlFor(req);
+    const first = await once(req, url, signal);
+    if (auth.type !== 'digest' || first.status !== 401) return first;
+    const offered = parseDigestChallenge(first.headers.get('www-authenticate') ?? '');
+    if (!offered) return first;
+    const hadChallenge = challenge !== undefined;
+    if (hadChallenge && !offered.stale && challenge?.nonce === offered.nonce) return first;
+    // A first handshake, or a stale/rotated nonce: answer the challenge once.
+    challenge = offered;
+    nonceCount = 0;
+    return once(req, url, signal);
+  };
+
+  return { urlFor, send, close: () => pool.close() };
+}
+
+function toFailure(err: unknown, timeoutMs: number): UpstreamFailure {
+  if (err instanceof TimeoutError) return new UpstreamFailure('timeout', `no answer within ${timeoutMs} ms`);
+  const cause = findCause(err);
+  if (cause instanceof BodyTooLargeError) return new UpstreamFailure('too_large', cause.message);
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return new UpstreamFailure('connection', code ? `connection failed (${code})` : 'connection failed');
+}
+
+function findCause(err: unknown): unknown {
+  let current = err;
+  for (let i = 0; i < 5 && current instanceof Error; i++) {
+    if (current instanceof BodyTooLargeError || (current as NodeJS.ErrnoException).code) return current;
+    current = current.cause;
+  }
+  return current;
+}

@@ -1,0 +1,68 @@
+/**
+ * A `fetch` for ky over an undici keep-alive pool: ky keeps its API (hooks, timeout, prefix) while
+ * each call costs one `undici.request` instead of Node's heavier built-in fetch.
+ *
+ * Redirects are never followed (undici.request does not), so a redirect can never carry our
+ * credentials to another host. Bodies larger than `maxBodyBytes` are refused while streaming,
+ * without buffering them whole.
+ */
+import { Agent, request as undiciRequest } from 'undici';
+
+export class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+  constructor(limit: number) {
+    super(`response body exceeds ${limit} bytes`);
+  }
+}
+
+export interface UndiciFetchOptions {
+  maxBodyBytes: number;
+  /** Sockets kept per origin. */
+  connections?: number;
+}
+
+export interface UndiciFetch {
+  fetch: (input: Request | URL | string, init?: RequestInit) => Promise<Response>;
+  close(): Promise<void>;
+}
+
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+
+export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
+  const agent = new Agent({ connections: options.connections ?? 32, keepAliveTimeout: 10_000, pipelining: 1 });
+
+  const fetch = async (input: Request | URL | string, init?: RequestInit): Promise<Response> => {
+    const request = input instanceof Request ? input : new Request(input, init);
+    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
+    const headers: Record<string, string> = {};
+    request.headers.forEach((value, key) => {
+      headers[key] = value;
+    });
+    const res = await undiciRequest(request.url, {
+      method: request.method as 'GET',
+      headers,
+      body,
+      dispatcher: agent,
+      signal: request.signal,
+    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > options.maxBodyBytes) {
+        res.body.destroy();
+        throw new BodyTooLargeError(options.maxBodyBytes);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const responseHeaders = new Headers();
+    for (const [key, value] of Object.entries(res.headers)) {
+      if (Array.isArray(value)) for (const v of value) responseHeaders.append(key, v);
+      else if (value !== undefined) responseHeaders.set(key, value);
+    }
+    const payload = NULL_BODY_STATUS.has(res.statusCode) ? null : Buffer.concat(chunks);
+    return new Response(payload, { status: res.statusCode, headers: responseHeaders });
+  };
+
+  return { fetch, close: () => agent.close() };
+}

@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../src/config.ts';
+
+function problems(yaml: string, env: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(yaml, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('expands ${VAR} in any string and applies defaults', () => {
+    const config = parseConfig(
+      `providers:\n  atlas:\n    kind: atlas\n    orgId: \${ORG}\n    publicKey: pub\n    privateKey: \${ATLAS_KEY}\n  tyk:\n    kind: tyk\n    baseUrl: http://tyk.internal:3000/\n    adminSecret: s3cret-admin\n    timeoutMs: 2500\n`,
+      { ORG: 'org-1', ATLAS_KEY: 'priv-key-123' },
+    );
+    const atlas = config.providers.get('atlas')!;
+    expect(atlas.settings).toEqual({ baseUrl: 'https://cloud.mongodb.com/api/atlas/v1.0', orgId: 'org-1', publicKey: 'pub', privateKey: 'priv-key-123' });
+    expect(atlas.timeoutMs).toBe(10_000);
+    expect(config.providers.get('tyk')!.settings.baseUrl).toBe('http://tyk.internal:3000');
+    expect(config.providers.get('tyk')!.timeoutMs).toBe(2500);
+    expect(config.secrets.sort()).toEqual(['priv-key-123', 's3cret-admin']);
+  });
+
+  it.each([
+    ['a missing field', 'providers:\n  atlas:\n    kind: atlas\n    publicKey: p\n    privateKey: k\n', 'providers.atlas.orgId: required'],
+    ['an unknown kind', 'providers:\n  x:\n    kind: stripe\n', 'providers.x.kind: '],
+    ['a mistyped field', 'providers:\n  m:\n    kind: mesa\n    org: 42\n    token: t\n', 'providers.m.org: '],
+    ['an unknown field', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\n    tokn: t\n', 'providers.m: unknown field(s) tokn'],
+    ['a bad URL', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\n    baseUrl: ftp://x\n', 'providers.m.baseUrl: must be an absolute http(s) URL'],
+    ['a URL with credentials', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\n    baseUrl: https://u:p@x\n', 'providers.m.baseUrl: '],
+    ['tyk without baseUrl', 'providers:\n  t:\n    kind: tyk\n    adminSecret: s\n', 'providers.t.baseUrl: required (tyk has no default URL)'],
+    ['a missing ${VAR}', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: ${NOPE}\n', 'providers.m.token: environment variable NOPE is not set'],
+    ['no providers', 'providers: {}\n', 'providers: required'],
+    ['a bad provider name', 'providers:\n  __proto__x:\n    kind: mesa\n    org: o\n    token: t\n', 'providers.__proto__x: a provider name must start with a letter'],
+    ['a bad timeout', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\n    timeoutMs: -1\n', 'providers.m.timeoutMs: '],
+    ['an unknown section', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\nproviderz: {}\n', 'providerz: unknown section'],
+  ])('refuses %s, naming the path', (_what, yaml, expected) => {
+    expect(problems(yaml).some((p) => p.startsWith(expected))).toBe(true);
+  });
+
+  it('never prints a credential value in a problem', () => {
+    const p = problems('providers:\n  m:\n    kind: mesa\n    org: 12\n    token: super-secret-token-value\n    timeoutMs: oops\n');
+    expect(p.length).toBeGreaterThan(0);
+    expect(p.join('\n')).not.toContain('super-secret-token-value');
+  });
+
+  it('stops `npm start -- --config` with exit 1 and the path, before anything listens', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-config-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'providers:\n  atlas:\n    kind: atlas\n    publicKey: pub\n    privateKey: ${ATLAS_SECRET_X}\n');
+    const child = spawn(process.execPath, ['src/server.ts', '--config', file, '--port', '0'], { env: { ...process.env, ATLAS_SECRET_X: 'very-secret-value-77' } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(1);
+    expect(out).toContain('providers.atlas.orgId: required');
+    expect(out).not.toContain('very-secret-value-77');
+    expect(out).not.toContain('listening');
+  });
+});
