@@ -18,7 +18,12 @@ export function idProblem(id: string): string | undefined {
   return undefined;
 }
 
-/** The patch fields the client actually set (null counts as not set). */
+/** The patch fields the client actually set (null, and a `tyk` object with no field, count as not set). */
 export function setFields(patch: ApiKeyPatch): PatchField[] {
-  return PATCH_FIELDS.filter((f) => patch[f] !== undefined && patch[f] !== null);
+  return PATCH_FIELDS.filter((f) => {
+    const value = patch[f];
+    if (value === undefined || value === null) return false;
+    if (f === 'tyk') return Object.keys(value).length > 0;
+    return true;
+  });
 }

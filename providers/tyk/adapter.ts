@@ -96,7 +96,8 @@ export const tykAdapter: ProviderAdapter<TykConfig> = {
       roles: null,
       tags: Array.isArray(s.tags) ? s.tags.map((t) => ({ key: t, value: null })) : [],
       expiresAt: typeof s.expires === 'number' && s.expires > 0 ? new Date(s.expires * 1000) : null,
-      updatedAt: toDate(s.last_updated),
+      // The session we wrote carries the previous `last_updated`; Tyk sets a new one we never see.
+      updatedAt: null,
       raw: session,
     };
   },
@@ -129,9 +130,3 @@ export function applyPatch(current: TykSessionState, patch: ApiKeyPatch): TykSes
   return next;
 }
 
-/** Tyk's `last_updated` is unix seconds as a string; an ISO date is accepted too. */
-function toDate(value: unknown): Date | null {
-  if (typeof value !== 'string' || value.length === 0) return null;
-  const date = /^\d+$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
-  return Number.isNaN(date.getTime()) ? null : date;
-}

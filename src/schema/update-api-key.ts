@@ -1,4 +1,5 @@
 import type { ApiKeyPatch } from '../../providers/types.ts';
+import { GatewayError } from '../errors.ts';
 import { updateApiKey } from '../update-api-key.ts';
 import { ApiKeyRef } from './api-key.ts';
 import { builder } from './builder.ts';
@@ -39,6 +40,17 @@ export function toApiKeyPatch(input: PatchInput): ApiKeyPatch {
   return patch;
 }
 
+/** toApiKeyPatch, with any input error naming the provider and key like every other error. */
+export function patchFor(provider: string, id: string, input: PatchInput): ApiKeyPatch {
+  try {
+    return toApiKeyPatch(input);
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+    const { code: _code, ...details } = err.extensions;
+    throw new GatewayError(`${provider}: key "${id}": ${err.message}`, { code: err.code, provider, details });
+  }
+}
+
 builder.mutationField('updateApiKey', (t) =>
   t.field({
     type: ApiKeyRef,
@@ -48,6 +60,6 @@ builder.mutationField('updateApiKey', (t) =>
       id: t.arg.id({ required: true }),
       patch: t.arg({ type: ApiKeyPatchRef, required: true }),
     },
-    resolve: (_root, args, ctx) => updateApiKey(ctx, args.provider, String(args.id), toApiKeyPatch(args.patch)),
+    resolve: (_root, args, ctx) => updateApiKey(ctx, args.provider, String(args.id), patchFor(args.provider, String(args.id), args.patch)),
   }),
 );

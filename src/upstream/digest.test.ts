@@ -12,7 +12,7 @@ function fields(header: string): Record<string, string> {
 }
 
 describe('digestAuthorization', () => {
-  // RFC 2617 §3.5 (the RFC prints the cnonce as 0a4f113b and the response below).
+  // RFC 2617 §3.5: the worked example with its published response hash.
   const rfc: DigestChallenge = {
     realm: 'testrealm@host.com',
     nonce: 'dcd98b7102dd2f0e8b11d0f600bfb0c093',
