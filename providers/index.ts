@@ -7,14 +7,17 @@ import { mesaAdapter } from './mesa/adapter.ts';
 import { startMesaSandbox } from './mesa/simulator.ts';
 import { basicAdapter } from './basic/adapter.ts';
 import { startBasicSandbox } from './basic/simulator.ts';
+import { atlasAdapter } from './atlas/adapter.ts';
+import { startAtlasSandbox } from './atlas/simulator.ts';
 import { tykAdapter } from './tyk/adapter.ts';
 import { startTykSandbox } from './tyk/simulator.ts';
 import { plumaaAdapter } from './plumaa/adapter.ts';
 import { startPlumaaSandbox } from './plumaa/simulator.ts';
 
-export const providers: Partial<Record<ProviderKind, ProviderModule>> = {
+export const providers: Record<ProviderKind, ProviderModule> = {
   mesa: { adapter: mesaAdapter, startSandbox: startMesaSandbox },
   basic: { adapter: basicAdapter, startSandbox: startBasicSandbox },
+  atlas: { adapter: atlasAdapter, startSandbox: startAtlasSandbox },
   tyk: { adapter: tykAdapter, startSandbox: startTykSandbox },
   plumaa: { adapter: plumaaAdapter, startSandbox: startPlumaaSandbox },
 };

@@ -50,6 +50,8 @@ export interface RecordedRequest {
   query: Record<string, string>;
   headers: IncomingMessage['headers'];
   body: unknown;
+  /** The status answered; undefined while pending, or when the connection was reset or hung. */
+  status?: number;
 }
 
 export type SimHandler = (req: SimRequest) => SimResponse | Promise<SimResponse>;
@@ -59,7 +61,7 @@ export interface SimulatorServer {
   origin: string;
   /** Every request received, in arrival order. */
   requests: RecordedRequest[];
-  /** Requests that could have changed state (anything but GET). */
+  /** Requests that changed state: anything but GET, answered 2xx (an Atlas Digest challenge is not one). */
   writes(): RecordedRequest[];
   inject(fault: Fault): void;
   clearFaults(): void;
@@ -96,13 +98,14 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
       }
     }
     const method = req.method ?? 'GET';
-    requests.push({
+    const recorded: RecordedRequest = {
       method,
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       headers: req.headers,
       body: body === INVALID_JSON ? rawBody : body,
-    });
+    };
+    requests.push(recorded);
 
     const fault = takeFault(method);
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
@@ -122,6 +125,7 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
         answer = { status: 500, text: `simulator error: ${(err as Error).message}` };
       }
     }
+    recorded.status = answer.status;
     send(res, answer);
   });
   server.on('connection', (s) => {
@@ -134,7 +138,7 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
   return {
     origin: `http://127.0.0.1:${actual}`,
     requests,
-    writes: () => requests.filter((r) => r.method !== 'GET'),
+    writes: () => requests.filter((r) => r.method !== 'GET' && r.status !== undefined && r.status >= 200 && r.status < 300),
     inject: (fault) => void faults.push(fault),
     clearFaults: () => void (faults = []),
     reset() {

@@ -16,7 +16,14 @@ export interface ConnectionConfig {
   adapter: ProviderAdapter;
   /** The adapter's own config: baseUrl plus the kind-specific fields. */
   settings: { baseUrl: string } & Record<string, unknown>;
+  /** One attempt. */
   timeoutMs: number;
+  /** The whole call: attempts, waits and auth handshakes included. */
+  deadlineMs: number;
+  retry: { attempts: number; maxDelayMs: number };
+  /** Calls in flight to this connection (the bulkhead); bulk updates never exceed it either. */
+  maxConcurrency: number;
+  circuitBreaker: { failures: number; cooldownMs: number };
 }
 
 export interface Config {
@@ -34,7 +41,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_TIMEOUT_MS = 5_000;
 const PROVIDER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const connectionCommon = z.object({
@@ -44,6 +51,16 @@ const connectionCommon = z.object({
     .refine(isHttpUrl, 'must be an absolute http(s) URL without credentials, query or fragment')
     .optional(),
   timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_TIMEOUT_MS),
+  deadlineMs: z.number().int().min(1).max(3_600_000).default(15_000),
+  retry: z
+    .object({ attempts: z.number().int().min(1).max(10).default(3), maxDelayMs: z.number().int().min(0).max(600_000).default(10_000) })
+    .strict()
+    .default({ attempts: 3, maxDelayMs: 10_000 }),
+  maxConcurrency: z.number().int().min(1).max(1024).default(8),
+  circuitBreaker: z
+    .object({ failures: z.number().int().min(1).max(1000).default(5), cooldownMs: z.number().int().min(1).max(3_600_000).default(30_000) })
+    .strict()
+    .default({ failures: 5, cooldownMs: 30_000 }),
 });
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -93,7 +110,7 @@ export function resolveConfig(doc: unknown): Config {
       problems.push(...formatIssues(at, common.error.issues));
       continue;
     }
-    const { kind, baseUrl, timeoutMs } = common.data;
+    const { kind, baseUrl, timeoutMs, deadlineMs, retry, maxConcurrency, circuitBreaker } = common.data;
     const adapter = registry[kind].adapter as ProviderAdapter;
     const specific = connectionCommon.extend(adapter.configSchema.shape).strict().safeParse(raw, { error: requiredMessage });
     if (!specific.success) {
@@ -105,7 +122,7 @@ export function resolveConfig(doc: unknown): Config {
       problems.push(`${at}.baseUrl: required (${kind} has no default URL)`);
       continue;
     }
-    const { kind: _k, timeoutMs: _t, ...settings } = specific.data as Record<string, unknown>;
+    const { kind: _k, timeoutMs: _t, deadlineMs: _d, retry: _r, maxConcurrency: _m, circuitBreaker: _c, ...settings } = specific.data as Record<string, unknown>;
     for (const field of adapter.secretConfigFields) {
       const value = settings[field];
       if (typeof value === 'string' && value.length > 0) secrets.push(value);
@@ -116,6 +133,10 @@ export function resolveConfig(doc: unknown): Config {
       adapter,
       settings: { ...settings, baseUrl: url.replace(/\/+$/, '') },
       timeoutMs,
+      deadlineMs: Math.max(deadlineMs, timeoutMs),
+      retry,
+      maxConcurrency,
+      circuitBreaker,
     });
   }
   if (problems.length) throw new ConfigError(problems);

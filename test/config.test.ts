@@ -23,7 +23,8 @@ describe('config', () => {
     );
     const atlas = config.providers.get('atlas')!;
     expect(atlas.settings).toEqual({ baseUrl: 'https://cloud.mongodb.com/api/atlas/v1.0', orgId: 'org-1', publicKey: 'pub', privateKey: 'priv-key-123' });
-    expect(atlas.timeoutMs).toBe(10_000);
+    expect(atlas.timeoutMs).toBe(5_000);
+    expect(atlas).toMatchObject({ deadlineMs: 15_000, retry: { attempts: 3, maxDelayMs: 10_000 }, maxConcurrency: 8, circuitBreaker: { failures: 5, cooldownMs: 30_000 } });
     expect(config.providers.get('tyk')!.settings.baseUrl).toBe('http://tyk.internal:3000');
     expect(config.providers.get('tyk')!.timeoutMs).toBe(2500);
     expect(config.secrets.sort()).toEqual(['priv-key-123', 's3cret-admin']);

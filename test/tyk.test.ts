@@ -108,10 +108,10 @@ describe('tyk', () => {
       patch: { tyk: { access_rights: [{ api_id: 'api-1', api_name: 'Payments', versions: ['v1'], allowed_urls: [{ url: '/pay', methods: ['POST'] }] }] } },
     });
     expect(res.body.errors).toBeUndefined();
-    expect(sim.requests[1].body.access_rights).toEqual({
+    expect((sim.requests[1].body as any).access_rights).toEqual({
       'api-1': { api_id: 'api-1', api_name: 'Payments', versions: ['v1'], allowed_urls: [{ url: '/pay', methods: ['POST'] }] },
     });
-    expect(sim.requests[1].body.rate).toBe(original.rate);
+    expect((sim.requests[1].body as any).rate).toBe(original.rate);
   });
 
   it('maps 404 "Org key doesn\'t exist" on the read to NOT_FOUND, and never writes', async () => {
