@@ -8,7 +8,7 @@ const config: CodegenConfig = {
   generates: {
     'test/gql/': {
       preset: 'client',
-      config: { scalars: { DateTime: 'string', JSON: 'unknown', ID: 'string' }, enumsAsTypes: true, useTypeImports: true },
+      config: { importExtension: '.ts', scalars: { DateTime: 'string', JSON: 'any', ID: 'string' }, enumsAsTypes: true, useTypeImports: true },
       presetConfig: { fragmentMasking: false },
     },
   },

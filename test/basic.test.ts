@@ -32,9 +32,9 @@ describe('basic', () => {
   it('PATCHes {label, roles} with roles comma-joined and returns roles as a list', async () => {
     const res = await gw.gql(UPDATE, { provider: 'basic', id: 'key-1', patch: { name: 'Mobile v2', roles: ['read', 'write', 'admin'] } });
     expect(res.body.errors).toBeUndefined();
-    const key = res.body.data?.updateApiKey;
+    const key = res.body.data!.updateApiKey;
     expect(key).toMatchObject({ provider: 'basic', kind: 'BASIC', id: 'key-1', name: 'Mobile v2', roles: ['read', 'write', 'admin'], enabled: null, tags: null });
-    expect(Date.parse(key.updatedAt)).not.toBeNaN();
+    expect(Date.parse(key.updatedAt!)).not.toBeNaN();
     expect(sim.requests).toHaveLength(1);
     expect(sim.requests[0]).toMatchObject({
       method: 'PATCH',

@@ -37,7 +37,7 @@ describe('plumaa', () => {
   it('PUTs {input} in the body and the same JSON in ?input=, and never returns the key secret', async () => {
     const res = await gw.gql(UPDATE, { provider: 'plumaa', id: KEY_ID, patch: { name: 'Signing v2', enabled: false } });
     expect(res.body.errors).toBeUndefined();
-    const key = res.body.data?.updateApiKey;
+    const key = res.body.data!.updateApiKey;
     expect(key).toMatchObject({ provider: 'plumaa', kind: 'PLUMAA', id: KEY_ID, name: 'Signing v2', enabled: false, roles: null });
     expect(key.raw.secret).toBe('[redacted]');
     expect(key.raw.organization.id).toBe(ORG.id);

@@ -53,7 +53,7 @@ describe('tyk', () => {
       },
     });
     expect(res.body.errors).toBeUndefined();
-    const key = res.body.data?.updateApiKey;
+    const key = res.body.data!.updateApiKey;
     expect(key).toMatchObject({
       provider: 'tyk',
       kind: 'TYK',

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { providerKinds } from '../providers/index.ts';
+import { startSandbox, type RunningSandbox } from '../src/sandbox.ts';
+import { startKeygate, type RunningKeygate } from '../src/server.ts';
+import { recordSeen, registerSecret } from './harness.ts';
+
+let sandbox: RunningSandbox;
+let keygate: RunningKeygate;
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+  registerSecret(...sandbox.config.secrets);
+  keygate = await startKeygate({ config: sandbox.config, port: 0 });
+});
+afterAll(async () => {
+  await keygate?.close();
+  await sandbox?.close();
+});
+
+describe('sandbox mode', () => {
+  it('serves every vendor, and each printed example mutation works as pasted', async () => {
+    expect([...sandbox.sandboxes.keys()]).toEqual(providerKinds);
+    for (const [kind, s] of sandbox.sandboxes) {
+      const res = await fetch(keygate.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: s.exampleMutation(kind) }),
+      });
+      const text = await res.text();
+      recordSeen(text);
+      const body = JSON.parse(text);
+      expect(body.errors, `${kind}: ${text}`).toBeUndefined();
+      expect(body.data.updateApiKey.id).toBe(s.demoKeyIds[0]);
+      expect(s.simulator.writes().length).toBeGreaterThan(0);
+    }
+  });
+
+  it('serves GraphiQL to a browser', async () => {
+    const res = await fetch(keygate.url, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('GraphiQL');
+  });
+
+  it('`npm start` boots with no config, prints the URL, demo ids and examples, and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['src/server.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 15_000);
+      child.stdout.on('data', () => {
+        if (out.includes('Run with --config')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    expect(out).toMatch(/GraphiQL at http:\/\/127\.0\.0\.1:\d+\/graphql/);
+    for (const kind of providerKinds) expect(out).toContain(`updateApiKey(provider: "${kind}"`);
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(0);
+  });
+});
