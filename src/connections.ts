@@ -5,10 +5,13 @@
 import type { Config, ConnectionConfig } from './config.ts';
 import { createKeyLock, type KeyLock } from './key-lock.ts';
 import { createUpstreamClient, type UpstreamClient } from './upstream/client.ts';
+import { createResilience, type Resilience } from './upstream/resilience.ts';
 
 export interface Connection extends ConnectionConfig {
   client: UpstreamClient;
   lock: KeyLock;
+  /** Deadlines, retries, circuit breaker and bulkhead for this connection. */
+  resilience: Resilience;
 }
 
 export interface Connections {
@@ -23,7 +26,7 @@ export function createConnections(config: Config): Connections {
   const byName = new Map<string, Connection>();
   for (const c of config.providers.values()) {
     const client = createUpstreamClient({ baseUrl: c.settings.baseUrl, auth: c.adapter.auth(c.settings), timeoutMs: c.timeoutMs });
-    byName.set(c.name, { ...c, client, lock: createKeyLock() });
+    byName.set(c.name, { ...c, client, lock: createKeyLock(), resilience: createResilience(c) });
   }
   return {
     get: (name) => byName.get(name),

@@ -77,8 +77,10 @@ export async function updateApiKey(ctx: OperationContext, provider: string, id: 
     return toApiKey(connection, provider, key, ctx.connections.secrets);
   };
 
-  // Tyk's PUT replaces the whole session, so its read-modify-write runs one at a time per key.
-  return adapter.readBeforeWrite ? connection.lock.run(id, write) : write();
+  // Tyk's PUT replaces the whole session, so its read-modify-write runs one at a time per key,
+  // and a retry repeats the whole read-modify-write.
+  const resilient = () => connection.resilience.execute(() => write(), ctx.signal);
+  return adapter.readBeforeWrite ? connection.lock.run(id, resilient) : resilient();
 }
 
 export function toApiKey(connection: Connection, provider: string, key: NormalizedKey, secrets: readonly string[]): ApiKey {
