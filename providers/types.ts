@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'UPSTREAM_ERROR'
   | 'UPSTREAM_UNAVAILABLE'
-  | 'UPSTREAM_BAD_RESPONSE';
+  | 'UPSTREAM_BAD_RESPONSE'
+  | 'UNSUPPORTED_OPERATION';
 
 export interface TagInput {
   key: string;
@@ -111,9 +112,12 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   auth(cfg: Cfg): UpstreamAuth;
   /** Vendor limits checked locally (Atlas desc 1..250, Mesa tag key <= 64). */
   validate(patch: ApiKeyPatch): FieldProblem[];
-  /** Tyk: the read whose answer `buildUpdate` receives as `current`, because its PUT replaces. */
-  readBeforeWrite?(cfg: Cfg, id: string): UpstreamRequest;
-  /** Turns the read-before-write answer into the `current` value; undefined = not as documented. */
+  /**
+   * Tyk: the vendor's write replaces the whole object, so an update first reads the key
+   * (`readKey`) and `buildUpdate` receives `parseCurrent` of that answer as `current`.
+   */
+  readonly readBeforeWrite?: boolean;
+  /** Turns a `readKey` answer into the `current` value; undefined = not as documented. */
   parseCurrent?(body: unknown): unknown;
   buildUpdate(cfg: Cfg, id: string, patch: ApiKeyPatch, current?: unknown): UpstreamRequest;
   /**
@@ -122,6 +126,26 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
    */
   normalize(body: unknown, id: string, sent: UpstreamRequest): NormalizedKey | undefined;
   mapError(res: UpstreamResponse): VendorError;
+
+  /** Reading one key with one call (basic, atlas, tyk). Not found = the vendor's NOT_FOUND answer. */
+  readKey?(cfg: Cfg, id: string): UpstreamRequest;
+  /** The key in a `readKey` answer; undefined when the body is not what the vendor documents. */
+  parseKey?(body: unknown, id: string): NormalizedKey | undefined;
+  /** Mesa has no single-key read: keys are found by walking the list (`listPage`). */
+  readonly readByListing?: boolean;
+  /** One page of the vendor's key list; `page` is the token from the previous page (undefined: the first). */
+  listPage?(cfg: Cfg, page: string | undefined): UpstreamRequest;
+  /** The keys of a list page and the next page's token (undefined: last page); undefined when not as documented. */
+  parseListPage?(body: unknown, page: string | undefined): { keys: NormalizedKey[]; next: string | undefined } | undefined;
+}
+
+/** The operations a provider offers, derived from its adapter (GraphQL `Provider.operations`). */
+export function operationsOf(adapter: ProviderAdapter): string[] {
+  const ops: string[] = [];
+  if (adapter.readKey || adapter.readByListing) ops.push('read');
+  if (adapter.listPage) ops.push('list');
+  ops.push('update', 'preview');
+  return ops;
 }
 
 /** Encodes one id into a path segment. Ids are validated first (src/validate.ts). */

@@ -68,6 +68,7 @@ const WHAT: Record<ErrorCode, string> = {
   UPSTREAM_ERROR: 'failed',
   UPSTREAM_UNAVAILABLE: 'could not be reached',
   UPSTREAM_BAD_RESPONSE: 'answered with something it does not document',
+  UNSUPPORTED_OPERATION: 'does not offer this operation',
 };
 
 /** Parses Retry-After (seconds or an HTTP date) into whole seconds. */

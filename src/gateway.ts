@@ -5,6 +5,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.ts';
 import { createConnections, type Connections } from './connections.ts';
 import type { GatewayContext } from './context.ts';
+import { createLoaders } from './loaders.ts';
 import { createLogger, type Logger } from './log.ts';
 import { schema } from './schema/index.ts';
 
@@ -38,7 +39,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       warn: (...args) => log.warn({ args }, 'yoga'),
       error: (...args) => log.error({ err: args[0] }, 'yoga error'),
     },
-    context: (initial) => ({ ...initial, connections, log }),
+    context: (initial) => {
+      const ctx = { ...initial, connections, log } as GatewayContext;
+      ctx.loaders = createLoaders(ctx);
+      return ctx;
+    },
   });
   return { yoga, connections, log, close: () => connections.close() };
 }

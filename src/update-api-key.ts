@@ -5,6 +5,7 @@
 import type { ApiKeyPatch, NormalizedKey, ProviderKind, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
 import type { Connection, Connections } from './connections.ts';
 import { badResponseError, GatewayError, inputError, unavailableError, upstreamError } from './errors.ts';
+import type { Loaders } from './loaders.ts';
 import type { Logger } from './log.ts';
 import { redactBody } from './redact.ts';
 import { UpstreamFailure } from './upstream/client.ts';
@@ -18,6 +19,8 @@ export interface ApiKey extends NormalizedKey {
 export interface OperationContext {
   connections: Connections;
   log: Logger;
+  /** Per-request DataLoaders (src/loaders.ts). */
+  loaders: Loaders;
   signal?: AbortSignal;
 }
 
@@ -62,25 +65,36 @@ export async function updateApiKey(ctx: OperationContext, provider: string, id: 
   checkUpdate(connection, provider, id, patch);
   const { adapter, settings } = connection;
 
+  const loader = ctx.loaders.keys(connection);
   const write = async (): Promise<ApiKey> => {
-    let current: unknown;
-    if (adapter.readBeforeWrite) {
-      const read = adapter.readBeforeWrite(settings, id);
-      const res = await call(ctx, connection, provider, id, read);
-      current = adapter.parseCurrent ? adapter.parseCurrent(res.json) : res.json;
-      if (current === undefined) throw badResponseError(provider, id, res.status, 'a key body it does not document');
+    try {
+      const current = adapter.readBeforeWrite ? await currentOf(ctx, connection, id) : undefined;
+      const request = adapter.buildUpdate(settings, id, patch, current);
+      const res = await call(ctx, connection, provider, id, request);
+      const normalized = adapter.normalize(res.json, id, request);
+      if (!normalized) throw badResponseError(provider, id, res.status, 'a body it does not document');
+      const key = toApiKey(connection, provider, normalized, ctx.connections.secrets);
+      // A later read in this operation sees the new value (for Tyk, the session as written).
+      loader.prime(id, { found: true, key, current: adapter.readBeforeWrite ? request.body : undefined });
+      return key;
+    } catch (err) {
+      // After a failed write the vendor's state is unknown: the next attempt reads afresh.
+      loader.clear(id);
+      throw err;
     }
-    const request = adapter.buildUpdate(settings, id, patch, current);
-    const res = await call(ctx, connection, provider, id, request);
-    const key = adapter.normalize(res.json, id, request);
-    if (!key) throw badResponseError(provider, id, res.status, 'a body it does not document');
-    return toApiKey(connection, provider, key, ctx.connections.secrets);
   };
 
   // Tyk's PUT replaces the whole session, so its read-modify-write runs one at a time per key,
   // and a retry repeats the whole read-modify-write.
   const resilient = () => connection.resilience.execute(() => write(), ctx.signal);
   return adapter.readBeforeWrite ? connection.lock.run(id, resilient) : resilient();
+}
+
+/** The object a read-before-write vendor's update starts from, read through the request's loader. */
+export async function currentOf(ctx: OperationContext, connection: Connection, id: string): Promise<unknown> {
+  const loaded = await ctx.loaders.keys(connection).load(id);
+  if (!loaded.found) throw loaded.error;
+  return loaded.current;
 }
 
 export function toApiKey(connection: Connection, provider: string, key: NormalizedKey, secrets: readonly string[]): ApiKey {
@@ -96,7 +110,7 @@ export function toApiKey(connection: Connection, provider: string, key: Normaliz
  * One upstream call, judged: a 2xx answer is returned; anything else becomes the one error shape.
  * The failure is logged once, without headers or bodies.
  */
-async function call(ctx: OperationContext, connection: Connection, provider: string, id: string, req: UpstreamRequest): Promise<UpstreamResponse> {
+export async function call(ctx: OperationContext, connection: Connection, provider: string, id: string, req: UpstreamRequest): Promise<UpstreamResponse> {
   let res: UpstreamResponse;
   try {
     res = await connection.client.send(req, ctx.signal);

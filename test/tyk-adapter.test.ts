@@ -33,7 +33,8 @@ describe('tyk adapter: config and requests', () => {
   });
 
   it('reads the key first with GET /admin/org/keys/{id} and takes .data', () => {
-    expect(tykAdapter.readBeforeWrite!(cfg, 'a b')).toEqual({ method: 'GET', path: '/admin/org/keys/a%20b' });
+    expect(tykAdapter.readBeforeWrite).toBe(true);
+    expect(tykAdapter.readKey!(cfg, 'a b')).toEqual({ method: 'GET', path: '/admin/org/keys/a%20b' });
     const session = current();
     expect(tykAdapter.parseCurrent!({ api_model: {}, data: session, key_hash: 'h', key_id: ID })).toEqual(session);
     for (const body of [{ data: null }, { data: 'x' }, { data: [] }, {}, null, 'text'])

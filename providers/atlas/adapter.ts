@@ -1,6 +1,15 @@
 import { z } from 'zod';
-import { pathSegment, type ErrorCode, type FieldProblem, type ProviderAdapter } from '../types.ts';
-import { ATLAS_BASE_URL, ATLAS_DESC_MAX, ATLAS_ORG_ROLES, AtlasApiKeyResponse, AtlasErrorBody, type AtlasUpdateBody } from './wire.ts';
+import { pathSegment, type ErrorCode, type FieldProblem, type NormalizedKey, type ProviderAdapter } from '../types.ts';
+import {
+  ATLAS_BASE_URL,
+  ATLAS_DESC_MAX,
+  ATLAS_ORG_ROLES,
+  ATLAS_PAGE_SIZE,
+  AtlasApiKeyResponse,
+  AtlasErrorBody,
+  AtlasListResponse,
+  type AtlasUpdateBody,
+} from './wire.ts';
 
 export interface AtlasConfig {
   baseUrl: string;
@@ -68,18 +77,26 @@ export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
     return { method: 'PATCH', path: `/orgs/${pathSegment(cfg.orgId)}/apiKeys/${pathSegment(id)}`, body };
   },
 
-  normalize(body, id) {
-    const parsed = AtlasApiKeyResponse.safeParse(body);
+  normalize: (body, id) => toKey(body, id),
+
+  readKey: (cfg, id) => ({ method: 'GET', path: `/orgs/${pathSegment(cfg.orgId)}/apiKeys/${pathSegment(id)}` }),
+  parseKey: (body, id) => toKey(body, id),
+
+  listPage: (cfg, page) => ({
+    method: 'GET',
+    path: `/orgs/${pathSegment(cfg.orgId)}/apiKeys`,
+    query: { pageNum: page ?? '1', itemsPerPage: String(ATLAS_PAGE_SIZE) },
+  }),
+
+  parseListPage(body, page) {
+    const parsed = AtlasListResponse.safeParse(body);
     if (!parsed.success) return undefined;
+    const keys = parsed.data.results.map((r) => toKey(r, ''));
+    if (keys.some((k) => k === undefined)) return undefined;
+    const pageNum = Number(page ?? '1');
     return {
-      id: parsed.data.id || id,
-      name: parsed.data.desc,
-      enabled: null,
-      roles: parsed.data.roles.map((r) => r.roleName),
-      tags: null,
-      expiresAt: null,
-      updatedAt: null,
-      raw: parsed.data,
+      keys: keys as NormalizedKey[],
+      next: pageNum * ATLAS_PAGE_SIZE < parsed.data.totalCount ? String(pageNum + 1) : undefined,
     };
   },
 
@@ -91,3 +108,19 @@ export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
     return { ...(code && { code }), ...(errorCode && { vendorCode: errorCode }), ...(detail && { message: detail }) };
   },
 };
+
+/** The org API-key body (update, read and list answers share it) as a key. */
+function toKey(body: unknown, id: string): NormalizedKey | undefined {
+  const parsed = AtlasApiKeyResponse.safeParse(body);
+  if (!parsed.success) return undefined;
+  return {
+    id: parsed.data.id || id,
+    name: parsed.data.desc,
+    enabled: null,
+    roles: parsed.data.roles.map((r) => r.roleName),
+    tags: null,
+    expiresAt: null,
+    updatedAt: null,
+    raw: parsed.data,
+  };
+}

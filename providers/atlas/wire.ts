@@ -61,3 +61,11 @@ export interface AtlasApiKey {
   privateKey: string;
   roles: string[];
 }
+
+/** GET /orgs/{orgId}/apiKeys answer (paged with pageNum / itemsPerPage). */
+export const AtlasListResponse = z.looseObject({
+  results: z.array(z.unknown()),
+  totalCount: z.number().int().nonnegative(),
+});
+/** Our page size for listing (the vendor allows up to 500). */
+export const ATLAS_PAGE_SIZE = 100;

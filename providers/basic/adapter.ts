@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pathSegment, type FieldProblem, type ProviderAdapter } from '../types.ts';
-import { BASIC_BASE_URL, BasicErrorBody, BasicUpdateResponse, type BasicUpdateBody } from './wire.ts';
+import { BASIC_BASE_URL, BasicErrorBody, BasicGetResponse, BasicUpdateResponse, type BasicUpdateBody } from './wire.ts';
 
 export interface BasicConfig {
   baseUrl: string;
@@ -57,6 +57,24 @@ export const basicAdapter: ProviderAdapter<BasicConfig> = {
       tags: null,
       expiresAt: null,
       updatedAt: toDate(key.updated_at),
+      raw: body,
+    };
+  },
+
+  readKey: (cfg, id) => ({ method: 'GET', path: `/project/${pathSegment(cfg.project)}/key/${pathSegment(id)}` }),
+
+  parseKey(body, id) {
+    const parsed = BasicGetResponse.safeParse(body);
+    if (!parsed.success) return undefined;
+    const { key } = parsed.data;
+    return {
+      id: key.id || id,
+      name: key.label ?? null,
+      enabled: null,
+      roles: splitRoles(key.roles),
+      tags: null,
+      expiresAt: null,
+      updatedAt: null,
       raw: body,
     };
   },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pathSegment, type FieldProblem, type ProviderAdapter } from '../types.ts';
-import { MESA_BASE_URL, MESA_TAG_KEY_MAX, MESA_TAG_VALUE_MAX, MesaErrorBody, MesaUpdateResponse, type MesaUpdateBody } from './wire.ts';
+import { MESA_BASE_URL, MESA_LIST_LIMIT, MESA_TAG_KEY_MAX, MESA_TAG_VALUE_MAX, MesaErrorBody, MesaListResponse, MesaUpdateResponse, type MesaUpdateBody } from './wire.ts';
 
 export interface MesaConfig {
   baseUrl: string;
@@ -65,6 +65,34 @@ export const mesaAdapter: ProviderAdapter<MesaConfig> = {
     };
   },
 
+  // Mesa has no single-key GET (vendor-facts §1): a read walks the list and matches on id.
+  readByListing: true,
+
+  listPage: (cfg, page) => ({
+    method: 'GET',
+    path: `/${pathSegment(cfg.org)}/api-keys`,
+    query: { limit: String(MESA_LIST_LIMIT), ...(page !== undefined && { cursor: page }) },
+  }),
+
+  parseListPage(body) {
+    const parsed = MesaListResponse.safeParse(body);
+    if (!parsed.success) return undefined;
+    const { api_keys, has_more, next_cursor } = parsed.data;
+    return {
+      keys: api_keys.map((k) => ({
+        id: k.id,
+        name: k.name ?? null,
+        enabled: k.revoked_at == null,
+        roles: null,
+        tags: Object.entries(k.tags ?? {}).map(([key, value]) => ({ key, value })),
+        expiresAt: toDate(k.expires_at),
+        updatedAt: null,
+        raw: k,
+      })),
+      next: has_more && next_cursor ? next_cursor : undefined,
+    };
+  },
+
   mapError(res) {
     const parsed = MesaErrorBody.safeParse(res.json);
     if (!parsed.success) return {};
@@ -72,3 +100,9 @@ export const mesaAdapter: ProviderAdapter<MesaConfig> = {
     return { vendorCode: code, message, traceId: trace_id };
   },
 };
+
+function toDate(value: string | null | undefined): Date | null {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}

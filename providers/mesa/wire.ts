@@ -8,6 +8,8 @@ import { z } from 'zod';
 export const MESA_BASE_URL = 'https://api.mesa.dev/v1';
 export const MESA_TAG_KEY_MAX = 64;
 export const MESA_TAG_VALUE_MAX = 256;
+/** The list endpoint's page size maximum. */
+export const MESA_LIST_LIMIT = 100;
 
 /** Request body: tags merge; null removes a tag. */
 export interface MesaUpdateBody {
@@ -42,3 +44,18 @@ export interface MesaApiKey {
   revoked_at: string | null;
   created_at: string;
 }
+
+/** GET /{org}/api-keys answer. */
+export const MesaListResponse = z.object({
+  api_keys: z.array(
+    z.looseObject({
+      id: z.string(),
+      name: z.string().nullish(),
+      tags: z.record(z.string(), z.string()).nullish(),
+      expires_at: z.string().nullish(),
+      revoked_at: z.string().nullish(),
+    }),
+  ),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullish(),
+});

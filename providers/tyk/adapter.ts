@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { pathSegment, type ApiKeyPatch, type FieldProblem, type ProviderAdapter } from '../types.ts';
-import { TYK_ORG_ID_CHANGE, TykApiError, TykKeyData, type TykSessionState } from './wire.ts';
+import { pathSegment, type ApiKeyPatch, type FieldProblem, type NormalizedKey, type ProviderAdapter } from '../types.ts';
+import { TYK_ORG_ID_CHANGE, TykApiError, TykKeyData, TykKeyList, type TykSessionState } from './wire.ts';
 
 export interface TykConfig {
   /** The Dashboard origin, e.g. http://tyk-dashboard:3000 (self-hosted, so required). */
@@ -68,7 +68,26 @@ export const tykAdapter: ProviderAdapter<TykConfig> = {
     return problems;
   },
 
-  readBeforeWrite: (_cfg, id) => ({ method: 'GET', path: `/admin/org/keys/${pathSegment(id)}` }),
+  // Tyk's PUT replaces the whole session, so every update reads it first (through readKey).
+  readBeforeWrite: true,
+  readKey: (_cfg, id) => ({ method: 'GET', path: `/admin/org/keys/${pathSegment(id)}` }),
+
+  parseKey(body, id) {
+    const parsed = TykKeyData.safeParse(body);
+    return parsed.success ? sessionToKey(parsed.data.data as TykSessionState, parsed.data.key_id || id) : undefined;
+  },
+
+  listPage: (_cfg, page) => ({ method: 'GET', path: '/admin/org/keys', query: { p: page ?? '1' } }),
+
+  parseListPage(body, page) {
+    const parsed = TykKeyList.safeParse(body);
+    if (!parsed.success) return undefined;
+    const p = Number(page ?? '1');
+    return {
+      keys: parsed.data.data.keys.map((k) => sessionToKey(k.data as TykSessionState, k.key_id ?? '')),
+      next: p < parsed.data.pages ? String(p + 1) : undefined,
+    };
+  },
 
   parseCurrent(body) {
     const parsed = TykKeyData.safeParse(body);
@@ -88,18 +107,8 @@ export const tykAdapter: ProviderAdapter<TykConfig> = {
     if (!parsed.success || parsed.data.Status !== 'OK') return undefined;
     const session = sent.body;
     if (typeof session !== 'object' || session === null || Array.isArray(session)) return undefined;
-    const s = session as TykSessionState;
-    return {
-      id,
-      name: s.alias ?? null,
-      enabled: !s.is_inactive,
-      roles: null,
-      tags: Array.isArray(s.tags) ? s.tags.map((t) => ({ key: t, value: null })) : [],
-      expiresAt: typeof s.expires === 'number' && s.expires > 0 ? new Date(s.expires * 1000) : null,
-      // The session we wrote carries the previous `last_updated`; Tyk sets a new one we never see.
-      updatedAt: null,
-      raw: session,
-    };
+    // The session we wrote carries the previous `last_updated`; Tyk sets a new one we never see.
+    return { ...sessionToKey(session as TykSessionState, id), updatedAt: null };
   },
 
   mapError(res) {
@@ -130,3 +139,18 @@ export function applyPatch(current: TykSessionState, patch: ApiKeyPatch): TykSes
   return next;
 }
 
+
+/** A Tyk session as a key: alias is the name, is_inactive the inverse of enabled, tags have no value. */
+function sessionToKey(s: TykSessionState, id: string): NormalizedKey {
+  const updated = Number(s.last_updated);
+  return {
+    id,
+    name: s.alias ?? null,
+    enabled: !s.is_inactive,
+    roles: null,
+    tags: Array.isArray(s.tags) ? s.tags.map((t) => ({ key: t, value: null })) : [],
+    expiresAt: typeof s.expires === 'number' && s.expires > 0 ? new Date(s.expires * 1000) : null,
+    updatedAt: Number.isFinite(updated) && updated > 0 ? new Date(updated * 1000) : null,
+    raw: s,
+  };
+}

@@ -190,7 +190,6 @@ export const TykApiError = z.object({
 export type TykApiError = z.infer<typeof TykApiError>;
 
 /** GET /admin/org/keys?p=N answer (vendor-facts §4). */
-export interface TykKeyList {
-  data: { keys: TykKeyData[] };
-  pages: number;
-}
+/** GET /admin/org/keys answer: one page of KeyData (`?p=N`). */
+export const TykKeyList = z.object({ data: z.object({ keys: z.array(TykKeyData) }), pages: z.number().int().nonnegative() });
+export type TykKeyList = z.infer<typeof TykKeyList>;
