@@ -61,6 +61,8 @@ export interface SimulatorServer {
   origin: string;
   /** Every request received, in arrival order. */
   requests: RecordedRequest[];
+  /** The most requests this simulator was handling at once since the last reset. */
+  maxInFlight(): number;
   /** Requests that changed state: anything but GET, answered 2xx (an Atlas Digest challenge is not one). */
   writes(): RecordedRequest[];
   inject(fault: Fault): void;
@@ -73,6 +75,8 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
   const requests: RecordedRequest[] = [];
   let faults: Fault[] = [];
   const sockets = new Set<Socket>();
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   const takeFault = (method: string): Fault | undefined => {
     const i = faults.findIndex((f) => !f.method || f.method === method);
@@ -85,6 +89,9 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
   };
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.on('close', () => (inFlight -= 1));
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const rawBody = Buffer.concat(chunks).toString('utf8');
@@ -141,9 +148,11 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
     writes: () => requests.filter((r) => r.method !== 'GET' && r.status !== undefined && r.status >= 200 && r.status < 300),
     inject: (fault) => void faults.push(fault),
     clearFaults: () => void (faults = []),
+    maxInFlight: () => maxInFlight,
     reset() {
       requests.length = 0;
       faults = [];
+      maxInFlight = inFlight;
     },
     close: () =>
       new Promise<void>((resolve) => {

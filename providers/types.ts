@@ -161,6 +161,7 @@ export interface RunningSimulator {
   baseUrl: string;
   requests: import('./simulator-kit.ts').RecordedRequest[];
   writes(): import('./simulator-kit.ts').RecordedRequest[];
+  maxInFlight(): number;
   inject(fault: import('./simulator-kit.ts').Fault): void;
   reset(): void;
   close(): Promise<void>;

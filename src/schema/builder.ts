@@ -16,5 +16,6 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', JSONResolver);
-builder.queryType({});
+/** The Query root's ref, so a field can return it (`Mutation.query`). */
+export const QueryRootRef = builder.queryType({});
 builder.mutationType({});

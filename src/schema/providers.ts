@@ -1,4 +1,5 @@
 import type { Connection } from '../connections.ts';
+import { operationsOf } from '../../providers/types.ts';
 import { builder } from './builder.ts';
 import { providerKindEnum } from './provider-kind.ts';
 
@@ -7,6 +8,10 @@ export const ProviderRef = builder.objectRef<Connection>('Provider').implement({
   fields: (t) => ({
     name: t.exposeString('name', { description: 'What clients pass as `provider`.' }),
     kind: t.field({ type: providerKindEnum, resolve: (c) => c.kind }),
+    operations: t.stringList({
+      description: 'What this provider offers: read (apiKey), list (apiKeys), update, preview.',
+      resolve: (c) => operationsOf(c.adapter),
+    }),
     patchFields: t.stringList({
       description: 'The ApiKeyPatch fields this provider can change; others are refused with UNSUPPORTED_FIELD.',
       resolve: (c) => [...c.adapter.patchFields],

@@ -34,6 +34,8 @@ export interface UpstreamClientOptions {
 export interface UpstreamClient {
   /** The full URL a request goes to (for previews and logs; never holds credentials). */
   urlFor(req: UpstreamRequest): string;
+  /** The headers a request is sent with, every credential shown as "[redacted]" (for previews). */
+  headersFor(req: UpstreamRequest): Record<string, string>;
   send(req: UpstreamRequest, signal?: AbortSignal): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
@@ -123,7 +125,16 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     return once(req, url, signal);
   };
 
-  return { urlFor, send, close: () => pool.close() };
+  const headersFor = (req: UpstreamRequest): Record<string, string> => {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
+    if (req.body !== undefined) headers['content-type'] = 'application/json';
+    if (auth.type === 'bearer') headers.authorization = 'Bearer [redacted]';
+    if (auth.type === 'digest') headers.authorization = 'Digest [redacted]';
+    if (auth.type === 'header') headers[auth.name.toLowerCase()] = '[redacted]';
+    return headers;
+  };
+
+  return { urlFor, headersFor, send, close: () => pool.close() };
 }
 
 function toFailure(err: unknown, timeoutMs: number): UpstreamFailure {
