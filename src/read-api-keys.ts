@@ -49,7 +49,6 @@ export async function listApiKeys(ctx: OperationContext, provider: string, first
 
   const edges: ApiKeyPage['edges'] = [];
   let hasNextPage = false;
-  const loader = ctx.loaders.keys(connection);
   for (;;) {
     const page = at.page;
     const res = await connection.resilience.execute(() => call(ctx, connection, provider, '(list)', adapter.listPage!(settings, page)), ctx.signal);
@@ -59,8 +58,6 @@ export async function listApiKeys(ctx: OperationContext, provider: string, first
     const take = rest.slice(0, first - edges.length);
     take.forEach((key, i) => {
       const node = toApiKey(connection, provider, key, ctx.connections.secrets);
-      // A key listed now is a key read now: a later `apiKey` in this operation needs no call.
-      if (!adapter.readBeforeWrite) loader.prime(key.id, { found: true, key: node });
       edges.push({ cursor: encodeCursor({ provider, page, skip: at.skip + i + 1 }), node });
     });
     if (take.length < rest.length) {

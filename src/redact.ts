@@ -18,7 +18,9 @@ export function redactBody(value: unknown, paths: readonly string[], secrets: re
       const out: Record<string, unknown> = {};
       for (const [k, child] of Object.entries(v)) {
         const here = [...at, k];
-        out[k] = split.some((p) => matches(p, here)) && child !== null && child !== undefined ? REDACTED : walk(child, here);
+        // An empty secret field says only "none set", which is worth showing.
+        const secret = split.some((p) => matches(p, here)) && child !== null && child !== undefined && child !== '';
+        out[k] = secret ? REDACTED : walk(child, here);
       }
       return out;
     }

@@ -103,9 +103,6 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
 
-  if (sandbox) printSandbox(running.url, sandbox);
-  else console.log(`keygate listening on ${running.url}`);
-
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -117,6 +114,10 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  // Printed only once the signal handlers are in place: whoever reads the banner may stop us at once.
+  if (sandbox) printSandbox(running.url, sandbox);
+  else console.log(`keygate listening on ${running.url}`);
 }
 
 function printSandbox(url: string, sandbox: RunningSandbox): void {
