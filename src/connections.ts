@@ -3,6 +3,7 @@
  * Built once from the Config; closed on shutdown.
  */
 import type { Config, ConnectionConfig } from './config.ts';
+import type { Metrics } from './metrics.ts';
 import { createKeyLock, type KeyLock } from './key-lock.ts';
 import { createUpstreamClient, type UpstreamClient } from './upstream/client.ts';
 import { createResilience, type Resilience } from './upstream/resilience.ts';
@@ -22,7 +23,7 @@ export interface Connections {
   close(): Promise<void>;
 }
 
-export function createConnections(config: Config): Connections {
+export function createConnections(config: Config, metrics?: Metrics): Connections {
   const byName = new Map<string, Connection>();
   for (const c of config.providers.values()) {
     const client = createUpstreamClient({ baseUrl: c.settings.baseUrl, auth: c.adapter.auth(c.settings), timeoutMs: c.timeoutMs });

@@ -2,6 +2,7 @@ import type { YogaInitialContext } from 'graphql-yoga';
 import type { Connections } from './connections.ts';
 import type { Loaders } from './loaders.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
 
 /** Per-request state. Anything per request (loaders, caller) lives here, never in module globals. */
 export interface GatewayContext extends YogaInitialContext {
@@ -9,4 +10,7 @@ export interface GatewayContext extends YogaInitialContext {
   log: Logger;
   /** This request's DataLoaders, one per provider connection. */
   loaders: Loaders;
+  /** Accepted from `x-request-id` or made here; on every error, log line and vendor call. */
+  requestId: string;
+  metrics: Metrics;
 }
