@@ -30,7 +30,20 @@ export interface Config {
   providers: Map<string, ConnectionConfig>;
   /** Every credential value in the config, for redaction. */
   secrets: string[];
+  /** `/metrics` on its own port (e.g. bound to an internal interface); absent: on the main port. */
+  metrics: { port?: number; host: string };
 }
+
+/** The top-level sections a config may have. */
+const SECTIONS = ['providers', 'metrics'];
+
+const metricsSection = z
+  .object({
+    port: z.number().int().min(0).max(65535).optional(),
+    host: z.string().min(1).default('127.0.0.1'),
+  })
+  .strict()
+  .default({ host: '127.0.0.1' });
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -90,7 +103,9 @@ export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv = process.e
 export function resolveConfig(doc: unknown): Config {
   const problems: string[] = [];
   if (!isPlainObject(doc)) throw new ConfigError(['(root): must be a mapping with a `providers` section']);
-  for (const key of Object.keys(doc)) if (key !== 'providers') problems.push(`${key}: unknown section (allowed: providers)`);
+  for (const key of Object.keys(doc)) if (!SECTIONS.includes(key)) problems.push(`${key}: unknown section (allowed: ${SECTIONS.join(', ')})`);
+  const metrics = metricsSection.safeParse(doc.metrics, { error: requiredMessage });
+  if (!metrics.success) problems.push(...formatIssues('metrics', metrics.error.issues));
   const section = doc.providers;
   if (!isPlainObject(section) || Object.keys(section).length === 0) {
     problems.push('providers: required (a mapping of at least one provider connection)');
@@ -139,8 +154,8 @@ export function resolveConfig(doc: unknown): Config {
       circuitBreaker,
     });
   }
-  if (problems.length) throw new ConfigError(problems);
-  return { providers: connections, secrets };
+  if (problems.length || !metrics.success) throw new ConfigError(problems);
+  return { providers: connections, secrets, metrics: metrics.data };
 }
 
 /** Replaces `${VAR}` in every string; a missing variable is a problem naming the path. */
@@ -188,4 +203,24 @@ function isHttpUrl(value: string): boolean {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The config as `--check-config` prints it: resolved, with every credential "[redacted]". */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const providers: Record<string, unknown> = {};
+  for (const c of config.providers.values()) {
+    const settings = Object.fromEntries(
+      Object.entries(c.settings).map(([k, v]) => [k, c.adapter.secretConfigFields.includes(k) ? '[redacted]' : v]),
+    );
+    providers[c.name] = {
+      kind: c.kind,
+      ...settings,
+      timeoutMs: c.timeoutMs,
+      deadlineMs: c.deadlineMs,
+      retry: c.retry,
+      maxConcurrency: c.maxConcurrency,
+      circuitBreaker: c.circuitBreaker,
+    };
+  }
+  return { providers, metrics: config.metrics };
 }

@@ -3,7 +3,7 @@
  * Built once from the Config; closed on shutdown.
  */
 import type { Config, ConnectionConfig } from './config.ts';
-import type { Metrics } from './metrics.ts';
+import { statusClass, type Metrics } from './metrics.ts';
 import { createKeyLock, type KeyLock } from './key-lock.ts';
 import { createUpstreamClient, type UpstreamClient } from './upstream/client.ts';
 import { createResilience, type Resilience } from './upstream/resilience.ts';
@@ -26,7 +26,18 @@ export interface Connections {
 export function createConnections(config: Config, metrics?: Metrics): Connections {
   const byName = new Map<string, Connection>();
   for (const c of config.providers.values()) {
-    const client = createUpstreamClient({ baseUrl: c.settings.baseUrl, auth: c.adapter.auth(c.settings), timeoutMs: c.timeoutMs });
+    const labels = { provider: c.name, kind: c.kind };
+    const client = createUpstreamClient({
+      baseUrl: c.settings.baseUrl,
+      auth: c.adapter.auth(c.settings),
+      timeoutMs: c.timeoutMs,
+      onExchange: metrics
+        ? ({ method, status, seconds }) => {
+            metrics.upstreamRequests.inc({ ...labels, method, status_class: status === undefined ? 'error' : statusClass(status) });
+            metrics.upstreamDuration.observe({ ...labels, method }, seconds);
+          }
+        : undefined,
+    });
     byName.set(c.name, { ...c, client, lock: createKeyLock(), resilience: createResilience(c) });
   }
   return {

@@ -18,6 +18,8 @@ export interface UpstreamInfo {
   traceId?: string;
   /** Seconds the vendor asked us to wait (Retry-After). */
   retryAfter?: number;
+  /** Upstream attempts made for this answer (src/upstream/resilience.ts), retries included. */
+  attempts?: number;
 }
 
 export interface GatewayErrorOptions {
@@ -128,6 +130,36 @@ export function badResponseError(provider: string, keyId: string, status: number
     code: 'UPSTREAM_BAD_RESPONSE',
     provider,
     upstream: { status },
+  });
+}
+
+/**
+ * The same error, saying how many upstream attempts were made: in `upstream.attempts` when the
+ * vendor answered the last attempt, else in `extensions.attempts` (timeouts, connection errors).
+ */
+export function withAttempts(err: GatewayError, attempts: number): GatewayError {
+  const { code: _code, provider, upstream, ...details } = err.extensions as Record<string, unknown> & { provider?: string; upstream?: UpstreamInfo };
+  return new GatewayError(err.message, {
+    code: err.code,
+    ...(provider !== undefined && { provider }),
+    ...(upstream ? { upstream: { ...upstream, attempts }, details } : { details: { ...details, attempts } }),
+  });
+}
+
+/** The circuit breaker is open: keygate fails fast without calling the vendor. */
+export function circuitOpenError(provider: string, failures: number, retryAfter: number): GatewayError {
+  return new GatewayError(
+    `${provider}: the vendor failed ${failures} times in a row, so keygate is not calling it for now (circuit open); try again in ${retryAfter} s`,
+    { code: 'UPSTREAM_UNAVAILABLE', provider, details: { retryAfter, attempts: 0 } },
+  );
+}
+
+/** The bulkhead is full: `maxConcurrency` calls in flight and the queue full, or no turn before the deadline. */
+export function tooManyCallsError(provider: string, maxConcurrency: number, why: string): GatewayError {
+  return new GatewayError(`${provider}: too many concurrent calls to the vendor (at most ${maxConcurrency} in flight); ${why}`, {
+    code: 'UPSTREAM_UNAVAILABLE',
+    provider,
+    details: { attempts: 0 },
   });
 }
 

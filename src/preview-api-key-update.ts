@@ -5,6 +5,7 @@
  */
 import type { ApiKeyPatch, NormalizedKey, UpstreamRequest } from '../providers/types.ts';
 import type { Connection } from './connections.ts';
+import { countOutcome } from './metrics.ts';
 import { redactBody } from './redact.ts';
 import { checkUpdate, connectionFor, currentOf, type ApiKey, type OperationContext } from './update-api-key.ts';
 
@@ -21,7 +22,11 @@ export interface ApiKeyUpdatePreview {
   after: ApiKey | null;
 }
 
-export async function previewApiKeyUpdate(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKeyUpdatePreview> {
+export function previewApiKeyUpdate(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKeyUpdatePreview> {
+  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'preview', () => preview(ctx, provider, id, patch));
+}
+
+async function preview(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKeyUpdatePreview> {
   const connection = connectionFor(ctx, provider);
   checkUpdate(connection, provider, id, patch);
   const { adapter, settings } = connection;

@@ -3,6 +3,7 @@
  * (`apiKeys`, with opaque cursors that survive the vendors' different paging schemes).
  */
 import { badResponseError, inputError } from './errors.ts';
+import { countOutcome } from './metrics.ts';
 import { unsupported } from './loaders.ts';
 import { call, connectionFor, toApiKey, type ApiKey, type OperationContext } from './update-api-key.ts';
 import { idProblem } from './validate.ts';
@@ -10,7 +11,11 @@ import { idProblem } from './validate.ts';
 export const MAX_PAGE_SIZE = 100;
 
 /** One key, or null when the vendor says it does not exist. */
-export async function readApiKey(ctx: OperationContext, provider: string, id: string): Promise<ApiKey | null> {
+export function readApiKey(ctx: OperationContext, provider: string, id: string): Promise<ApiKey | null> {
+  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'read', () => read(ctx, provider, id));
+}
+
+async function read(ctx: OperationContext, provider: string, id: string): Promise<ApiKey | null> {
   const connection = connectionFor(ctx, provider);
   checkId(provider, id);
   if (!connection.adapter.readKey && !connection.adapter.readByListing) throw unsupported(connection, 'read');
@@ -39,7 +44,11 @@ interface Position {
  * A page of `first` keys after `after`. Vendors page differently (Mesa cursors, Atlas page numbers,
  * Tyk fixed-size pages), so a cursor records the vendor page and an offset into it.
  */
-export async function listApiKeys(ctx: OperationContext, provider: string, first: number, after: string | null | undefined): Promise<ApiKeyPage> {
+export function listApiKeys(ctx: OperationContext, provider: string, first: number, after: string | null | undefined): Promise<ApiKeyPage> {
+  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'list', () => list(ctx, provider, first, after));
+}
+
+async function list(ctx: OperationContext, provider: string, first: number, after: string | null | undefined): Promise<ApiKeyPage> {
   const connection = connectionFor(ctx, provider);
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE)
     throw inputError(provider, `first must be between 1 and ${MAX_PAGE_SIZE} (got ${first})`, 'first');

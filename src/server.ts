@@ -7,7 +7,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile, type Config } from './config.ts';
+import { stringify as toYaml } from 'yaml';
+import { ConfigError, describeConfig, loadConfigFile, type Config } from './config.ts';
 import { createGateway, type Gateway } from './gateway.ts';
 import { createLogger, type Logger } from './log.ts';
 import { startSandbox, type RunningSandbox } from './sandbox.ts';
@@ -17,13 +18,19 @@ export interface KeygateOptions {
   port?: number;
   host?: string;
   log?: Logger;
+  /** Where the config came from: `reload()` (SIGHUP) re-reads it. */
+  configPath?: string;
 }
 
 export interface RunningKeygate {
   /** http://HOST:PORT/graphql */
   url: string;
+  /** http://HOST:PORT/metrics (the main port unless `metrics.port` is set). */
+  metricsUrl: string;
   gateway: Gateway;
   server: Server;
+  /** Re-reads and validates the config file; on success swaps providers and credentials atomically. */
+  reload(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -31,20 +38,54 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts keygate on host:port (port 0 picks a free one). */
 export async function startKeygate(options: KeygateOptions): Promise<RunningKeygate> {
-  const gateway = createGateway({ config: options.config, log: options.log });
+  const { config } = options;
+  const separateMetrics = config.metrics.port !== undefined;
+  const gateway = createGateway({ config, log: options.log, serveMetrics: !separateMetrics });
   const server = createServer(gateway.yoga);
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 4000, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const shown = host.includes(':') ? `[${host}]` : host;
+  const port = await listen(server, options.port ?? 4000, host);
+  let metricsServer: Server | undefined;
+  let metricsUrl = `${origin(host, port)}/metrics`;
+  if (separateMetrics) {
+    const { registry } = gateway.metrics;
+    metricsServer = createServer(async (req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+    });
+    metricsUrl = `${origin(config.metrics.host, await listen(metricsServer, config.metrics.port!, config.metrics.host))}/metrics`;
+  }
+  const log = gateway.log;
+
+  const reload = async (): Promise<boolean> => {
+    if (!options.configPath) {
+      log.warn('reload asked for, but there is no config file (sandbox mode)');
+      return false;
+    }
+    try {
+      await gateway.reload(loadConfigFile(options.configPath));
+      gateway.metrics.reloads.inc({ result: 'success' });
+      log.info({ path: options.configPath }, 'config reloaded');
+      return true;
+    } catch (err) {
+      gateway.metrics.reloads.inc({ result: 'failure' });
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      log.error({ path: options.configPath, problems }, 'config reload failed; keeping the running config');
+      return false;
+    }
+  };
+
   return {
-    url: `http://${shown}:${port}/graphql`,
+    url: `${origin(host, port)}/graphql`,
+    metricsUrl,
     gateway,
     server,
+    reload,
     close: async () => {
+      gateway.drain();
+      metricsServer?.close();
       // Stop accepting, let in-flight requests finish within a bound, then drop idle sockets.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -56,9 +97,21 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
   };
 }
 
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function origin(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 function usage(): string {
   return [
     'usage: npm start [-- --config FILE] [--port N] [--host H]',
+    '       npm start -- --check-config FILE   validate FILE and print it resolved, secrets redacted',
     '  without --config keygate runs in sandbox mode: simulators of every vendor on 127.0.0.1',
   ].join('\n');
 }
@@ -71,11 +124,17 @@ function parsePort(value: string | undefined): number {
 }
 
 async function main(argv: string[]): Promise<void> {
-  let args: { config?: string; port?: string; host?: string; help?: boolean };
+  let args: { config?: string; 'check-config'?: string; port?: string; host?: string; help?: boolean };
   try {
     args = parseArgs({
       args: argv,
-      options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string' },
+        'check-config': { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
     }).values;
   } catch (err) {
@@ -86,6 +145,17 @@ async function main(argv: string[]): Promise<void> {
     console.log(usage());
     return;
   }
+  if (args['check-config']) {
+    try {
+      const config = loadConfigFile(args['check-config']);
+      console.log(`# ${args['check-config']}: valid\n${toYaml(describeConfig(config))}`);
+      process.exit(0);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      console.error(`keygate: ${err.message}`);
+      process.exit(1);
+    }
+  }
 
   const log = createLogger();
   let sandbox: RunningSandbox | undefined;
@@ -93,7 +163,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     const port = parsePort(args.port);
     const config = args.config ? loadConfigFile(args.config) : (sandbox = await startSandbox()).config;
-    running = await startKeygate({ config, port, host: args.host, log });
+    running = await startKeygate({ config, port, host: args.host, log, configPath: args.config });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`keygate: ${err.message}`);
@@ -114,6 +184,7 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => void running.reload());
 
   // Printed only once the signal handlers are in place: whoever reads the banner may stop us at once.
   if (sandbox) printSandbox(running.url, sandbox);

@@ -7,6 +7,7 @@ import type { Connection, Connections } from './connections.ts';
 import { badResponseError, GatewayError, inputError, unavailableError, upstreamError } from './errors.ts';
 import type { Loaders } from './loaders.ts';
 import type { Logger } from './log.ts';
+import { countOutcome, type Metrics } from './metrics.ts';
 import { redactBody } from './redact.ts';
 import { UpstreamFailure } from './upstream/client.ts';
 import { idProblem, setFields } from './validate.ts';
@@ -21,6 +22,9 @@ export interface OperationContext {
   log: Logger;
   /** Per-request DataLoaders (src/loaders.ts). */
   loaders: Loaders;
+  /** Forwarded to vendors as X-Request-Id. */
+  requestId?: string;
+  metrics?: Metrics;
   signal?: AbortSignal;
 }
 
@@ -60,7 +64,11 @@ export function checkUpdate(connection: Connection, provider: string, id: string
     );
 }
 
-export async function updateApiKey(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKey> {
+export function updateApiKey(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKey> {
+  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'update', () => applyUpdate(ctx, provider, id, patch));
+}
+
+async function applyUpdate(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKey> {
   const connection = connectionFor(ctx, provider);
   checkUpdate(connection, provider, id, patch);
   const { adapter, settings } = connection;
@@ -113,7 +121,7 @@ export function toApiKey(connection: Connection, provider: string, key: Normaliz
 export async function call(ctx: OperationContext, connection: Connection, provider: string, id: string, req: UpstreamRequest): Promise<UpstreamResponse> {
   let res: UpstreamResponse;
   try {
-    res = await connection.client.send(req, ctx.signal);
+    res = await connection.client.send(req, { signal: ctx.signal, requestId: ctx.requestId });
   } catch (err) {
     if (!(err instanceof UpstreamFailure)) throw err;
     ctx.log.warn({ provider, kind: connection.kind, method: req.method, path: req.path, failure: err.kind }, 'upstream call failed');

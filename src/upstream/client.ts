@@ -29,6 +29,14 @@ export interface UpstreamClientOptions {
   baseUrl: string;
   auth: UpstreamAuth;
   timeoutMs: number;
+  /** Told of every HTTP exchange (for metrics): status undefined when no answer came. */
+  onExchange?(e: { method: string; status: number | undefined; seconds: number }): void;
+}
+
+export interface SendOptions {
+  signal?: AbortSignal;
+  /** Forwarded to the vendor as `X-Request-Id`. */
+  requestId?: string;
 }
 
 export interface UpstreamClient {
@@ -36,7 +44,7 @@ export interface UpstreamClient {
   urlFor(req: UpstreamRequest): string;
   /** The headers a request is sent with, every credential shown as "[redacted]" (for previews). */
   headersFor(req: UpstreamRequest): Record<string, string>;
-  send(req: UpstreamRequest, signal?: AbortSignal): Promise<UpstreamResponse>;
+  send(req: UpstreamRequest, options?: SendOptions): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
 
@@ -87,18 +95,23 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     }
   };
 
-  const once = async (req: UpstreamRequest, url: string, signal?: AbortSignal): Promise<UpstreamResponse> => {
+  const once = async (req: UpstreamRequest, url: string, sendOptions: SendOptions): Promise<UpstreamResponse> => {
     let response: Response;
+    const started = performance.now();
+    const exchanged = (status: number | undefined) =>
+      options.onExchange?.({ method: req.method, status, seconds: (performance.now() - started) / 1000 });
     try {
       response = await http(url, {
         method: req.method,
-        headers: authHeaders(req, url),
+        headers: { ...authHeaders(req, url), ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }) },
         ...(req.body !== undefined && { json: req.body }),
-        ...(signal && { signal }),
+        ...(sendOptions.signal && { signal: sendOptions.signal }),
       });
     } catch (err) {
+      exchanged(undefined);
       throw toFailure(err, options.timeoutMs);
     }
+    exchanged(response.status);
     const text = await response.text();
     let json: unknown;
     if (text.length > 0) {
@@ -111,9 +124,9 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     return { status: response.status, headers: response.headers, json, text };
   };
 
-  const send = async (req: UpstreamRequest, signal?: AbortSignal): Promise<UpstreamResponse> => {
+  const send = async (req: UpstreamRequest, sendOptions: SendOptions = {}): Promise<UpstreamResponse> => {
     const url = urlFor(req);
-    const first = await once(req, url, signal);
+    const first = await once(req, url, sendOptions);
     if (auth.type !== 'digest' || first.status !== 401) return first;
     const offered = parseDigestChallenge(first.headers.get('www-authenticate') ?? '');
     if (!offered) return first;
@@ -122,7 +135,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     // A first handshake, or a stale/rotated nonce: answer the challenge once.
     challenge = offered;
     nonceCount = 0;
-    return once(req, url, signal);
+    return once(req, url, sendOptions);
   };
 
   const headersFor = (req: UpstreamRequest): Record<string, string> => {
