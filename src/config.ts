@@ -32,10 +32,20 @@ export interface Config {
   secrets: string[];
   /** `/metrics` on its own port (e.g. bound to an internal interface); absent: on the main port. */
   metrics: { port?: number; host: string };
+  /** Optional OTLP/HTTP trace export (off without an endpoint). */
+  tracing: { otlpEndpoint?: string; serviceName: string };
 }
 
 /** The top-level sections a config may have. */
-const SECTIONS = ['providers', 'metrics'];
+const SECTIONS = ['providers', 'metrics', 'tracing'];
+
+const tracingSection = z
+  .object({
+    otlpEndpoint: z.string().refine(isHttpUrl, 'must be an absolute http(s) URL, e.g. http://collector:4318/v1/traces').optional(),
+    serviceName: z.string().min(1).default('keygate'),
+  })
+  .strict()
+  .default({ serviceName: 'keygate' });
 
 const metricsSection = z
   .object({
@@ -106,6 +116,8 @@ export function resolveConfig(doc: unknown): Config {
   for (const key of Object.keys(doc)) if (!SECTIONS.includes(key)) problems.push(`${key}: unknown section (allowed: ${SECTIONS.join(', ')})`);
   const metrics = metricsSection.safeParse(doc.metrics, { error: requiredMessage });
   if (!metrics.success) problems.push(...formatIssues('metrics', metrics.error.issues));
+  const tracing = tracingSection.safeParse(doc.tracing, { error: requiredMessage });
+  if (!tracing.success) problems.push(...formatIssues('tracing', tracing.error.issues));
   const section = doc.providers;
   if (!isPlainObject(section) || Object.keys(section).length === 0) {
     problems.push('providers: required (a mapping of at least one provider connection)');
@@ -154,8 +166,8 @@ export function resolveConfig(doc: unknown): Config {
       circuitBreaker,
     });
   }
-  if (problems.length || !metrics.success) throw new ConfigError(problems);
-  return { providers: connections, secrets, metrics: metrics.data };
+  if (problems.length || !metrics.success || !tracing.success) throw new ConfigError(problems);
+  return { providers: connections, secrets, metrics: metrics.data, tracing: tracing.data };
 }
 
 /** Replaces `${VAR}` in every string; a missing variable is a problem naming the path. */
@@ -222,5 +234,5 @@ export function describeConfig(config: Config): Record<string, unknown> {
       circuitBreaker: c.circuitBreaker,
     };
   }
-  return { providers, metrics: config.metrics };
+  return { providers, metrics: config.metrics, tracing: config.tracing };
 }

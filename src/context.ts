@@ -2,7 +2,9 @@ import type { YogaInitialContext } from 'graphql-yoga';
 import type { Connections } from './connections.ts';
 import type { Loaders } from './loaders.ts';
 import type { Logger } from './log.ts';
+import type { Context as TraceContext } from '@opentelemetry/api';
 import type { Metrics } from './metrics.ts';
+import type { Tracing } from './tracing.ts';
 
 /** Per-request state. Anything per request (loaders, caller) lives here, never in module globals. */
 export interface GatewayContext extends YogaInitialContext {
@@ -13,4 +15,7 @@ export interface GatewayContext extends YogaInitialContext {
   /** Accepted from `x-request-id` or made here; on every error, log line and vendor call. */
   requestId: string;
   metrics: Metrics;
+  tracing: Tracing;
+  /** The operation's span context (set when tracing is on); upstream spans are its children. */
+  traceContext?: TraceContext;
 }

@@ -12,7 +12,9 @@ import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { useObservability, type ReadinessCheck } from './plugins/observability.ts';
 import { requestIdOf, useRequestId } from './plugins/request-id.ts';
+import { useTracing } from './plugins/tracing.ts';
 import { schema } from './schema/index.ts';
+import { createTracing } from './tracing.ts';
 
 export interface GatewayOptions {
   config: Config;
@@ -48,6 +50,7 @@ interface Generation {
 export function createGateway(options: GatewayOptions): Gateway {
   const log = options.log ?? createLogger();
   const metrics = createMetrics();
+  const tracing = createTracing(options.config.tracing);
   let current: Generation = { connections: createConnections(options.config, metrics), active: 0, retired: false };
   let draining = false;
   const generationOf = new WeakMap<Request, Generation>();
@@ -96,11 +99,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       },
       useRequestId(),
       useObservability({ metrics, serveMetrics: options.serveMetrics ?? true, checks }),
+      useTracing(tracing),
     ],
     context: (initial) => {
       const requestId = requestIdOf(initial.request);
       const connections = (generationOf.get(initial.request) ?? current).connections;
-      const ctx = { ...initial, connections, log: log.child({ requestId }), requestId, metrics } as GatewayContext;
+      const ctx = { ...initial, connections, log: log.child({ requestId }), requestId, metrics, tracing } as GatewayContext;
       ctx.loaders = createLoaders(ctx);
       return ctx;
     },
@@ -121,6 +125,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     close: async () => {
       draining = true;
       await current.connections.close();
+      await tracing.shutdown();
     },
   };
 }
