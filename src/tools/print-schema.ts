@@ -4,9 +4,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { printSchema } from 'graphql';
-import { schema } from '../src/schema/index.ts';
+import { schema } from '../schema/index.ts';
 
-const file = new URL('../schema.graphql', import.meta.url);
+const file = new URL('../../schema.graphql', import.meta.url);
 const header = '# Generated from the Pothos schema by `npm run schema`. Do not edit.\n\n';
 const printed = `${header}${printSchema(schema)}\n`;
 
