@@ -2,6 +2,32 @@
  * The shared plumbing of the vendor simulators: a loopback HTTP server that records every request
  * it receives and can be scripted to misbehave (faults). Each `providers/<kind>/simulator.ts`
  * supplies only the vendor's own routes, auth check, validation and state.
+ *
+ * ## Fault API
+ * A fault is a plain JSON-able object; `inject(fault)` queues it and the next matching requests
+ * (same `method`, once `skip` of them went through untouched) misbehave `times` times, then the
+ * vendor answers normally again. The `faults` helpers build the usual ones:
+ *
+ *   sim.inject(faults.delay(800))                    answer late
+ *   sim.inject(faults.hang())                        never answer
+ *   sim.inject(faults.reset())                       drop the connection without an answer
+ *   sim.inject(faults.html502())                     an nginx-style HTML 502 page
+ *   sim.inject(faults.truncatedJson())               the vendor's own answer, its JSON cut in half
+ *   sim.inject(faults.oversize(2 * 1024 * 1024))     a 200 body of that many bytes, streamed
+ *   sim.inject(faults.rateLimited(2))                429 with `Retry-After: 2` (or a Date: an HTTP date)
+ *   sim.inject(faults.unavailable({ times: 2 }))     503 twice, then the normal answer
+ *   sim.inject(faults.redirect('http://elsewhere/')) a 307 to somewhere else
+ *   atlas.expireNonces()                             Atlas: the next Digest answer is 401 stale=true
+ *
+ * Every helper takes `method`, `skip` and `times` too: `faults.html502({ method: 'PUT', times: 3 })`.
+ *
+ * The same API over HTTP, for the sandbox (`npm start` prints each simulator's fault URL). The
+ * reserved `/__sim/` paths are never recorded and never reach the vendor's routes:
+ *
+ *   POST   {origin}/__sim/faults     a Fault or an array of them (JSON)          -> 204
+ *   DELETE {origin}/__sim/faults     drops the queued faults                     -> 204
+ *   GET    {origin}/__sim/requests   [{method, path, status}] received so far    -> 200
+ *   POST   {origin}/__sim/{control}  a simulator's own control (Atlas: expire-nonces) -> 204
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -28,10 +54,12 @@ export interface SimResponse {
   headers?: Record<string, string>;
 }
 
-/** A scripted misbehaviour, consumed by the next matching requests. */
+/** A scripted misbehaviour, consumed by the next matching requests (see the Fault API above). */
 export interface Fault {
   /** Only requests with this method (default: any). */
   method?: string;
+  /** Let this many matching requests through untouched first (default 0). */
+  skip?: number;
   /** How many requests it applies to (default 1). */
   times?: number;
   /** Wait before answering (or before the other effects). */
@@ -42,6 +70,63 @@ export interface Fault {
   reset?: boolean;
   /** Answer with this instead of the vendor's normal answer. */
   response?: SimResponse;
+  /** Send the answer (the vendor's own, the request applied; or `response`) with its body cut in half. */
+  truncate?: boolean;
+  /** Instead of an answer, stream a 200 JSON body of this many bytes (stops when the client hangs up). */
+  oversizeBytes?: number;
+}
+
+const FAULT_FIELDS: Record<keyof Fault, string> = {
+  method: 'string',
+  skip: 'number',
+  times: 'number',
+  delayMs: 'number',
+  hang: 'boolean',
+  reset: 'boolean',
+  response: 'object',
+  truncate: 'boolean',
+  oversizeBytes: 'number',
+};
+
+type FaultOptions = Pick<Fault, 'method' | 'skip' | 'times'>;
+
+/** Builders of the usual faults; each takes `method`, `skip` and `times` too. */
+export const faults = {
+  delay: (ms: number, o: FaultOptions = {}): Fault => ({ ...o, delayMs: ms }),
+  hang: (o: FaultOptions = {}): Fault => ({ ...o, hang: true }),
+  reset: (o: FaultOptions = {}): Fault => ({ ...o, reset: true }),
+  html502: (o: FaultOptions = {}): Fault => ({ ...o, response: htmlPage(502, 'Bad Gateway') }),
+  truncatedJson: (o: FaultOptions = {}): Fault => ({ ...o, truncate: true }),
+  oversize: (bytes: number, o: FaultOptions = {}): Fault => ({ ...o, oversizeBytes: bytes }),
+  /** 429; `retryAfter` in seconds, or a Date (sent as an HTTP date). */
+  rateLimited: (retryAfter?: number | Date, o: FaultOptions = {}): Fault => ({ ...o, response: { status: 429, headers: retryAfterHeader(retryAfter) } }),
+  /** 503 (`times` of them, then the normal answer); `retryAfter` as for rateLimited. */
+  unavailable: (o: FaultOptions & { retryAfter?: number | Date } = {}): Fault => {
+    const { retryAfter, ...rest } = o;
+    return { ...rest, response: { status: 503, headers: retryAfterHeader(retryAfter), text: 'Service Unavailable' } };
+  },
+  redirect: (location: string, o: FaultOptions & { status?: number } = {}): Fault => {
+    const { status, ...rest } = o;
+    return { ...rest, response: { status: status ?? 307, headers: { location } } };
+  },
+};
+
+function retryAfterHeader(retryAfter: number | Date | undefined): Record<string, string> {
+  if (retryAfter === undefined) return {};
+  return { 'retry-after': retryAfter instanceof Date ? retryAfter.toUTCString() : String(retryAfter) };
+}
+
+/** Why a value posted to `/__sim/faults` is not a fault, or undefined when it is one. */
+export function faultProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a fault must be a JSON object';
+  for (const [field, v] of Object.entries(value)) {
+    const type = Object.hasOwn(FAULT_FIELDS, field) ? FAULT_FIELDS[field as keyof Fault] : undefined;
+    if (!type) return `unknown fault field ${JSON.stringify(field)} (known: ${Object.keys(FAULT_FIELDS).join(', ')})`;
+    if (typeof v !== type || v === null) return `${field} must be a ${type}`;
+  }
+  const response = (value as Fault).response;
+  if (response && typeof response.status !== 'number') return 'response.status must be a number';
+  return undefined;
 }
 
 export interface RecordedRequest {
@@ -52,6 +137,13 @@ export interface RecordedRequest {
   body: unknown;
   /** The status answered; undefined while pending, or when the connection was reset or hung. */
   status?: number;
+  /** True when the client hung up before the whole answer was sent (e.g. an oversize body refused). */
+  aborted?: boolean;
+}
+
+export interface SimulatorServerOptions {
+  /** Named controls, reachable as `POST /__sim/{name}` (e.g. Atlas `expire-nonces`). */
+  controls?: Record<string, () => void>;
 }
 
 export type SimHandler = (req: SimRequest) => SimResponse | Promise<SimResponse>;
@@ -65,30 +157,70 @@ export interface SimulatorServer {
   maxInFlight(): number;
   /** Requests that changed state: anything but GET, answered 2xx (an Atlas Digest challenge is not one). */
   writes(): RecordedRequest[];
+  /** Connections open now, and the most open at once since the last reset (keep-alive pools are bounded). */
+  openSockets(): number;
+  maxSockets(): number;
   inject(fault: Fault): void;
   clearFaults(): void;
   reset(): void;
   close(): Promise<void>;
 }
 
-export async function createSimulatorServer(handler: SimHandler, port = 0): Promise<SimulatorServer> {
+export async function createSimulatorServer(handler: SimHandler, port = 0, options: SimulatorServerOptions = {}): Promise<SimulatorServer> {
   const requests: RecordedRequest[] = [];
-  let faults: Fault[] = [];
+  let queued: Fault[] = [];
   const sockets = new Set<Socket>();
   let inFlight = 0;
   let maxInFlight = 0;
+  let maxSockets = 0;
 
   const takeFault = (method: string): Fault | undefined => {
-    const i = faults.findIndex((f) => !f.method || f.method === method);
+    const i = queued.findIndex((f) => !f.method || f.method === method);
     if (i < 0) return undefined;
-    const fault = faults[i];
+    const fault = queued[i];
+    if (fault.skip) {
+      queued[i] = { ...fault, skip: fault.skip - 1 };
+      return undefined;
+    }
     const left = (fault.times ?? 1) - 1;
-    if (left <= 0) faults.splice(i, 1);
-    else faults[i] = { ...fault, times: left };
+    if (left <= 0) queued.splice(i, 1);
+    else queued[i] = { ...fault, times: left };
     return fault;
   };
 
+  /** The `/__sim/` control routes (the Fault API over HTTP). */
+  const control = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const answer = (status: number, json?: unknown) => send(res, { status, json });
+    if (path === '/__sim/faults' && req.method === 'DELETE') {
+      queued = [];
+      return answer(204);
+    }
+    if (path === '/__sim/faults' && req.method === 'POST') {
+      let posted: unknown;
+      try {
+        posted = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return answer(400, { error: 'the body must be a JSON fault or an array of faults' });
+      }
+      const list = Array.isArray(posted) ? posted : [posted];
+      const problem = list.map(faultProblem).find((p) => p !== undefined);
+      if (problem) return answer(400, { error: problem });
+      queued.push(...(list as Fault[]));
+      return answer(204);
+    }
+    if (path === '/__sim/requests' && req.method === 'GET')
+      return answer(200, requests.map(({ method, path: p, status }) => ({ method, path: p, status })));
+    const name = path.slice('/__sim/'.length);
+    const controls = options.controls ?? {};
+    if (req.method !== 'POST' || !Object.hasOwn(controls, name)) return answer(404, { error: `no simulator control ${req.method} ${path}` });
+    controls[name]();
+    return answer(204);
+  };
+
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.startsWith('/__sim/')) return control(req, res, new URL(req.url, 'http://sim').pathname);
     inFlight += 1;
     maxInFlight = Math.max(maxInFlight, inFlight);
     res.on('close', () => (inFlight -= 1));
@@ -113,6 +245,9 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
       body: body === INVALID_JSON ? rawBody : body,
     };
     requests.push(recorded);
+    res.on('close', () => {
+      if (!res.writableFinished) recorded.aborted = true;
+    });
 
     const fault = takeFault(method);
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
@@ -120,6 +255,10 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
     if (fault?.reset) {
       req.socket.destroy();
       return;
+    }
+    if (fault?.oversizeBytes !== undefined) {
+      recorded.status = 200;
+      return streamOversize(res, fault.oversizeBytes);
     }
     let answer: SimResponse;
     if (fault?.response) {
@@ -133,10 +272,11 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
       }
     }
     recorded.status = answer.status;
-    send(res, answer);
+    send(res, answer, fault?.truncate);
   });
   server.on('connection', (s) => {
     sockets.add(s);
+    maxSockets = Math.max(maxSockets, sockets.size);
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -146,13 +286,16 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
     origin: `http://127.0.0.1:${actual}`,
     requests,
     writes: () => requests.filter((r) => r.method !== 'GET' && r.status !== undefined && r.status >= 200 && r.status < 300),
-    inject: (fault) => void faults.push(fault),
-    clearFaults: () => void (faults = []),
+    inject: (fault) => void queued.push(fault),
+    clearFaults: () => void (queued = []),
     maxInFlight: () => maxInFlight,
+    openSockets: () => sockets.size,
+    maxSockets: () => maxSockets,
     reset() {
       requests.length = 0;
-      faults = [];
+      queued = [];
       maxInFlight = inFlight;
+      maxSockets = sockets.size;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -162,7 +305,7 @@ export async function createSimulatorServer(handler: SimHandler, port = 0): Prom
   };
 }
 
-function send(res: ServerResponse, answer: SimResponse): void {
+function send(res: ServerResponse, answer: SimResponse, truncate = false): void {
   const headers: Record<string, string> = { ...answer.headers };
   let payload = '';
   if (answer.json !== undefined) {
@@ -172,8 +315,35 @@ function send(res: ServerResponse, answer: SimResponse): void {
     payload = answer.text;
     headers['content-type'] ??= 'text/plain; charset=utf-8';
   }
+  // A proxy cut the body: what arrives is a complete HTTP message holding half the JSON.
+  if (truncate) payload = payload.slice(0, Math.floor(payload.length / 2));
   res.writeHead(answer.status, headers);
   res.end(payload);
+}
+
+/** Streams `{"pad":"xxxx…"}` of about `bytes` bytes with backpressure, stopping when the client hangs up. */
+async function streamOversize(res: ServerResponse, bytes: number): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  if (!res.write('{"pad":"')) await drained(res);
+  for (let sent = 0; sent < bytes && !res.destroyed; ) {
+    const part = sent + chunk.length <= bytes ? chunk : chunk.subarray(0, bytes - sent);
+    sent += part.length;
+    if (!res.write(part)) await drained(res);
+  }
+  if (!res.destroyed) res.end('"}');
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }
 
 function safeDecode(segment: string): string {

@@ -22,7 +22,9 @@ export type ErrorCode =
   | 'UPSTREAM_ERROR'
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_BAD_RESPONSE'
-  | 'UNSUPPORTED_OPERATION';
+  | 'UNSUPPORTED_OPERATION'
+  /** The audit store cannot record: the mutation is refused before anything is sent upstream. */
+  | 'AUDIT_UNAVAILABLE';
 
 export interface TagInput {
   key: string;
@@ -162,6 +164,9 @@ export interface RunningSimulator {
   requests: import('./simulator-kit.ts').RecordedRequest[];
   writes(): import('./simulator-kit.ts').RecordedRequest[];
   maxInFlight(): number;
+  /** Connections open now / the most open at once since the last reset. */
+  openSockets(): number;
+  maxSockets(): number;
   inject(fault: import('./simulator-kit.ts').Fault): void;
   reset(): void;
   close(): Promise<void>;

@@ -4,10 +4,12 @@
  * ever prints a value, so no credential reaches an error message.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { providers as registry, providerKinds } from '../providers/index.ts';
 import type { ProviderAdapter, ProviderKind } from '../providers/types.ts';
+import { parseScope, sha256, type Scope } from './auth.ts';
 
 export interface ConnectionConfig {
   /** What clients pass as `provider`. */
@@ -34,10 +36,142 @@ export interface Config {
   metrics: { port?: number; host: string };
   /** Optional OTLP/HTTP trace export (off without an endpoint). */
   tracing: { otlpEndpoint?: string; serviceName: string };
+  /** Caller authentication; absent: keygate serves loopback only and every caller holds every scope. */
+  auth?: AuthConfig;
+  /** Where the append-only audit log goes. */
+  audit: AuditConfig;
+  /** The HTTP edge: GraphiQL, introspection, CORS, body size. */
+  server: ServerConfig;
+  /** Query limits (graphql-armor). */
+  limits: LimitsConfig;
+}
+
+/** One static caller token. Only its SHA-256 is kept; comparison is constant-time. */
+export interface CallerTokenConfig {
+  name: string;
+  sha256: Buffer;
+  scopes: Scope[];
+}
+
+/** Callers authenticated by a JWT (jose): signature, `iss`, `aud` and `exp` are checked. */
+export interface JwtConfig {
+  issuer: string;
+  audience: string;
+  /** Keys from a JWKS URL, or one public key (PEM SPKI or a JWK as JSON). */
+  jwksUrl?: string;
+  publicKey?: string;
+  algorithms: string[];
+  /** The claim holding the scopes: a space-separated string (OAuth `scope`) or a list. */
+  scopesClaim: string;
+  /** The claim naming the caller (audit log, logs). */
+  nameClaim: string;
+  clockToleranceSec: number;
+}
+
+export interface AuthConfig {
+  tokens: CallerTokenConfig[];
+  jwt?: JwtConfig;
+}
+
+export type AuditConfig =
+  | { store: 'off' }
+  | { store: 'sqlite'; path: string }
+  | { store: 'postgres'; url: string; schema: string };
+
+export interface ServerConfig {
+  graphiql: boolean;
+  /** Schema introspection; when on and `auth` is configured it needs a valid token like any operation. */
+  introspection: boolean;
+  /** Origins allowed by CORS; empty: no CORS headers at all. */
+  cors: { origins: string[] };
+  maxBodyBytes: number;
+}
+
+export interface LimitsConfig {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxCost: number;
+  maxDirectives: number;
 }
 
 /** The top-level sections a config may have. */
-const SECTIONS = ['providers', 'metrics', 'tracing'];
+const SECTIONS = ['providers', 'metrics', 'tracing', 'auth', 'audit', 'server', 'limits'];
+
+/** The SQLite audit file when `audit` is absent, relative to the config file's folder. */
+export const DEFAULT_AUDIT_FILE = 'keygate-audit.db';
+export const MAX_BODY_BYTES = 1_048_576;
+export const DEFAULT_LIMITS: LimitsConfig = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxCost: 5000, maxDirectives: 20 };
+
+const SCOPE_HELP = 'must be keys:read, keys:write or audit:read, optionally narrowed with :<provider> or :*';
+
+const tokenEntry = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1..64 of letters, digits, . _ @ - (starting with a letter or digit)'),
+    token: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
+    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits: the SHA-256 of the token').optional(),
+    scopes: z.array(z.string().refine((s) => parseScope(s) !== undefined, SCOPE_HELP)).min(1, 'must list at least one scope'),
+  })
+  .strict()
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), 'needs exactly one of token or sha256');
+
+const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+const jwtSection = z
+  .object({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    jwksUrl: z.string().refine(isHttpUrl, 'must be an absolute http(s) URL').optional(),
+    publicKey: z.string().min(1).optional(),
+    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
+    scopesClaim: z.string().min(1).default('scope'),
+    nameClaim: z.string().min(1).default('sub'),
+    clockToleranceSec: z.number().int().min(0).max(300).default(30),
+  })
+  .strict()
+  .refine((j) => (j.jwksUrl === undefined) !== (j.publicKey === undefined), 'needs exactly one of jwksUrl or publicKey');
+
+const authSection = z
+  .object({ tokens: z.array(tokenEntry).default([]), jwt: jwtSection.optional() })
+  .strict()
+  .refine((a) => a.tokens.length > 0 || a.jwt !== undefined, 'needs tokens, jwt or both');
+
+const auditSection = z
+  .object({
+    sqlite: z.string().min(1).optional(),
+    postgres: z
+      .string()
+      .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (letters, digits, _)').optional(),
+  })
+  .strict()
+  .refine((a) => !(a.sqlite !== undefined && a.postgres !== undefined), 'set sqlite or postgres, not both')
+  .refine((a) => a.schema === undefined || a.postgres !== undefined, 'schema applies to postgres only');
+
+const serverSection = z
+  .object({
+    graphiql: z.boolean().default(false),
+    introspection: z.boolean().default(true),
+    cors: z
+      .object({ origins: z.array(z.string().refine(isOrigin, 'must be an origin such as https://dash.example.com (no path)')).default([]) })
+      .strict()
+      .default({ origins: [] }),
+    maxBodyBytes: z.number().int().min(1024).max(MAX_BODY_BYTES).default(MAX_BODY_BYTES),
+  })
+  .strict()
+  .default({ graphiql: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES });
+
+const limitsSection = z
+  .object({
+    maxDepth: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.maxDepth),
+    maxAliases: z.number().int().min(0).max(1000).default(DEFAULT_LIMITS.maxAliases),
+    maxTokens: z.number().int().min(100).max(100_000).default(DEFAULT_LIMITS.maxTokens),
+    maxCost: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIMITS.maxCost),
+    maxDirectives: z.number().int().min(0).max(1000).default(DEFAULT_LIMITS.maxDirectives),
+  })
+  .strict()
+  .default(DEFAULT_LIMITS);
 
 const tracingSection = z
   .object({
@@ -93,10 +227,15 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     throw new ConfigError([`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
-  return parseConfig(text, env);
+  return parseConfig(text, env, { baseDir: dirname(resolvePath(path)) });
 }
 
-export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv = process.env): Config {
+export interface ResolveOptions {
+  /** Relative file paths in the config (the SQLite audit file) are resolved from here (default: the working directory). */
+  baseDir?: string;
+}
+
+export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv = process.env, options: ResolveOptions = {}): Config {
   let doc: unknown;
   try {
     doc = parseYaml(yamlText);
@@ -106,11 +245,11 @@ export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv = process.e
   const problems: string[] = [];
   const expanded = expandEnv(doc, [], env, problems);
   if (problems.length) throw new ConfigError(problems);
-  return resolveConfig(expanded);
+  return resolveConfig(expanded, options);
 }
 
 /** Validates an already-parsed, already-expanded config object. */
-export function resolveConfig(doc: unknown): Config {
+export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Config {
   const problems: string[] = [];
   if (!isPlainObject(doc)) throw new ConfigError(['(root): must be a mapping with a `providers` section']);
   for (const key of Object.keys(doc)) if (!SECTIONS.includes(key)) problems.push(`${key}: unknown section (allowed: ${SECTIONS.join(', ')})`);
@@ -118,6 +257,10 @@ export function resolveConfig(doc: unknown): Config {
   if (!metrics.success) problems.push(...formatIssues('metrics', metrics.error.issues));
   const tracing = tracingSection.safeParse(doc.tracing, { error: requiredMessage });
   if (!tracing.success) problems.push(...formatIssues('tracing', tracing.error.issues));
+  const server = serverSection.safeParse(doc.server, { error: requiredMessage });
+  if (!server.success) problems.push(...formatIssues('server', server.error.issues));
+  const limits = limitsSection.safeParse(doc.limits, { error: requiredMessage });
+  if (!limits.success) problems.push(...formatIssues('limits', limits.error.issues));
   const section = doc.providers;
   if (!isPlainObject(section) || Object.keys(section).length === 0) {
     problems.push('providers: required (a mapping of at least one provider connection)');
@@ -166,8 +309,56 @@ export function resolveConfig(doc: unknown): Config {
       circuitBreaker,
     });
   }
-  if (problems.length || !metrics.success || !tracing.success) throw new ConfigError(problems);
-  return { providers: connections, secrets, metrics: metrics.data, tracing: tracing.data };
+  const auth = resolveAuth(doc.auth, connections, secrets, problems);
+  const audit = resolveAudit(doc.audit, options.baseDir ?? process.cwd(), secrets, problems);
+  if (problems.length || !metrics.success || !tracing.success || !server.success || !limits.success) throw new ConfigError(problems);
+  return { providers: connections, secrets, metrics: metrics.data, tracing: tracing.data, auth, audit, server: server.data, limits: limits.data };
+}
+
+/** `auth`: tokens kept as SHA-256 digests; every narrowed scope must name a configured provider. */
+function resolveAuth(raw: unknown, connections: Map<string, ConnectionConfig>, secrets: string[], problems: string[]): AuthConfig | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = authSection.safeParse(raw, { error: requiredMessage });
+  if (!parsed.success) {
+    problems.push(...formatIssues('auth', parsed.error.issues));
+    return undefined;
+  }
+  const names = new Set<string>();
+  const tokens: CallerTokenConfig[] = parsed.data.tokens.map((t, i) => {
+    const at = `auth.tokens.${i}`;
+    if (names.has(t.name)) problems.push(`${at}.name: "${t.name}" is used by another token`);
+    names.add(t.name);
+    const scopes = t.scopes.map((text, j) => {
+      const scope = parseScope(text)!;
+      if (scope.provider !== '*' && !connections.has(scope.provider))
+        problems.push(`${at}.scopes.${j}: provider "${scope.provider}" is not configured (configured: ${[...connections.keys()].join(', ')})`);
+      return scope;
+    });
+    if (t.token !== undefined) secrets.push(t.token);
+    return { name: t.name, sha256: t.token !== undefined ? sha256(t.token) : Buffer.from(t.sha256!, 'hex'), scopes };
+  });
+  return { tokens, ...(parsed.data.jwt && { jwt: parsed.data.jwt }) };
+}
+
+/** `audit`: absent means SQLite beside the config; `false` turns it off. */
+function resolveAudit(raw: unknown, baseDir: string, secrets: string[], problems: string[]): AuditConfig {
+  if (raw === false) return { store: 'off' };
+  const parsed = auditSection.safeParse(raw ?? {}, { error: requiredMessage });
+  if (!parsed.success) {
+    problems.push(...formatIssues('audit', parsed.error.issues));
+    return { store: 'off' };
+  }
+  const { sqlite, postgres, schema } = parsed.data;
+  if (postgres !== undefined) {
+    try {
+      const password = new URL(postgres).password;
+      if (password) secrets.push(decodeURIComponent(password), postgres);
+    } catch {
+      problems.push('audit.postgres: must be a valid URL');
+    }
+    return { store: 'postgres', url: postgres, schema: schema ?? 'keygate' };
+  }
+  return { store: 'sqlite', path: resolvePath(baseDir, sqlite ?? DEFAULT_AUDIT_FILE) };
 }
 
 /** Replaces `${VAR}` in every string; a missing variable is a problem naming the path. */
@@ -213,6 +404,15 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
+function isOrigin(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === value;
+  } catch {
+    return false;
+  }
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -234,5 +434,21 @@ export function describeConfig(config: Config): Record<string, unknown> {
       circuitBreaker: c.circuitBreaker,
     };
   }
-  return { providers, metrics: config.metrics, tracing: config.tracing };
+  const auth = config.auth && {
+    tokens: config.auth.tokens.map((t) => ({ name: t.name, token: '[redacted]', scopes: t.scopes.map((s) => `${s.action}:${s.provider}`) })),
+    ...(config.auth.jwt && { jwt: config.auth.jwt }),
+  };
+  const audit = config.audit.store === 'postgres' ? { postgres: redactUrl(config.audit.url), schema: config.audit.schema } : config.audit.store === 'sqlite' ? { sqlite: config.audit.path } : false;
+  return { providers, metrics: config.metrics, tracing: config.tracing, ...(auth && { auth }), audit, server: config.server, limits: config.limits };
+}
+
+/** A URL with its password shown as "[redacted]". */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = 'redacted';
+    return u.toString().replace(':redacted@', ':[redacted]@');
+  } catch {
+    return '[redacted]';
+  }
 }

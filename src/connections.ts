@@ -4,7 +4,7 @@
  */
 import type { Config, ConnectionConfig } from './config.ts';
 import { statusClass, type Metrics } from './metrics.ts';
-import { createKeyLock, type KeyLock } from './key-lock.ts';
+import { chainKeyLocks, createKeyLock, type KeyLock } from './key-lock.ts';
 import { createUpstreamClient, type UpstreamClient } from './upstream/client.ts';
 import { createResilience, type Resilience } from './upstream/resilience.ts';
 
@@ -23,7 +23,15 @@ export interface Connections {
   close(): Promise<void>;
 }
 
-export function createConnections(config: Config, metrics?: Metrics): Connections {
+export interface ConnectionsOptions {
+  /**
+   * A per-key lock shared with other gateway replicas (the PostgreSQL audit store's advisory
+   * locks), taken inside the in-process one. `scope` names the vendor account: kind and base URL.
+   */
+  sharedLock?: (scope: string, timeoutMs: number) => KeyLock;
+}
+
+export function createConnections(config: Config, metrics?: Metrics, options: ConnectionsOptions = {}): Connections {
   const byName = new Map<string, Connection>();
   for (const c of config.providers.values()) {
     const labels = { provider: c.name, kind: c.kind };
@@ -31,6 +39,8 @@ export function createConnections(config: Config, metrics?: Metrics): Connection
       baseUrl: c.settings.baseUrl,
       auth: c.adapter.auth(c.settings),
       timeoutMs: c.timeoutMs,
+      // The bulkhead keeps at most maxConcurrency calls in flight, so as many sockets suffice.
+      maxConnections: c.maxConcurrency,
       onExchange: metrics
         ? ({ method, status, seconds }) => {
             metrics.upstreamRequests.inc({ ...labels, method, status_class: status === undefined ? 'error' : statusClass(status) });
@@ -38,7 +48,9 @@ export function createConnections(config: Config, metrics?: Metrics): Connection
           }
         : undefined,
     });
-    byName.set(c.name, { ...c, client, lock: createKeyLock(), resilience: createResilience(c) });
+    const shared = options.sharedLock?.(`${c.kind}:${c.settings.baseUrl}`, c.deadlineMs);
+    const lock = shared ? chainKeyLocks(createKeyLock(), shared) : createKeyLock();
+    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics }) });
   }
   return {
     get: (name) => byName.get(name),

@@ -1,4 +1,6 @@
 import type { YogaInitialContext } from 'graphql-yoga';
+import type { AuditStore } from './audit/store.ts';
+import type { Caller } from './auth.ts';
 import type { Connections } from './connections.ts';
 import type { Loaders } from './loaders.ts';
 import type { Logger } from './log.ts';
@@ -8,6 +10,10 @@ import type { Tracing } from './tracing.ts';
 
 /** Per-request state. Anything per request (loaders, caller) lives here, never in module globals. */
 export interface GatewayContext extends YogaInitialContext {
+  /** The authenticated caller (src/plugins/auth.ts), or the open loopback caller without `auth`. */
+  caller: Caller;
+  /** The audit log; undefined when it is off. */
+  audit?: AuditStore;
   connections: Connections;
   log: Logger;
   /** This request's DataLoaders, one per provider connection. */

@@ -71,6 +71,7 @@ const WHAT: Record<ErrorCode, string> = {
   UPSTREAM_UNAVAILABLE: 'could not be reached',
   UPSTREAM_BAD_RESPONSE: 'answered with something it does not document',
   UNSUPPORTED_OPERATION: 'does not offer this operation',
+  AUDIT_UNAVAILABLE: 'was not called: the audit log cannot record',
 };
 
 /** Parses Retry-After (seconds or an HTTP date) into whole seconds. */
@@ -168,5 +169,52 @@ export function inputError(provider: string, message: string, field?: string): G
     code: 'BAD_USER_INPUT',
     provider,
     ...(field !== undefined && { details: { field } }),
+  });
+}
+
+/**
+ * The caller's own credentials are missing or invalid (not a vendor's answer: no `upstream`).
+ * `http` makes yoga answer HTTP 401 with a `WWW-Authenticate` challenge; yoga strips it from the body.
+ */
+export function callerUnauthenticatedError(why: string, challenge: string): GatewayError {
+  return new GatewayError(`authentication required: ${why}`, {
+    code: 'UNAUTHENTICATED',
+    details: { http: { status: 401, headers: { 'WWW-Authenticate': challenge } } },
+  });
+}
+
+/** The caller is known but holds no scope covering this operation on this provider; nothing was sent. */
+export function forbiddenError(caller: string, scope: string, provider?: string): GatewayError {
+  const on = provider === undefined ? '' : ` on provider "${provider}"`;
+  return new GatewayError(`caller "${caller}" lacks scope ${scope}${on}; nothing was sent`, {
+    code: 'FORBIDDEN',
+    ...(provider !== undefined && { provider }),
+    details: { scope },
+  });
+}
+
+/** The audit store cannot record: fail closed, before anything is sent upstream. */
+export function auditUnavailableError(provider: string | undefined, keyId: string | undefined): GatewayError {
+  const what = [provider, keyId === undefined ? undefined : `key "${keyId}"`].filter(Boolean).join(': ');
+  return new GatewayError(`${what ? `${what}: ` : ''}the audit log cannot record right now, so keygate refused the operation; nothing was sent`, {
+    code: 'AUDIT_UNAVAILABLE',
+    ...(provider !== undefined && { provider }),
+  });
+}
+
+/** Another gateway replica held this key's update lock past the deadline; nothing was sent. */
+export function keyBusyError(provider: string, keyId: string, why: string): GatewayError {
+  return new GatewayError(`${provider}: key "${keyId}": not updated: ${why}; nothing was sent, try again`, {
+    code: 'UPSTREAM_UNAVAILABLE',
+    provider,
+    details: { attempts: 0 },
+  });
+}
+
+/** Without `auth`, keygate answers only requests addressed to a loopback host name (DNS rebinding guard). */
+export function hostRefusedError(): GatewayError {
+  return new GatewayError('without an `auth` section keygate answers only requests addressed to a loopback host (localhost, 127.0.0.1, [::1])', {
+    code: 'FORBIDDEN',
+    details: { http: { status: 403 } },
   });
 }

@@ -3,13 +3,19 @@
  * owns, its metrics, and `reload(config)`: a new set of connections swapped in atomically, while
  * requests already running finish with the connections they started with.
  */
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { AuditStore } from './audit/store.ts';
+import { createAuthenticator, type Caller } from './auth.ts';
 import type { Config } from './config.ts';
-import { createConnections, type Connections } from './connections.ts';
+import { createConnections, type Connections, type ConnectionsOptions } from './connections.ts';
 import type { GatewayContext } from './context.ts';
 import { createLoaders } from './loaders.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { callerOf, useAuth } from './plugins/auth.ts';
 import { useObservability, type ReadinessCheck } from './plugins/observability.ts';
 import { requestIdOf, useRequestId } from './plugins/request-id.ts';
 import { useTracing } from './plugins/tracing.ts';
@@ -19,8 +25,10 @@ import { createTracing } from './tracing.ts';
 export interface GatewayOptions {
   config: Config;
   log?: Logger;
-  /** Serve GraphiQL at the endpoint (default true). */
+  /** Serve GraphiQL at the endpoint (default: the config's `server.graphiql`). */
   graphiql?: boolean;
+  /** The opened audit store (src/audit/store.ts); undefined when the audit log is off. */
+  audit?: AuditStore;
   /** Serve /metrics on the main port (default true; false when a separate metrics port is used). */
   serveMetrics?: boolean;
   /** Extra readiness checks (e.g. the audit store). */
@@ -40,6 +48,11 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** Headers that prove a request was not a "simple" one a foreign page could send (CSRF). */
+export const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'x-requested-with'];
+const CORS_HEADERS = ['content-type', 'authorization', 'x-request-id', ...CSRF_HEADERS];
+const NOBODY: Caller = Object.freeze({ name: '(unauthenticated)', scopes: [], via: 'token' });
+
 /** One config's connections, and how many requests are still using them. */
 interface Generation {
   connections: Connections;
@@ -51,7 +64,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   const log = options.log ?? createLogger();
   const metrics = createMetrics();
   const tracing = createTracing(options.config.tracing);
-  let current: Generation = { connections: createConnections(options.config, metrics), active: 0, retired: false };
+  const { audit } = options;
+  const { server: edge, limits } = options.config;
+  // With PostgreSQL the per-key lock also holds across replicas.
+  const connectionOptions: ConnectionsOptions = { sharedLock: audit?.createKeyLock?.bind(audit) };
+  let authenticator = createAuthenticator(options.config.auth);
+  let current: Generation = { connections: createConnections(options.config, metrics, connectionOptions), active: 0, retired: false };
   let draining = false;
   const generationOf = new WeakMap<Request, Generation>();
 
@@ -63,18 +81,23 @@ export function createGateway(options: GatewayOptions): Gateway {
   const checks: ReadinessCheck[] = [
     { name: 'config', check: () => (current.connections.list().length > 0 ? undefined : 'no provider connections') },
     { name: 'draining', check: () => (draining ? 'shutting down' : undefined) },
+    ...(audit ? [{ name: 'audit', check: () => audit.check() }] : []),
     ...(options.readinessChecks ?? []),
   ];
 
   const yoga = createYoga<Record<string, never>, GatewayContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: options.graphiql ?? true,
+    graphiql: options.graphiql ?? edge.graphiql,
     landingPage: false,
     // Liveness: yoga's own /health (200 while the process serves). Readiness: /ready, below.
     healthCheckEndpoint: '/health',
-    // Only GatewayErrors (GraphQLErrors with a code) reach clients; anything else is a bug and masked.
-    maskedErrors: true,
+    // Only GatewayErrors (GraphQLErrors with a code) reach clients; anything else is a bug and masked,
+    // whatever NODE_ENV says (yoga's isDev would otherwise leak messages and stacks).
+    maskedErrors: { isDev: false },
+    // Yoga's default CORS echoes any Origin with credentials: off unless an allow-list is configured.
+    cors: edge.cors.origins.length > 0 ? { origin: edge.cors.origins, credentials: false, methods: ['GET', 'POST'], allowedHeaders: CORS_HEADERS, maxAge: 600 } : false,
+    maxRequestBodySize: edge.maxBodyBytes,
     logging: {
       debug: (...args) => log.debug({ args }, 'yoga'),
       info: (...args) => log.info({ args }, 'yoga'),
@@ -98,13 +121,28 @@ export function createGateway(options: GatewayOptions): Gateway {
         },
       },
       useRequestId(),
+      useAuth({ authenticator: () => authenticator, log }),
+      // A GET, or a POST a browser form could send, must carry a header no simple request can.
+      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      ...(edge.introspection ? [] : [useDisableIntrospection()]),
+      EnvelopArmorPlugin({
+        maxDepth: { n: limits.maxDepth },
+        maxAliases: { n: limits.maxAliases },
+        maxTokens: { n: limits.maxTokens },
+        costLimit: { maxCost: limits.maxCost },
+        maxDirectives: { n: limits.maxDirectives },
+        // "Did you mean …" would map the schema for whoever cannot introspect it.
+        blockFieldSuggestion: { enabled: !edge.introspection },
+      }),
       useObservability({ metrics, serveMetrics: options.serveMetrics ?? true, checks }),
       useTracing(tracing),
     ],
     context: (initial) => {
       const requestId = requestIdOf(initial.request);
       const connections = (generationOf.get(initial.request) ?? current).connections;
-      const ctx = { ...initial, connections, log: log.child({ requestId }), requestId, metrics, tracing } as GatewayContext;
+      // onRequestParse (src/plugins/auth.ts) authenticated every GraphQL request; a caller-less one holds no scope.
+      const caller = callerOf(initial.request) ?? NOBODY;
+      const ctx = { ...initial, caller, audit, connections, log: log.child({ requestId, caller: caller.name }), requestId, metrics, tracing } as GatewayContext;
       ctx.loaders = createLoaders(ctx);
       return ctx;
     },
@@ -117,7 +155,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     connections: () => current.connections,
     async reload(config) {
       const previous = current;
-      current = { connections: createConnections(config, metrics), active: 0, retired: false };
+      current = { connections: createConnections(config, metrics, connectionOptions), active: 0, retired: false };
+      // Caller tokens rotate with the config; the audit store stays as started (a change needs a restart).
+      authenticator = createAuthenticator(config.auth);
       previous.retired = true;
       if (previous.active === 0) await previous.connections.close();
     },

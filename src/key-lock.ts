@@ -23,3 +23,21 @@ export function createKeyLock(): KeyLock {
     },
   };
 }
+
+/** The lock could not be taken: its store is unreachable, or another holder kept it too long. */
+export class KeyLockError extends Error {
+  override readonly name = 'KeyLockError';
+  readonly kind: 'unavailable' | 'timeout';
+  constructor(kind: 'unavailable' | 'timeout', message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/**
+ * Both locks, outer first: the in-process lock queues this process's callers, so only one of
+ * them at a time holds (or waits on) the cross-process lock and its database connection.
+ */
+export function chainKeyLocks(outer: KeyLock, inner: KeyLock): KeyLock {
+  return { run: (key, work) => outer.run(key, () => inner.run(key, work)) };
+}

@@ -4,10 +4,12 @@
  * It never writes.
  */
 import type { ApiKeyPatch, NormalizedKey, UpstreamRequest } from '../providers/types.ts';
+import { runOperation } from './audit/run-operation.ts';
+import { authorize } from './auth.ts';
 import type { Connection } from './connections.ts';
 import { countOutcome } from './metrics.ts';
 import { redactBody } from './redact.ts';
-import { checkUpdate, connectionFor, currentOf, type ApiKey, type OperationContext } from './update-api-key.ts';
+import { checkUpdate, connectionFor, currentOf, type ApiKey, type OperationContext, type PatchSource } from './update-api-key.ts';
 
 export interface PlannedRequest {
   method: string;
@@ -22,12 +24,17 @@ export interface ApiKeyUpdatePreview {
   after: ApiKey | null;
 }
 
-export function previewApiKeyUpdate(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKeyUpdatePreview> {
-  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'preview', () => preview(ctx, provider, id, patch));
+export function previewApiKeyUpdate(ctx: OperationContext, provider: string, id: string, patch: PatchSource): Promise<ApiKeyUpdatePreview> {
+  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'preview', () =>
+    runOperation(ctx, { operation: 'preview', provider, keyId: id, patch, audited: true }, () => preview(ctx, provider, id, patch)),
+  );
 }
 
-async function preview(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKeyUpdatePreview> {
+async function preview(ctx: OperationContext, provider: string, id: string, source: PatchSource): Promise<ApiKeyUpdatePreview> {
+  // A preview rehearses a write (every check, the exact request): it needs the write scope and is audited.
+  authorize(ctx.caller, 'keys:write', provider);
   const connection = connectionFor(ctx, provider);
+  const patch = typeof source === 'function' ? source() : source;
   checkUpdate(connection, provider, id, patch);
   const { adapter, settings } = connection;
   const readable = Boolean(adapter.readKey || adapter.readByListing);

@@ -2,6 +2,8 @@
  * Reads: one key (`apiKey`, through the request's DataLoader) and a page of a vendor's keys
  * (`apiKeys`, with opaque cursors that survive the vendors' different paging schemes).
  */
+import { runOperation } from './audit/run-operation.ts';
+import { authorize } from './auth.ts';
 import { badResponseError, inputError } from './errors.ts';
 import { countOutcome } from './metrics.ts';
 import { unsupported } from './loaders.ts';
@@ -12,10 +14,13 @@ export const MAX_PAGE_SIZE = 100;
 
 /** One key, or null when the vendor says it does not exist. */
 export function readApiKey(ctx: OperationContext, provider: string, id: string): Promise<ApiKey | null> {
-  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'read', () => read(ctx, provider, id));
+  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'read', () =>
+    runOperation(ctx, { operation: 'read', provider, keyId: id, audited: false }, () => read(ctx, provider, id)),
+  );
 }
 
 async function read(ctx: OperationContext, provider: string, id: string): Promise<ApiKey | null> {
+  authorize(ctx.caller, 'keys:read', provider);
   const connection = connectionFor(ctx, provider);
   checkId(provider, id);
   if (!connection.adapter.readKey && !connection.adapter.readByListing) throw unsupported(connection, 'read');
@@ -45,10 +50,13 @@ interface Position {
  * Tyk fixed-size pages), so a cursor records the vendor page and an offset into it.
  */
 export function listApiKeys(ctx: OperationContext, provider: string, first: number, after: string | null | undefined): Promise<ApiKeyPage> {
-  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'list', () => list(ctx, provider, first, after));
+  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'list', () =>
+    runOperation(ctx, { operation: 'list', provider, keyId: null, audited: false }, () => list(ctx, provider, first, after)),
+  );
 }
 
 async function list(ctx: OperationContext, provider: string, first: number, after: string | null | undefined): Promise<ApiKeyPage> {
+  authorize(ctx.caller, 'keys:read', provider);
   const connection = connectionFor(ctx, provider);
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE)
     throw inputError(provider, `first must be between 1 and ${MAX_PAGE_SIZE} (got ${first})`, 'first');

@@ -8,9 +8,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
+import { AuditStoreError, createAuditStore } from './audit/store.ts';
 import { ConfigError, describeConfig, loadConfigFile, type Config } from './config.ts';
 import { createGateway, type Gateway } from './gateway.ts';
 import { createLogger, type Logger } from './log.ts';
+import { isLoopback } from './loopback.ts';
+import { redactText } from './redact.ts';
 import { startSandbox, type RunningSandbox } from './sandbox.ts';
 
 export interface KeygateOptions {
@@ -20,6 +23,10 @@ export interface KeygateOptions {
   log?: Logger;
   /** Where the config came from: `reload()` (SIGHUP) re-reads it. */
   configPath?: string;
+  /** Sandbox mode (simulators only): NODE_ENV=development is tolerated there. */
+  sandbox?: boolean;
+  /** The environment checked at start-up (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningKeygate {
@@ -36,14 +43,44 @@ export interface RunningKeygate {
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/**
+ * What refuses to start: a non-loopback host without `auth` (it would let anyone on the network
+ * act with every scope), and NODE_ENV=development outside sandbox mode (yoga then shows internal
+ * error details to clients).
+ */
+export function startupProblems(config: Config, host: string, options: { sandbox?: boolean; env?: NodeJS.ProcessEnv } = {}): string[] {
+  const problems: string[] = [];
+  if (!config.auth && !isLoopback(host))
+    problems.push(`--host ${host}: without an \`auth\` section keygate serves loopback hosts only (127.0.0.1, ::1, localhost); configure auth (README, Authentication) or listen on loopback`);
+  if (!options.sandbox && (options.env ?? process.env).NODE_ENV === 'development')
+    problems.push('NODE_ENV=development: refused outside sandbox mode, since yoga would show internal error details to clients; unset it or set NODE_ENV=production');
+  return problems;
+}
+
 /** Starts keygate on host:port (port 0 picks a free one). */
 export async function startKeygate(options: KeygateOptions): Promise<RunningKeygate> {
   const { config } = options;
-  const separateMetrics = config.metrics.port !== undefined;
-  const gateway = createGateway({ config, log: options.log, serveMetrics: !separateMetrics });
-  const server = createServer(gateway.yoga);
   const host = options.host ?? '127.0.0.1';
-  const port = await listen(server, options.port ?? 4000, host);
+  const problems = startupProblems(config, host, options);
+  if (problems.length) throw new ConfigError(problems);
+  let audit;
+  try {
+    audit = await createAuditStore(config.audit);
+  } catch (err) {
+    if (err instanceof AuditStoreError) throw new ConfigError([redactText(err.message, config.secrets)]);
+    throw err;
+  }
+  const separateMetrics = config.metrics.port !== undefined;
+  const gateway = createGateway({ config, log: options.log, serveMetrics: !separateMetrics, audit });
+  const server = createServer(gateway.yoga);
+  let port: number;
+  try {
+    port = await listen(server, options.port ?? 4000, host);
+  } catch (err) {
+    await gateway.close();
+    await audit?.close();
+    throw err;
+  }
   let metricsServer: Server | undefined;
   let metricsUrl = `${origin(host, port)}/metrics`;
   if (separateMetrics) {
@@ -58,6 +95,8 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     metricsUrl = `${origin(config.metrics.host, await listen(metricsServer, config.metrics.port!, config.metrics.host))}/metrics`;
   }
   const log = gateway.log;
+  if (!config.auth) log.warn({ host }, 'no `auth` section: serving loopback only, and every caller holds every scope');
+  log.info({ store: config.audit.store, ...(config.audit.store === 'sqlite' && { path: config.audit.path }) }, config.audit.store === 'off' ? 'audit log off' : 'audit log on');
 
   const reload = async (): Promise<boolean> => {
     if (!options.configPath) {
@@ -65,7 +104,11 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
       return false;
     }
     try {
-      await gateway.reload(loadConfigFile(options.configPath));
+      const next = loadConfigFile(options.configPath);
+      const refused = startupProblems(next, host, { sandbox: true });
+      if (refused.length) throw new ConfigError(refused);
+      if (JSON.stringify(next.audit) !== JSON.stringify(config.audit)) log.warn('the audit section changed; it takes effect at the next restart');
+      await gateway.reload(next);
       gateway.metrics.reloads.inc({ result: 'success' });
       log.info({ path: options.configPath }, 'config reloaded');
       return true;
@@ -93,6 +136,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
       await closed;
       clearTimeout(timer);
       await gateway.close();
+      await audit?.close();
     },
   };
 }
@@ -160,10 +204,12 @@ async function main(argv: string[]): Promise<void> {
   const log = createLogger();
   let sandbox: RunningSandbox | undefined;
   let running: RunningKeygate;
+  let open = false;
   try {
     const port = parsePort(args.port);
     const config = args.config ? loadConfigFile(args.config) : (sandbox = await startSandbox()).config;
-    running = await startKeygate({ config, port, host: args.host, log, configPath: args.config });
+    open = !config.auth;
+    running = await startKeygate({ config, port, host: args.host, log, configPath: args.config, sandbox: sandbox !== undefined });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`keygate: ${err.message}`);
@@ -188,7 +234,10 @@ async function main(argv: string[]): Promise<void> {
 
   // Printed only once the signal handlers are in place: whoever reads the banner may stop us at once.
   if (sandbox) printSandbox(running.url, sandbox);
-  else console.log(`keygate listening on ${running.url}`);
+  else
+    console.log(
+      `keygate listening on ${running.url}${open ? ' (no `auth` section: loopback only, every caller holds every scope)' : ''}`,
+    );
 }
 
 function printSandbox(url: string, sandbox: RunningSandbox): void {
@@ -201,8 +250,14 @@ function printSandbox(url: string, sandbox: RunningSandbox): void {
   for (const [kind, s] of sandbox.sandboxes) {
     lines.push(`  ${kind.padEnd(7)} demo keys: ${s.demoKeyIds.join(', ')}`);
     lines.push(`          ${s.exampleMutation(kind)}`);
+    lines.push(`          faults: POST ${s.simulator.origin}/__sim/faults`);
   }
-  lines.push('', 'Run with --config FILE to talk to real vendors (see README).', '');
+  lines.push(
+    '',
+    'Faults (README, Resilience): curl -X POST <faults URL> -d \'{"response":{"status":503},"times":2}\'',
+    'Run with --config FILE to talk to real vendors (see README).',
+    '',
+  );
   console.log(lines.join('\n'));
 }
 

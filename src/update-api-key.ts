@@ -3,13 +3,18 @@
  * answer into an ApiKey or a GatewayError. Nothing is sent upstream until every local check passed.
  */
 import type { ApiKeyPatch, NormalizedKey, ProviderKind, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
+import { runOperation, type OperationProgress } from './audit/run-operation.ts';
+import type { AuditStore } from './audit/store.ts';
+import { authorize, type Caller } from './auth.ts';
 import type { Connection, Connections } from './connections.ts';
-import { badResponseError, GatewayError, inputError, unavailableError, upstreamError } from './errors.ts';
+import { auditUnavailableError, badResponseError, GatewayError, inputError, keyBusyError, unavailableError, upstreamError } from './errors.ts';
+import { KeyLockError } from './key-lock.ts';
 import type { Loaders } from './loaders.ts';
 import type { Logger } from './log.ts';
 import { countOutcome, type Metrics } from './metrics.ts';
 import { redactBody } from './redact.ts';
 import { UpstreamFailure } from './upstream/client.ts';
+import { attemptSignal, DeadlineExceededError } from './upstream/resilience.ts';
 import { idProblem, setFields } from './validate.ts';
 
 export interface ApiKey extends NormalizedKey {
@@ -18,6 +23,10 @@ export interface ApiKey extends NormalizedKey {
 }
 
 export interface OperationContext {
+  /** Who is asking (src/auth.ts); every operation checks the caller's scopes first. */
+  caller: Caller;
+  /** The audit log; undefined when it is off. */
+  audit?: AuditStore;
   connections: Connections;
   log: Logger;
   /** Per-request DataLoaders (src/loaders.ts). */
@@ -64,21 +73,32 @@ export function checkUpdate(connection: Connection, provider: string, id: string
     );
 }
 
-export function updateApiKey(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKey> {
-  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'update', () => applyUpdate(ctx, provider, id, patch));
+/** A patch, or how to make it from the client's input (its failure is then this update's, audited). */
+export type PatchSource = ApiKeyPatch | (() => ApiKeyPatch);
+
+export function updateApiKey(ctx: OperationContext, provider: string, id: string, patch: PatchSource): Promise<ApiKey> {
+  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'update', () =>
+    runOperation(ctx, { operation: 'update', provider, keyId: id, patch, audited: true }, (progress) => applyUpdate(ctx, provider, id, patch, progress)),
+  );
 }
 
-async function applyUpdate(ctx: OperationContext, provider: string, id: string, patch: ApiKeyPatch): Promise<ApiKey> {
+async function applyUpdate(ctx: OperationContext, provider: string, id: string, source: PatchSource, progress: OperationProgress): Promise<ApiKey> {
+  authorize(ctx.caller, 'keys:write', provider);
   const connection = connectionFor(ctx, provider);
+  const patch = typeof source === 'function' ? source() : source;
   checkUpdate(connection, provider, id, patch);
   const { adapter, settings } = connection;
+  // Fail closed: no audit intent recorded, nothing sent.
+  await progress.begin();
 
   const loader = ctx.loaders.keys(connection);
   const write = async (): Promise<ApiKey> => {
+    progress.attempt();
     try {
       const current = adapter.readBeforeWrite ? await currentOf(ctx, connection, id) : undefined;
       const request = adapter.buildUpdate(settings, id, patch, current);
       const res = await call(ctx, connection, provider, id, request);
+      progress.answered(res.status);
       const normalized = adapter.normalize(res.json, id, request);
       if (!normalized) throw badResponseError(provider, id, res.status, 'a body it does not document');
       const key = toApiKey(connection, provider, normalized, ctx.connections.secrets);
@@ -94,8 +114,16 @@ async function applyUpdate(ctx: OperationContext, provider: string, id: string, 
 
   // Tyk's PUT replaces the whole session, so its read-modify-write runs one at a time per key,
   // and a retry repeats the whole read-modify-write.
+  // With the PostgreSQL audit store the lock also holds across gateway replicas.
   const resilient = () => connection.resilience.execute(() => write(), ctx.signal);
-  return adapter.readBeforeWrite ? connection.lock.run(id, resilient) : resilient();
+  if (!adapter.readBeforeWrite) return resilient();
+  try {
+    return await connection.lock.run(id, resilient);
+  } catch (err) {
+    if (!(err instanceof KeyLockError)) throw err;
+    ctx.log.error({ provider, keyId: id, lock: err.kind, reason: err.message }, 'key lock not taken; nothing sent');
+    throw err.kind === 'timeout' ? keyBusyError(provider, id, err.message) : auditUnavailableError(provider, id);
+  }
 }
 
 /** The object a read-before-write vendor's update starts from, read through the request's loader. */
@@ -120,11 +148,15 @@ export function toApiKey(connection: Connection, provider: string, key: Normaliz
  */
 export async function call(ctx: OperationContext, connection: Connection, provider: string, id: string, req: UpstreamRequest): Promise<UpstreamResponse> {
   let res: UpstreamResponse;
+  // Inside connection.resilience.execute: the caller's signal joined with the call's deadline.
+  const signal = attemptSignal() ?? ctx.signal;
   try {
-    res = await connection.client.send(req, { signal: ctx.signal, requestId: ctx.requestId });
+    res = await connection.client.send(req, { signal, requestId: ctx.requestId });
   } catch (err) {
     if (!(err instanceof UpstreamFailure)) throw err;
-    ctx.log.warn({ provider, kind: connection.kind, method: req.method, path: req.path, failure: err.kind }, 'upstream call failed');
+    const deadline = signal?.reason instanceof DeadlineExceededError ? signal.reason : undefined;
+    ctx.log.warn({ provider, kind: connection.kind, method: req.method, path: req.path, failure: deadline ? 'deadline' : err.kind }, 'upstream call failed');
+    if (deadline) throw unavailableError(provider, id, deadline.message);
     if (err.kind === 'too_large') throw badResponseError(provider, id, 200, `a body over the size limit (${err.message})`);
     throw unavailableError(provider, id, err.message);
   }

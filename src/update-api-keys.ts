@@ -5,6 +5,7 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { ApiKeyPatch } from '../providers/types.ts';
+import { runOperation } from './audit/run-operation.ts';
 import { GatewayError } from './errors.ts';
 import { updateApiKey, type ApiKey, type OperationContext } from './update-api-key.ts';
 
@@ -31,9 +32,12 @@ export interface ApiKeyUpdateResult {
 
 export async function updateApiKeys(ctx: OperationContext, updates: ApiKeyUpdateInput[]): Promise<ApiKeyUpdateResult[]> {
   if (updates.length > MAX_BULK_UPDATES)
-    throw new GatewayError(`updateApiKeys: at most ${MAX_BULK_UPDATES} updates per call (got ${updates.length}); nothing was sent`, {
-      code: 'BAD_USER_INPUT',
-      details: { field: 'updates' },
+    // One audit entry for the refused call; within the cap each item is audited as an update.
+    await runOperation(ctx, { operation: 'updateApiKeys', provider: null, keyId: null, audited: true }, async () => {
+      throw new GatewayError(`updateApiKeys: at most ${MAX_BULK_UPDATES} updates per call (got ${updates.length}); nothing was sent`, {
+        code: 'BAD_USER_INPUT',
+        details: { field: 'updates' },
+      });
     });
 
   const limits = new Map<string, LimitFunction>();
@@ -60,8 +64,7 @@ export async function updateApiKeys(ctx: OperationContext, updates: ApiKeyUpdate
 
 async function updateOne(ctx: OperationContext, u: ApiKeyUpdateInput): Promise<ApiKeyUpdateResult> {
   try {
-    const patch = typeof u.patch === 'function' ? u.patch() : u.patch;
-    const apiKey = await updateApiKey(ctx, u.provider, u.id, patch);
+    const apiKey = await updateApiKey(ctx, u.provider, u.id, u.patch);
     return { provider: u.provider, id: u.id, apiKey, error: null };
   } catch (err) {
     if (err instanceof GatewayError)

@@ -51,7 +51,7 @@ describe('basic', () => {
 
   it('maps 404 {error} to NOT_FOUND and 401 {error, message} to UNAUTHENTICATED', async () => {
     const nf = (await gw.gql(UPDATE, { provider: 'basic', id: 'nope', patch: { name: 'x' } })).body.errors![0];
-    expect(nf.extensions).toEqual({ requestId: expect.any(String),  code: 'NOT_FOUND', provider: 'basic', upstream: { status: 404, code: 'API key not found', message: 'API key not found' } });
+    expect(nf.extensions).toEqual({ requestId: expect.any(String),  code: 'NOT_FOUND', provider: 'basic', upstream: { status: 404, code: 'API key not found', message: 'API key not found', attempts: 1 } });
     const un = (await gw.gql(UPDATE, { provider: 'basic-wrong', id: 'key-1', patch: { name: 'x' } })).body.errors![0];
     expect(un.extensions).toMatchObject({ code: 'UNAUTHENTICATED', provider: 'basic-wrong', upstream: { status: 401, code: 'unauthorized' } });
   });

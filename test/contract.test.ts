@@ -33,11 +33,13 @@ describe.each(providerKinds)('%s meets the shared contract', (kind) => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     closedPort = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
+    // One attempt each: these scenarios are about mapping; test/resilience.test.ts covers retries.
+    const once = { retry: { attempts: 1, maxDelayMs: 0 } };
     gw = await startGateway({
       providers: {
-        [kind]: { kind, ...sandbox.connection },
-        slow: { kind, ...sandbox.connection, timeoutMs: 300 },
-        down: { kind, ...sandbox.connection, baseUrl: `http://127.0.0.1:${closedPort}` },
+        [kind]: { kind, ...sandbox.connection, ...once },
+        slow: { kind, ...sandbox.connection, timeoutMs: 300, ...once },
+        down: { kind, ...sandbox.connection, baseUrl: `http://127.0.0.1:${closedPort}`, ...once },
       },
     });
   });

@@ -100,14 +100,15 @@ describe('mesa', () => {
     expect(res.body.errors?.[0].extensions).toEqual({ requestId: expect.any(String), 
       code,
       provider: 'mesa',
-      upstream: { status, code: vendorCode, message: 'boom', traceId: 'tr_123' },
+      upstream: { status, code: vendorCode, message: 'boom', traceId: 'tr_123', attempts: 1 },
     });
   });
 
   it('maps 429 to RATE_LIMITED with retryAfter from Retry-After', async () => {
-    sim.inject({ response: { status: 429, headers: { 'retry-after': '7' }, json: { error: { code: 'RATE_LIMITED', message: 'slow down' } } } });
+    // Longer than retry.maxDelayMs (10 s): answered at once rather than waited out.
+    sim.inject({ response: { status: 429, headers: { 'retry-after': '17' }, json: { error: { code: 'RATE_LIMITED', message: 'slow down' } } } });
     const res = await gw.gql(UPDATE, { provider: 'mesa', id: 'key_abc123', patch: { removeTags: ['env'] } });
-    expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, retryAfter: 7 } });
+    expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, retryAfter: 17, attempts: 1 } });
   });
 
   it.each([

@@ -76,7 +76,7 @@ describe('metrics, health, readiness and request ids', () => {
     expect((await fetch(`${origin}/health`)).status).toBe(200);
     const ready = await fetch(`${origin}/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { config: 'ok', draining: 'ok' } });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { config: 'ok', draining: 'ok', audit: 'ok' } });
   });
 
   it('keeps a well-formed x-request-id: response header, extensions.requestId on errors, X-Request-Id upstream, log lines', async () => {

@@ -254,7 +254,7 @@ describe('updateApiKeys', () => {
       ['tyk', tykId(2), 'BAD_USER_INPUT'],
     ]);
     expect(results[0].apiKey).toMatchObject({ name: 'Mobile v2' });
-    expect(results[1].error.upstream).toEqual({ status: 404, code: 'API key not found', message: 'API key not found' });
+    expect(results[1].error.upstream).toEqual({ status: 404, code: 'API key not found', message: 'API key not found', attempts: 1 });
     expect(results[1].error.message).toContain('missing');
     expect(results[4].apiKey.roles).toEqual(['ORG_READ_ONLY']);
     expect(results[5].apiKey.enabled).toBe(false);

@@ -199,16 +199,12 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
     return { status: 200, json: view(key) };
   };
 
-  const server = await createSimulatorServer(handle, options.port);
-  origin = server.origin;
-  return {
-    ...server,
-    baseUrl: `${server.origin}/api/atlas/v1.0`,
-    keys,
-    expireNonces() {
-      for (const issued of nonces.values()) issued.expired = true;
-    },
+  const expireNonces = () => {
+    for (const issued of nonces.values()) issued.expired = true;
   };
+  const server = await createSimulatorServer(handle, options.port, { controls: { 'expire-nonces': expireNonces } });
+  origin = server.origin;
+  return { ...server, baseUrl: `${server.origin}/api/atlas/v1.0`, keys, expireNonces };
 }
 
 function intParam(req: SimRequest, name: string, fallback: number): number | undefined {

@@ -5,5 +5,6 @@ import './update-api-key.ts';
 import './read-api-keys.ts';
 import './update-api-keys.ts';
 import './preview-api-key-update.ts';
+import './audit-log.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -35,6 +35,6 @@ builder.queryField('previewApiKeyUpdate', (t) =>
       id: t.arg.id({ required: true }),
       patch: t.arg({ type: ApiKeyPatchRef, required: true }),
     },
-    resolve: (_root, args, ctx) => previewApiKeyUpdate(ctx, args.provider, String(args.id), patchFor(args.provider, String(args.id), args.patch)),
+    resolve: (_root, args, ctx) => previewApiKeyUpdate(ctx, args.provider, String(args.id), () => patchFor(args.provider, String(args.id), args.patch)),
   }),
 );

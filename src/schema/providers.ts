@@ -1,6 +1,8 @@
+import { hasScope, SCOPE_ACTIONS } from '../auth.ts';
 import type { Connection } from '../connections.ts';
 import { operationsOf } from '../../providers/types.ts';
 import { builder } from './builder.ts';
+import { ProviderHealthRef } from './provider-health.ts';
 import { providerKindEnum } from './provider-kind.ts';
 
 export const ProviderRef = builder.objectRef<Connection>('Provider').implement({
@@ -16,13 +18,18 @@ export const ProviderRef = builder.objectRef<Connection>('Provider').implement({
       description: 'The ApiKeyPatch fields this provider can change; others are refused with UNSUPPORTED_FIELD.',
       resolve: (c) => [...c.adapter.patchFields],
     }),
+    health: t.field({
+      type: ProviderHealthRef,
+      description: "This connection's circuit breaker.",
+      resolve: (c) => c.resilience.health(),
+    }),
   }),
 });
 
 builder.queryField('providers', (t) =>
   t.field({
     type: [ProviderRef],
-    description: 'Every configured provider connection.',
-    resolve: (_root, _args, ctx) => ctx.connections.list(),
+    description: 'Every configured provider connection the caller holds some scope on.',
+    resolve: (_root, _args, ctx) => ctx.connections.list().filter((c) => SCOPE_ACTIONS.some((a) => hasScope(ctx.caller, a, c.name))),
   }),
 );

@@ -3,7 +3,7 @@ import type { ApiKey } from '../update-api-key.ts';
 import { ApiKeyRef } from './api-key.ts';
 import { builder, QueryRootRef } from './builder.ts';
 
-const PageInfoRef = builder.objectRef<ApiKeyPage['pageInfo']>('PageInfo').implement({
+export const PageInfoRef = builder.objectRef<ApiKeyPage['pageInfo']>('PageInfo').implement({
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage'),
     hasPreviousPage: t.exposeBoolean('hasPreviousPage'),

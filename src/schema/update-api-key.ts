@@ -60,6 +60,7 @@ builder.mutationField('updateApiKey', (t) =>
       id: t.arg.id({ required: true }),
       patch: t.arg({ type: ApiKeyPatchRef, required: true }),
     },
-    resolve: (_root, args, ctx) => updateApiKey(ctx, args.provider, String(args.id), patchFor(args.provider, String(args.id), args.patch)),
+    // The patch is converted inside the operation, so an invalid one is audited like any refusal.
+    resolve: (_root, args, ctx) => updateApiKey(ctx, args.provider, String(args.id), () => patchFor(args.provider, String(args.id), args.patch)),
   }),
 );

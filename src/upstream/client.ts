@@ -29,6 +29,8 @@ export interface UpstreamClientOptions {
   baseUrl: string;
   auth: UpstreamAuth;
   timeoutMs: number;
+  /** Keep-alive sockets to the vendor, at most (default 32); closed by `close()`. */
+  maxConnections?: number;
   /** Told of every HTTP exchange (for metrics): status undefined when no answer came. */
   onExchange?(e: { method: string; status: number | undefined; seconds: number }): void;
 }
@@ -49,7 +51,7 @@ export interface UpstreamClient {
 }
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
-  const pool = createUndiciFetch({ maxBodyBytes: MAX_RESPONSE_BYTES });
+  const pool = createUndiciFetch({ maxBodyBytes: MAX_RESPONSE_BYTES, connections: options.maxConnections });
   const http: KyInstance = ky.create({
     fetch: pool.fetch,
     timeout: options.timeoutMs,

@@ -1,0 +1,96 @@
+/**
+ * The embedded audit store: one SQLite file through node:sqlite (built into Node; no native
+ * addon). WAL journal, synchronous=FULL (an acknowledged row survives a crash), and triggers that
+ * refuse every UPDATE and DELETE, so the log is append-only for anyone using SQL.
+ *
+ * For one gateway process: several replicas need PostgreSQL (src/audit/postgres.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditStore } from './store.ts';
+
+/** Schema versions, applied in order; `PRAGMA user_version` records the last one applied. */
+const MIGRATIONS = [
+  `CREATE TABLE audit_log (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     attempt_id TEXT NOT NULL,
+     phase TEXT NOT NULL CHECK (phase IN ('intent', 'outcome')),
+     at TEXT NOT NULL,
+     caller TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     provider TEXT,
+     key_id TEXT,
+     operation TEXT NOT NULL,
+     patch TEXT,
+     outcome TEXT NOT NULL,
+     upstream_status INTEGER,
+     trace_id TEXT,
+     attempts INTEGER,
+     duration_ms REAL
+   );
+   CREATE INDEX audit_log_attempt ON audit_log (attempt_id, phase);
+   CREATE INDEX audit_log_provider_key ON audit_log (provider, key_id);
+   CREATE INDEX audit_log_at ON audit_log (at);
+   CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+   CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`,
+];
+
+/** Writes never wait longer than this for another connection's lock (they block the event loop). */
+const BUSY_TIMEOUT_MS = 1000;
+
+export function createSqliteAuditStore(path: string): AuditStore {
+  let db: DatabaseSync;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
+    migrate(db);
+  } catch (err) {
+    throw new AuditStoreError(`audit.sqlite: cannot open ${path}: ${(err as Error).message}`);
+  }
+  const insert = db.prepare(`INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
+  let closed = false;
+
+  return {
+    kind: 'sqlite',
+    async append(row) {
+      if (closed) throw new AuditStoreError('the audit store is closed');
+      insert.run(...(rowValues(row, row.at.toISOString(), row.patch === null || row.patch === undefined ? null : JSON.stringify(row.patch)) as never[]));
+    },
+    async query(filter, first, before) {
+      const { sql, params } = entryQuery('audit_log', filter, first, before, () => '?', (d) => d.toISOString());
+      const rows = db.prepare(sql).all(...(params as never[])) as Record<string, unknown>[];
+      const entries = rows.slice(0, first).map((r) => toEntry(r, (v) => (typeof v === 'string' ? JSON.parse(v) : null)));
+      return { entries, hasNextPage: rows.length > first };
+    },
+    async check() {
+      try {
+        db.prepare('SELECT 1 FROM audit_log LIMIT 1').all();
+        return undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+function migrate(db: DatabaseSync): void {
+  const { user_version: version } = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATIONS[v]);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}
