@@ -105,13 +105,8 @@ export function createAuthenticator(auth: AuthConfig | undefined): Authenticator
       if (!m || m[1].length > MAX_TOKEN_LENGTH || !B64TOKEN.test(m[1]))
         throw callerUnauthenticatedError('the Authorization header must be "Bearer <token>"', `${REALM}, error="invalid_request"`);
       const token = m[1];
-      if (verifyJwt && token.split('.').length === 3) {
-        const caller = await verifyJwt(token);
-        if (caller) return caller;
-      } else {
-        const caller = fromToken(token);
-        if (caller) return caller;
-      }
+      const caller = (verifyJwt && token.split('.').length === 3 ? await verifyJwt(token) : undefined) ?? fromToken(token);
+      if (caller) return caller;
       throw callerUnauthenticatedError('the token is not valid', `${REALM}, error="invalid_token"`);
     },
   };

@@ -75,7 +75,8 @@ export interface AuthConfig {
 
 export type AuditConfig =
   | { store: 'off' }
-  | { store: 'sqlite'; path: string }
+  /** `synchronous`: SQLite's; `full` fsyncs every row before the answer (see src/audit/sqlite.ts). */
+  | { store: 'sqlite'; path: string; synchronous: 'normal' | 'full' }
   | { store: 'postgres'; url: string; schema: string };
 
 export interface ServerConfig {
@@ -144,10 +145,12 @@ const auditSection = z
       .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL')
       .optional(),
     schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (letters, digits, _)').optional(),
+    synchronous: z.enum(['normal', 'full']).optional(),
   })
   .strict()
   .refine((a) => !(a.sqlite !== undefined && a.postgres !== undefined), 'set sqlite or postgres, not both')
-  .refine((a) => a.schema === undefined || a.postgres !== undefined, 'schema applies to postgres only');
+  .refine((a) => a.schema === undefined || a.postgres !== undefined, 'schema applies to postgres only')
+  .refine((a) => a.synchronous === undefined || a.postgres === undefined, 'synchronous applies to sqlite only');
 
 const serverSection = z
   .object({
@@ -348,7 +351,7 @@ function resolveAudit(raw: unknown, baseDir: string, secrets: string[], problems
     problems.push(...formatIssues('audit', parsed.error.issues));
     return { store: 'off' };
   }
-  const { sqlite, postgres, schema } = parsed.data;
+  const { sqlite, postgres, schema, synchronous } = parsed.data;
   if (postgres !== undefined) {
     try {
       const password = new URL(postgres).password;
@@ -358,7 +361,7 @@ function resolveAudit(raw: unknown, baseDir: string, secrets: string[], problems
     }
     return { store: 'postgres', url: postgres, schema: schema ?? 'keygate' };
   }
-  return { store: 'sqlite', path: resolvePath(baseDir, sqlite ?? DEFAULT_AUDIT_FILE) };
+  return { store: 'sqlite', path: resolvePath(baseDir, sqlite ?? DEFAULT_AUDIT_FILE), synchronous: synchronous ?? 'normal' };
 }
 
 /** Replaces `${VAR}` in every string; a missing variable is a problem naming the path. */
@@ -438,7 +441,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     tokens: config.auth.tokens.map((t) => ({ name: t.name, token: '[redacted]', scopes: t.scopes.map((s) => `${s.action}:${s.provider}`) })),
     ...(config.auth.jwt && { jwt: config.auth.jwt }),
   };
-  const audit = config.audit.store === 'postgres' ? { postgres: redactUrl(config.audit.url), schema: config.audit.schema } : config.audit.store === 'sqlite' ? { sqlite: config.audit.path } : false;
+  const audit = config.audit.store === 'postgres' ? { postgres: redactUrl(config.audit.url), schema: config.audit.schema } : config.audit.store === 'sqlite' ? { sqlite: config.audit.path, synchronous: config.audit.synchronous } : false;
   return { providers, metrics: config.metrics, tracing: config.tracing, ...(auth && { auth }), audit, server: config.server, limits: config.limits };
 }
 

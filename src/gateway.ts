@@ -6,6 +6,7 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { AuditStore } from './audit/store.ts';
 import { createAuthenticator, type Caller } from './auth.ts';
@@ -51,6 +52,10 @@ export interface Gateway {
 /** Headers that prove a request was not a "simple" one a foreign page could send (CSRF). */
 export const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'x-requested-with'];
 const CORS_HEADERS = ['content-type', 'authorization', 'x-request-id', ...CSRF_HEADERS];
+const asValidationError = {
+  propagateOnRejection: false,
+  onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(error)],
+};
 const NOBODY: Caller = Object.freeze({ name: '(unauthenticated)', scopes: [], via: 'token' });
 
 /** One config's connections, and how many requests are still using them. */
@@ -125,12 +130,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       // A GET, or a POST a browser form could send, must carry a header no simple request can.
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
       ...(edge.introspection ? [] : [useDisableIntrospection()]),
+      // A limit broken is a validation error (HTTP 400, GRAPHQL_VALIDATION_FAILED), not a thrown one.
       EnvelopArmorPlugin({
-        maxDepth: { n: limits.maxDepth },
-        maxAliases: { n: limits.maxAliases },
+        maxDepth: { n: limits.maxDepth, ...asValidationError },
+        maxAliases: { n: limits.maxAliases, ...asValidationError },
         maxTokens: { n: limits.maxTokens },
-        costLimit: { maxCost: limits.maxCost },
-        maxDirectives: { n: limits.maxDirectives },
+        costLimit: { maxCost: limits.maxCost, ...asValidationError },
+        maxDirectives: { n: limits.maxDirectives, ...asValidationError },
         // "Did you mean …" would map the schema for whoever cannot introspect it.
         blockFieldSuggestion: { enabled: !edge.introspection },
       }),

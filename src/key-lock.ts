@@ -1,6 +1,10 @@
 /**
  * Serialises work per key: Tyk's update is a read-modify-write of the whole session, so two
  * concurrent updates of one key must not interleave or the later PUT silently drops the earlier.
+ *
+ * The lock is pluggable: this in-process one always; with the PostgreSQL audit store, also a
+ * transaction-scoped advisory lock (src/audit/postgres.ts) chained inside it, so the rule holds
+ * across gateway replicas (src/connections.ts).
  */
 export interface KeyLock {
   run<T>(key: string, work: () => Promise<T>): Promise<T>;

@@ -17,6 +17,20 @@ export const REDACT_PATHS = [
   '*.privateKey',
   '*.password',
   '*.secret',
+  // Caller credentials and the audit database's connection string.
+  'token',
+  'password',
+  'secret',
+  'cookie',
+  'headers.cookie',
+  'req.headers.cookie',
+  '*.authorization',
+  '*.headers.authorization',
+  '*.sha256',
+  'postgres',
+  '*.postgres',
+  'connectionString',
+  '*.connectionString',
 ];
 
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {

@@ -132,8 +132,12 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
       // Stop accepting, let in-flight requests finish within a bound, then drop idle sockets.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // A keep-alive connection whose call just finished would otherwise hold the close until the
+      // client gives it up: drop connections as soon as they are idle.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
       const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
+      clearInterval(sweep);
       clearTimeout(timer);
       await gateway.close();
       await audit?.close();

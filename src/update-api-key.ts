@@ -15,7 +15,7 @@ import { countOutcome, type Metrics } from './metrics.ts';
 import { redactBody } from './redact.ts';
 import { UpstreamFailure } from './upstream/client.ts';
 import { attemptSignal, DeadlineExceededError } from './upstream/resilience.ts';
-import { idProblem, setFields } from './validate.ts';
+import { controlCharacterProblems, depthProblem, idProblem, setFields } from './validate.ts';
 
 export interface ApiKey extends NormalizedKey {
   provider: string;
@@ -56,6 +56,8 @@ export function checkUpdate(connection: Connection, provider: string, id: string
   const badId = idProblem(id);
   if (badId) throw inputError(provider, `key id ${JSON.stringify(id.slice(0, 64))} ${badId}`, 'id');
   const { adapter } = connection;
+  const tooDeep = depthProblem(patch);
+  if (tooDeep) throw inputError(provider, `key "${id}": the patch ${tooDeep}`, 'patch');
   const fields = setFields(patch);
   if (fields.length === 0)
     throw inputError(provider, `key "${id}": the patch is empty; set at least one of ${adapter.patchFields.join(', ')}`, 'patch');
@@ -65,7 +67,7 @@ export function checkUpdate(connection: Connection, provider: string, id: string
       `${provider}: key "${id}": ${adapter.kind} cannot change ${unsupported.join(', ')}; supported fields: ${adapter.patchFields.join(', ')}`,
       { code: 'UNSUPPORTED_FIELD', provider, details: { fields: unsupported, allowed: adapter.patchFields } },
     );
-  const problems = adapter.validate(patch);
+  const problems = [...controlCharacterProblems(patch), ...adapter.validate(patch)];
   if (problems.length > 0)
     throw new GatewayError(
       `${provider}: key "${id}": invalid patch: ${problems.map((p) => `patch.${p.field} ${p.message}`).join('; ')}`,

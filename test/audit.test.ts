@@ -13,6 +13,7 @@ import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/m
 import { faults } from '../providers/simulator-kit.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
 import { patchForRecord } from '../src/audit/run-operation.ts';
+import { ConfigError, describeConfig, resolveConfig } from '../src/config.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
 
@@ -310,6 +311,38 @@ describe.each([
       await gw.close();
       await store.cleanup();
     }
+  });
+});
+
+describe('audit configuration', () => {
+  const doc = (audit?: unknown) => ({ providers: { mesa: { kind: 'mesa', baseUrl: 'http://127.0.0.1:9', org: 'acme', token: S.mesa } }, ...(audit !== undefined && { audit }) });
+
+  it('defaults to SQLite beside the config file; `false` turns it off; PostgreSQL passwords are credentials', () => {
+    expect(resolveConfig(doc(), { baseDir: '/etc/keygate' }).audit).toEqual({ store: 'sqlite', path: '/etc/keygate/keygate-audit.db', synchronous: 'normal' });
+    expect(resolveConfig(doc({ sqlite: 'logs/a.db', synchronous: 'full' }), { baseDir: '/srv' }).audit).toEqual({ store: 'sqlite', path: '/srv/logs/a.db', synchronous: 'full' });
+    expect(resolveConfig(doc(false)).audit).toEqual({ store: 'off' });
+    const pgConfig = resolveConfig(doc({ postgres: 'postgres://kg:pg_pass_0987@db:5432/audit' }));
+    registerSecret('pg_pass_0987');
+    expect(pgConfig.audit).toEqual({ store: 'postgres', url: 'postgres://kg:pg_pass_0987@db:5432/audit', schema: 'keygate' });
+    expect(pgConfig.secrets).toContain('pg_pass_0987');
+    expect(JSON.stringify(describeConfig(pgConfig))).not.toContain('pg_pass_0987');
+    expect(describeConfig(pgConfig).audit).toEqual({ postgres: 'postgres://kg:[redacted]@db:5432/audit', schema: 'keygate' });
+  });
+
+  it('names the path of every audit problem', () => {
+    const problems = (audit: unknown) => {
+      try {
+        resolveConfig(doc(audit));
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(problems({ sqlite: 'a.db', postgres: 'postgres://x@h/db' })).toEqual(['audit: set sqlite or postgres, not both']);
+    expect(problems({ sqlite: 'a.db', schema: 'x' })).toEqual(['audit: schema applies to postgres only']);
+    expect(problems({ postgres: 'mysql://x' })).toEqual(['audit.postgres: must be a postgres:// or postgresql:// URL']);
+    expect(problems({ postgres: 'postgres://x@h/db', schema: 'Bad-Name' })[0]).toMatch(/^audit\.schema: must be a lower-case SQL identifier/);
+    expect(problems({ sqlite: 'a.db', retention: 3 })).toEqual(['audit: unknown field(s) retention']);
   });
 });
 

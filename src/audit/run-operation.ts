@@ -17,6 +17,7 @@ import { auditUnavailableError, GatewayError, type UpstreamInfo } from '../error
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { REDACTED } from '../redact.ts';
+import { MAX_PATCH_DEPTH } from '../validate.ts';
 import type { AuditRow, AuditStore } from './store.ts';
 
 export interface RunOperationContext {
@@ -62,6 +63,8 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
   let intentWritten = false;
   let attempts = 0;
   let answered: { status: number; traceId?: string } | undefined;
+  let patch: unknown;
+  const recordedPatch = () => (patch ??= patchForRecord(meta.patch, ctx.connections.secrets));
 
   const row = (phase: AuditRow['phase'], outcome: string, extra: Partial<AuditRow> = {}): AuditRow => ({
     attemptId,
@@ -72,7 +75,7 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
     provider: cut(meta.provider),
     keyId: cut(meta.keyId),
     operation: meta.operation,
-    patch: patchForRecord(meta.patch, ctx.connections.secrets),
+    patch: recordedPatch(),
     outcome,
     upstreamStatus: null,
     traceId: null,
@@ -146,14 +149,17 @@ export function patchForRecord(patch: OperationMeta['patch'], secrets: readonly 
     return null;
   }
   if (value === undefined || value === null) return null;
-  const walk = (v: unknown, key: string | undefined): unknown => {
+  const walk = (v: unknown, key: string | undefined, depth: number): unknown => {
     if (key !== undefined && SECRET_KEY.test(key) && v !== null && v !== undefined && v !== '') return REDACTED;
     if (typeof v === 'string') return secrets.some((s) => s.length >= 4 && v.includes(s)) ? REDACTED : v;
-    if (Array.isArray(v)) return v.map((item) => walk(item, undefined));
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, child]) => [k, walk(child, k)]));
-    return v;
+    if (v instanceof Date) return v.toISOString();
+    if (typeof v !== 'object' || v === null) return typeof v === 'number' || typeof v === 'boolean' ? v : null;
+    // A hostile patch may nest deeper than any vendor field; the record stops where checks would.
+    if (depth >= MAX_PATCH_DEPTH) return '[too deep]';
+    if (Array.isArray(v)) return v.map((item) => walk(item, undefined, depth + 1));
+    return Object.fromEntries(Object.entries(v).map(([k, child]) => [k, walk(child, k, depth + 1)]));
   };
-  return walk(JSON.parse(JSON.stringify(value)), undefined);
+  return walk(value, undefined, 0);
 }
 
 /** An error for a log line: its name, code and message, never a connection string. */

@@ -1,7 +1,9 @@
 /**
  * The embedded audit store: one SQLite file through node:sqlite (built into Node; no native
- * addon). WAL journal, synchronous=FULL (an acknowledged row survives a crash), and triggers that
- * refuse every UPDATE and DELETE, so the log is append-only for anyone using SQL.
+ * addon). WAL journal, and triggers that refuse every UPDATE and DELETE, so the log is append-only
+ * for anyone using SQL. `synchronous`: NORMAL (default) — a row is in the file before the answer
+ * leaves and survives a crash of keygate, but the last rows may be lost if the machine loses power;
+ * FULL — every row is fsynced first (costlier: each write blocks the event loop on the disk).
  *
  * For one gateway process: several replicas need PostgreSQL (src/audit/postgres.ts).
  */
@@ -39,12 +41,12 @@ const MIGRATIONS = [
 /** Writes never wait longer than this for another connection's lock (they block the event loop). */
 const BUSY_TIMEOUT_MS = 1000;
 
-export function createSqliteAuditStore(path: string): AuditStore {
+export function createSqliteAuditStore(path: string, synchronous: 'normal' | 'full' = 'normal'): AuditStore {
   let db: DatabaseSync;
   try {
     mkdirSync(dirname(path), { recursive: true });
     db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'};`);
     migrate(db);
   } catch (err) {
     throw new AuditStoreError(`audit.sqlite: cannot open ${path}: ${(err as Error).message}`);

@@ -79,7 +79,7 @@ export async function createAuditStore(config: AuditConfig): Promise<AuditStore 
   if (config.store === 'off') return undefined;
   if (config.store === 'sqlite') {
     const { createSqliteAuditStore } = await import('./sqlite.ts');
-    return createSqliteAuditStore(config.path);
+    return createSqliteAuditStore(config.path, config.synchronous);
   }
   const { createPostgresAuditStore } = await import('./postgres.ts');
   return createPostgresAuditStore(config.url, config.schema);

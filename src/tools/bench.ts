@@ -278,8 +278,13 @@ async function main(): Promise<void> {
 }
 
 /** The caller auth and audit sections of the benchmark config. */
-function authAndAudit(_audit: boolean, _dir: string): string[] {
-  return [];
+function authAndAudit(audit: boolean, dir: string): string[] {
+  return [
+    'auth:',
+    '  tokens:',
+    `    - { name: bench, token: "${CALLER_TOKEN}", scopes: [keys:write] }`,
+    audit ? `audit: { sqlite: "${join(dir, 'audit.db')}" }` : 'audit: false',
+  ];
 }
 
 function round(n: number, digits = 2): number {

@@ -52,8 +52,7 @@ export interface Resilience {
 
 export interface ResilienceOptions {
   metrics?: Pick<Metrics, 'upstreamRetries' | 'breakerState'>;
-  /** For tests: the clock (ms) and the jitter source. */
-  now?: () => number;
+  /** The jitter source, 0 <= x < 1 (tests pin it). */
   random?: () => number;
 }
 
@@ -90,7 +89,7 @@ export function attemptSignal(): AbortSignal | undefined {
 const STATE_GAUGE: Record<CircuitState, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 };
 
 export function createResilience(config: ConnectionConfig, options: ResilienceOptions = {}): Resilience {
-  const now = options.now ?? Date.now;
+  const now = () => performance.now();
   const random = options.random ?? Math.random;
   const labels = { provider: config.name, kind: config.kind };
   const breaker = createBreaker(config.circuitBreaker, now, (state) => options.metrics?.breakerState.set(labels, STATE_GAUGE[state]));
