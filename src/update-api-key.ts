@@ -10,11 +10,13 @@ import type { Connection, Connections } from './connections.ts';
 import { auditUnavailableError, badResponseError, GatewayError, inputError, keyBusyError, unavailableError, upstreamError } from './errors.ts';
 import { KeyLockError } from './key-lock.ts';
 import type { Loaders } from './loaders.ts';
+import type { Context as TraceContext } from '@opentelemetry/api';
 import type { Logger } from './log.ts';
+import type { Tracing } from './tracing.ts';
 import { countOutcome, type Metrics } from './metrics.ts';
 import { redactBody } from './redact.ts';
 import { UpstreamFailure } from './upstream/client.ts';
-import { attemptSignal, DeadlineExceededError } from './upstream/resilience.ts';
+import { attemptNumber, attemptSignal, DeadlineExceededError } from './upstream/resilience.ts';
 import { controlCharacterProblems, depthProblem, idProblem, setFields } from './validate.ts';
 
 export interface ApiKey extends NormalizedKey {
@@ -34,6 +36,9 @@ export interface OperationContext {
   /** Forwarded to vendors as X-Request-Id. */
   requestId?: string;
   metrics?: Metrics;
+  tracing?: Tracing;
+  /** The GraphQL operation's span context, parent of upstream spans. */
+  traceContext?: TraceContext;
   signal?: AbortSignal;
 }
 
@@ -144,6 +149,18 @@ export function toApiKey(connection: Connection, provider: string, key: Normaliz
   };
 }
 
+/** The HTTP exchange itself, in an upstream span (when tracing is on) whose traceparent goes along. */
+function send(ctx: OperationContext, connection: Connection, provider: string, req: UpstreamRequest, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
+  const tracing = ctx.tracing;
+  if (!tracing?.enabled) return connection.client.send(req, { signal, requestId: ctx.requestId });
+  const attributes = { 'keygate.provider': provider, 'keygate.kind': connection.kind, 'http.request.method': req.method, 'keygate.attempt': attemptNumber() ?? 1 };
+  return tracing.inSpan(`upstream ${req.method}`, ctx.traceContext, attributes, async (span, spanContext) => {
+    const res = await connection.client.send(req, { signal, requestId: ctx.requestId, traceparent: tracing.traceparent(spanContext) });
+    span.setAttribute('http.response.status_code', res.status);
+    return res;
+  });
+}
+
 /**
  * One upstream call, judged: a 2xx answer is returned; anything else becomes the one error shape.
  * The failure is logged once, without headers or bodies.
@@ -153,7 +170,7 @@ export async function call(ctx: OperationContext, connection: Connection, provid
   // Inside connection.resilience.execute: the caller's signal joined with the call's deadline.
   const signal = attemptSignal() ?? ctx.signal;
   try {
-    res = await connection.client.send(req, { signal, requestId: ctx.requestId });
+    res = await send(ctx, connection, provider, req, signal);
   } catch (err) {
     if (!(err instanceof UpstreamFailure)) throw err;
     const deadline = signal?.reason instanceof DeadlineExceededError ? signal.reason : undefined;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { basicKey, createBasicSimulator, type BasicSimulator } from '../providers/basic/simulator.ts';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
+import { ConfigError, parseConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 
@@ -98,6 +99,22 @@ describe('hostile ids, tags and names', () => {
     expect(audit.body.errors).toBeUndefined();
     expect(upstreamCalls()).toBe(0);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('handles `__proto__` and `constructor` as provider names in the config: refused, or an ordinary name', async () => {
+    const yaml = (name: string) => `providers:\n  ${name}:\n    kind: basic\n    baseUrl: ${basic.baseUrl}\n    project: p1\n    token: ${S.basic}\naudit: false\n`;
+    expect(() => parseConfig(yaml('__proto__'))).toThrow(ConfigError);
+    expect(({} as Record<string, unknown>).kind).toBeUndefined();
+    const named = await startGateway({
+      providers: { constructor: { kind: 'basic', baseUrl: basic.baseUrl, project: 'p1', token: S.basic } },
+      auth: { tokens: [{ name: 'ctor', token: CALLER, scopes: ['keys:write:constructor'] }] },
+    });
+    try {
+      expect((await named.as(CALLER)(UPDATE_DOC, { provider: 'constructor', id: 'b-1', patch: { name: 'ctor' } })).body.errors).toBeUndefined();
+      expect(codeOf(await named.as(CALLER)(UPDATE_DOC, { provider: 'toString', id: 'b-1', patch: { name: 'x' } }))).toBe('FORBIDDEN');
+    } finally {
+      await named.close();
+    }
   });
 
   it('refuses a patch nested deeper than 32 levels (Tyk meta_data) before sending anything, without overflowing', async () => {

@@ -39,6 +39,8 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Forwarded to the vendor as `X-Request-Id`. */
   requestId?: string;
+  /** W3C trace context of the upstream span, forwarded as `traceparent` (tracing on only). */
+  traceparent?: string;
 }
 
 export interface UpstreamClient {
@@ -105,7 +107,11 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     try {
       response = await http(url, {
         method: req.method,
-        headers: { ...authHeaders(req, url), ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }) },
+        headers: {
+          ...authHeaders(req, url),
+          ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }),
+          ...(sendOptions.traceparent && { traceparent: sendOptions.traceparent }),
+        },
         ...(req.body !== undefined && { json: req.body }),
         ...(sendOptions.signal && { signal: sendOptions.signal }),
       });

@@ -74,6 +74,8 @@ export class DeadlineExceededError extends Error {
 interface AttemptScope {
   owner: Resilience;
   signal: AbortSignal;
+  /** 1 for the first attempt of the call, 2 for the first retry, ... */
+  attempt: number;
 }
 
 const scope = new AsyncLocalStorage<AttemptScope>();
@@ -84,6 +86,11 @@ const scope = new AsyncLocalStorage<AttemptScope>();
  */
 export function attemptSignal(): AbortSignal | undefined {
   return scope.getStore()?.signal;
+}
+
+/** The number of the attempt running in this async context (for spans); undefined outside one. */
+export function attemptNumber(): number | undefined {
+  return scope.getStore()?.attempt;
 }
 
 const STATE_GAUGE: Record<CircuitState, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 };
@@ -143,7 +150,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
       if (attempts > 1) options.metrics?.upstreamRetries.inc(labels);
       let failure: unknown;
       try {
-        const result = await scope.run({ owner: self, signal: callSignal }, () => attempt(callSignal));
+        const result = await scope.run({ owner: self, signal: callSignal, attempt: attempts }, () => attempt(callSignal));
         breaker.leave(permit.probe, 'success');
         return result;
       } catch (err) {
