@@ -21,6 +21,10 @@ export interface ApiKeyError {
   code: string;
   message: string;
   upstream: unknown;
+  /** Attempts made, when the vendor did not answer the last one (else in `upstream.attempts`). */
+  attempts: number | null;
+  /** keygate's own retry hint (an open circuit breaker), in seconds. */
+  retryAfter: number | null;
 }
 
 export interface ApiKeyUpdateResult {
@@ -72,10 +76,16 @@ async function updateOne(ctx: OperationContext, u: ApiKeyUpdateInput): Promise<A
         provider: u.provider,
         id: u.id,
         apiKey: null,
-        error: { code: err.code, message: err.message, upstream: err.extensions.upstream ?? null },
+        error: {
+          code: err.code,
+          message: err.message,
+          upstream: err.extensions.upstream ?? null,
+          attempts: typeof err.extensions.attempts === 'number' ? err.extensions.attempts : null,
+          retryAfter: typeof err.extensions.retryAfter === 'number' ? err.extensions.retryAfter : null,
+        },
       };
     // A bug, not a vendor's answer: logged in full, masked for the client as yoga masks it.
     ctx.log.error({ err, provider: u.provider }, 'unexpected error in updateApiKeys item');
-    return { provider: u.provider, id: u.id, apiKey: null, error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.', upstream: null } };
+    return { provider: u.provider, id: u.id, apiKey: null, error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.', upstream: null, attempts: null, retryAfter: null } };
   }
 }

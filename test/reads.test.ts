@@ -65,6 +65,8 @@ beforeAll(async () => {
       atlas: { kind: 'atlas', baseUrl: atlas.baseUrl, orgId: ORG, publicKey: 'pub', privateKey: S.atlas },
       tyk: { kind: 'tyk', baseUrl: tyk.baseUrl, adminSecret: S.tyk },
       plumaa: { kind: 'plumaa', baseUrl: plumaa.baseUrl, token: S.plumaa },
+      // Port 9 (discard) is closed on loopback: every call is refused.
+      gone: { kind: 'basic', baseUrl: 'http://127.0.0.1:9', project: 'p1', token: S.basic, retry: { attempts: 2, maxDelayMs: 10 } },
     },
   });
 });
@@ -87,6 +89,7 @@ describe('Provider.operations', () => {
       atlas: ['read', 'list', 'update', 'preview'],
       tyk: ['read', 'list', 'update', 'preview'],
       plumaa: ['update', 'preview'],
+      gone: ['read', 'update', 'preview'],
     });
   });
 });
@@ -260,6 +263,13 @@ describe('updateApiKeys', () => {
     expect(results[5].apiKey.enabled).toBe(false);
     expect(mesa.requests).toHaveLength(0);
     expect(tyk.requests).toHaveLength(0);
+  });
+
+  it('says how many attempts an item made when the vendor never answered', async () => {
+    const res = await gw.gql(BULK.replace('error { code message upstream }', 'error { code upstream attempts retryAfter }'), {
+      updates: [{ provider: 'gone', id: 'b-1', patch: { name: 'x' } }],
+    });
+    expect(res.body.data!.updateApiKeys[0].error).toEqual({ code: 'UPSTREAM_UNAVAILABLE', upstream: null, attempts: 2, retryAfter: null });
   });
 
   it('applies two items for one key in input order', async () => {
