@@ -14,7 +14,7 @@ import type { Context as TraceContext } from '@opentelemetry/api';
 import type { Logger } from './log.ts';
 import type { Tracing } from './tracing.ts';
 import { countOutcome, type Metrics } from './metrics.ts';
-import { redactBody } from './redact.ts';
+import { redactBody, redactText } from './redact.ts';
 import { UpstreamFailure } from './upstream/client.ts';
 import { attemptNumber, attemptSignal, DeadlineExceededError } from './upstream/resilience.ts';
 import { controlCharacterProblems, depthProblem, idProblem, setFields } from './validate.ts';
@@ -141,8 +141,13 @@ export async function currentOf(ctx: OperationContext, connection: Connection, i
 }
 
 export function toApiKey(connection: Connection, provider: string, key: NormalizedKey, secrets: readonly string[]): ApiKey {
+  // Any field may echo a credential (a client can put one in a tag): every string is checked.
+  const clean = (v: string | null) => (v === null ? null : redactText(v, secrets));
   return {
     ...key,
+    name: clean(key.name),
+    roles: key.roles && key.roles.map((r) => redactText(r, secrets)),
+    tags: key.tags && key.tags.map((t) => ({ key: redactText(t.key, secrets), value: clean(t.value) })),
     provider,
     kind: connection.kind,
     raw: redactBody(key.raw, connection.adapter.secretBodyFields, secrets),

@@ -62,6 +62,14 @@ describe('mesa', () => {
     expect(sim.keys.get('key_abc123')?.tags).toEqual({ env: 'prod', owner: 'alice' });
   });
 
+  it('never echoes a configured credential, even one a client put into a tag', async () => {
+    const res = await gw.gql(UPDATE, { provider: 'mesa', id: 'key_abc123', patch: { setTags: [{ key: 'leak', value: TOKEN }] } });
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data!.updateApiKey.tags).toContainEqual({ key: 'leak', value: '[redacted]' });
+    expect(res.text).not.toContain(TOKEN);
+    await gw.gql(UPDATE, { provider: 'mesa', id: 'key_abc123', patch: { removeTags: ['leak'] } });
+  });
+
   it('maps Mesa 404 API_KEY_NOT_FOUND to NOT_FOUND with the vendor code', async () => {
     const res = await gw.gql(UPDATE, { provider: 'mesa', id: 'key_missing', patch: { removeTags: ['x'] } });
     expect(res.body.data).toBeNull();

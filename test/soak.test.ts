@@ -91,7 +91,8 @@ beforeAll(async () => {
     maxConcurrency: MAX_CONCURRENCY,
     circuitBreaker: { failures: 5, cooldownMs: 200 },
   };
-  gw = await startGateway({ providers: Object.fromEntries([...sandboxes].map(([kind, s]) => [kind, { kind, ...s.connection, ...options }])) });
+  // Audit off: this test measures the resilience path's memory; the audit store has its own tests.
+  gw = await startGateway({ providers: Object.fromEntries([...sandboxes].map(([kind, s]) => [kind, { kind, ...s.connection, ...options }])), audit: false });
 });
 afterAll(async () => {
   await gw?.close();
