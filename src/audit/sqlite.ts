@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditStore } from './store.ts';
+import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditRow, type AuditStore } from './store.ts';
 
 /** Schema versions, applied in order; `PRAGMA user_version` records the last one applied. */
 const MIGRATIONS = [
@@ -53,12 +53,38 @@ export function createSqliteAuditStore(path: string, synchronous: 'normal' | 'fu
   }
   const insert = db.prepare(`INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
   let closed = false;
+  let pending: { row: AuditRow; resolve: () => void; reject: (err: Error) => void }[] = [];
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    try {
+      db.exec('BEGIN');
+      try {
+        for (const { row } of batch)
+          insert.run(...(rowValues(row, row.at.toISOString(), row.patch === null || row.patch === undefined ? null : JSON.stringify(row.patch)) as never[]));
+        db.exec('COMMIT');
+      } catch (err) {
+        db.exec('ROLLBACK');
+        throw err;
+      }
+    } catch (err) {
+      const failure = err instanceof AuditStoreError ? err : new AuditStoreError(`audit.sqlite: ${(err as Error).message}`);
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    for (const p of batch) p.resolve();
+  };
 
   return {
     kind: 'sqlite',
-    async append(row) {
-      if (closed) throw new AuditStoreError('the audit store is closed');
-      insert.run(...(rowValues(row, row.at.toISOString(), row.patch === null || row.patch === undefined ? null : JSON.stringify(row.patch)) as never[]));
+    append(row) {
+      if (closed) return Promise.reject(new AuditStoreError('the audit store is closed'));
+      // Group commit: rows appended in the same turn of the event loop are written in one
+      // transaction; each append resolves only once its row is committed (fail closed holds).
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ row, resolve, reject });
+        if (pending.length === 1) setImmediate(flush);
+      });
     },
     async query(filter, first, before) {
       const { sql, params } = entryQuery('audit_log', filter, first, before, () => '?', (d) => d.toISOString());

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import ky, { type KyInstance, TimeoutError } from 'ky';
 import type { UpstreamAuth, UpstreamRequest, UpstreamResponse } from '../../providers/types.ts';
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './digest.ts';
-import { BodyTooLargeError, createUndiciFetch } from './undici-fetch.ts';
+import { BodyTooLargeError, createUndiciFetch, responseText } from './undici-fetch.ts';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const USER_AGENT = 'keygate/0.1';
@@ -111,8 +111,10 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
           ...authHeaders(req, url),
           ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }),
           ...(sendOptions.traceparent && { traceparent: sendOptions.traceparent }),
+          ...(req.body !== undefined && { 'content-type': 'application/json' }),
         },
-        ...(req.body !== undefined && { json: req.body }),
+        // The body rides beside ky's Request to our fetch (undici-fetch.ts), not through a stream.
+        ...(req.body !== undefined && ({ upstreamBody: JSON.stringify(req.body) } as object)),
         ...(sendOptions.signal && { signal: sendOptions.signal }),
       });
     } catch (err) {
@@ -120,7 +122,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       throw toFailure(err, options.timeoutMs);
     }
     exchanged(response.status);
-    const text = await response.text();
+    const text = responseText(response) ?? (await response.text());
     let json: unknown;
     if (text.length > 0) {
       try {

@@ -26,14 +26,28 @@ export interface UndiciFetch {
   close(): Promise<void>;
 }
 
-const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+/**
+ * The fast path between ky and this fetch: ky builds a body-less Request and passes the JSON text
+ * as the extra option `upstreamBody`; the answer's text is handed back beside the Response
+ * (`responseText`), so neither body goes through a web stream.
+ */
+export interface FastInit extends RequestInit {
+  upstreamBody?: string;
+}
+
+const texts = new WeakMap<Response, string>();
+
+/** The body text this fetch read for `response` (undefined for a Response it did not make). */
+export function responseText(response: Response): string | undefined {
+  return texts.get(response);
+}
 
 export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
   const agent = new Agent({ connections: options.connections ?? 32, keepAliveTimeout: 10_000, pipelining: 1 });
 
-  const fetch = async (input: Request | URL | string, init?: RequestInit): Promise<Response> => {
+  const fetch = async (input: Request | URL | string, init?: FastInit): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input, init);
-    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
+    const body = init?.upstreamBody ?? (request.body ? Buffer.from(await request.arrayBuffer()) : undefined);
     const headers: Record<string, string> = {};
     request.headers.forEach((value, key) => {
       headers[key] = value;
@@ -60,8 +74,9 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
       if (Array.isArray(value)) for (const v of value) responseHeaders.append(key, v);
       else if (value !== undefined) responseHeaders.set(key, value);
     }
-    const payload = NULL_BODY_STATUS.has(res.statusCode) ? null : Buffer.concat(chunks);
-    return new Response(payload, { status: res.statusCode, headers: responseHeaders });
+    const response = new Response(null, { status: res.statusCode, headers: responseHeaders });
+    texts.set(response, Buffer.concat(chunks).toString('utf8'));
+    return response;
   };
 
   return { fetch, close: () => agent.close() };
