@@ -27,6 +27,14 @@ const PHASES = QUICK
   ? { warmMs: 300, loadMs: 1000, singleMs: 700, connections: 32 }
   : { warmMs: 2000, loadMs: 10_000, singleMs: 5000, connections: 32 };
 
+/** The V8 flags keygate runs with: those `npm start` gives it (package.json), unless overridden. */
+const GATEWAY_NODE_FLAGS = (
+  process.env.KEYGATE_BENCH_NODE_FLAGS ??
+  (JSON.parse(readFileSync('package.json', 'utf8')).scripts.start as string).replace(/^node /, '').replace(/src\/server\.ts.*$/, '')
+)
+  .split(' ')
+  .filter(Boolean);
+
 const MESA_TOKEN = 'mesa_bench_token_0123456789';
 const TYK_SECRET = 'tyk_bench_admin_secret_0123';
 const CALLER_TOKEN = 'keygate_bench_caller_token_0123456789';
@@ -99,7 +107,7 @@ function peakRssMb(pid: number): number {
 }
 
 async function startGateway(configFile: string): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, ['src/server.ts', '--config', configFile, '--port', '0'], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, 'src/server.ts', '--config', configFile, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
   });
@@ -195,7 +203,9 @@ async function main(): Promise<void> {
     body: JSON.stringify({ tags: { owner: 'bench' } }),
     check: (status) => (status === 200 ? undefined : `HTTP ${status}`),
   };
-  console.log(`keygate benchmark (${QUICK ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`);
+  console.log(
+    `keygate benchmark (${QUICK ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), gateway flags: ${GATEWAY_NODE_FLAGS.join(' ') || 'none'}`,
+  );
   await load(direct, PHASES.connections, PHASES.warmMs);
   const directLoad = await load(direct, PHASES.connections, PHASES.loadMs);
   const directSingle = await load(direct, 1, PHASES.singleMs);
