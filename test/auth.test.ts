@@ -15,7 +15,7 @@ import { basicKey, createBasicSimulator, type BasicSimulator } from '../provider
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
 import { ConfigError, loadConfigFile, resolveConfig } from '../src/config.ts';
 import { startKeygate, startupProblems } from '../src/server.ts';
-import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
+import { recordSeen, registerSecret, run, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
 
 const S = { mesa: 'mesa_auth_token_0011aabb', basic: 'basic_auth_token_2233ccdd' };
 const T = {
@@ -394,23 +394,3 @@ describe('configuration and start-up', () => {
   });
 });
 
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', (code) => {
-      recordSeen(out);
-      resolve({ code, out });
-    });
-  });
-}

@@ -11,7 +11,7 @@ import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/m
 import { loadConfigFile } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { startKeygate, type RunningKeygate } from '../src/server.ts';
-import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
+import { recordSeen, registerSecret, run, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
 
 const OLD = 'mesa_ops_old_token_1357';
 const NEW = 'mesa_ops_new_token_2468';
@@ -198,23 +198,3 @@ describe('config reload and --check-config', () => {
   });
 });
 
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function run(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', (code) => {
-      recordSeen(out);
-      resolve({ code, out });
-    });
-  });
-}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pathSegment, type FieldProblem, type ProviderAdapter } from '../types.ts';
+import { pathSegment, type FieldProblem, type NormalizedKey, type ProviderAdapter } from '../types.ts';
 import { BASIC_BASE_URL, BasicErrorBody, BasicGetResponse, BasicUpdateResponse, type BasicUpdateBody } from './wire.ts';
 
 export interface BasicConfig {
@@ -45,39 +45,11 @@ export const basicAdapter: ProviderAdapter<BasicConfig> = {
     return { method: 'PATCH', path: `/project/${pathSegment(cfg.project)}/key/${pathSegment(id)}`, body };
   },
 
-  normalize(body, id) {
-    const parsed = BasicUpdateResponse.safeParse(body);
-    if (!parsed.success) return undefined;
-    const { key } = parsed.data;
-    return {
-      id: key.id || id,
-      name: key.label ?? null,
-      enabled: null,
-      roles: splitRoles(key.roles),
-      tags: null,
-      expiresAt: null,
-      updatedAt: toDate(key.updated_at),
-      raw: body,
-    };
-  },
+  normalize: (body, id) => toKey(BasicUpdateResponse.safeParse(body), body, id),
 
   readKey: (cfg, id) => ({ method: 'GET', path: `/project/${pathSegment(cfg.project)}/key/${pathSegment(id)}` }),
 
-  parseKey(body, id) {
-    const parsed = BasicGetResponse.safeParse(body);
-    if (!parsed.success) return undefined;
-    const { key } = parsed.data;
-    return {
-      id: key.id || id,
-      name: key.label ?? null,
-      enabled: null,
-      roles: splitRoles(key.roles),
-      tags: null,
-      expiresAt: null,
-      updatedAt: null,
-      raw: body,
-    };
-  },
+  parseKey: (body, id) => toKey(BasicGetResponse.safeParse(body), body, id),
 
   mapError(res) {
     const parsed = BasicErrorBody.safeParse(res.json);
@@ -100,4 +72,24 @@ function toDate(value: string | undefined): Date | null {
   if (value === undefined) return null;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** A Basic `{key: {...}}` body (update and read answers share it) as a key. */
+function toKey(
+  parsed: { success: true; data: { key: { id: string; label?: string; roles?: string; updated_at?: string } } } | { success: false },
+  body: unknown,
+  id: string,
+): NormalizedKey | undefined {
+  if (!parsed.success) return undefined;
+  const { key } = parsed.data;
+  return {
+    id: key.id || id,
+    name: key.label ?? null,
+    enabled: null,
+    roles: splitRoles(key.roles),
+    tags: null,
+    expiresAt: null,
+    updatedAt: toDate(key.updated_at),
+    raw: body,
+  };
 }
