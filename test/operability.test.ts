@@ -42,7 +42,12 @@ function metric(text: string, name: string, labels: Record<string, string>): num
 describe('metrics, health, readiness and request ids', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startGateway({ providers: { mesa: { kind: 'mesa', baseUrl: sim.baseUrl, org: 'acme', token: OLD } } });
+    gw = await startGateway({
+      providers: {
+        mesa: { kind: 'mesa', baseUrl: sim.baseUrl, org: 'acme', token: OLD },
+        fragile: { kind: 'mesa', baseUrl: sim.baseUrl, org: 'acme', token: OLD, retry: { attempts: 1 }, circuitBreaker: { failures: 1, cooldownMs: 60_000 } },
+      },
+    });
   });
   afterAll(async () => {
     await gw?.close();
@@ -67,8 +72,22 @@ describe('metrics, health, readiness and request ids', () => {
     expect(metric(text, 'keygate_operation_outcomes_total', { provider: '(unknown)', operation: 'update', code: 'UNKNOWN_PROVIDER' })).toBeGreaterThanOrEqual(1);
     expect(metric(text, 'keygate_graphql_errors_total', { code: 'NOT_FOUND' })).toBeGreaterThanOrEqual(1);
     expect(metric(text, 'keygate_graphql_operation_duration_seconds_count', { operation_type: 'mutation' })).toBeGreaterThanOrEqual(4);
-    expect(text).toContain('keygate_circuit_breaker_state');
+    expect(metric(text, 'keygate_circuit_breaker_state', { provider: 'mesa', kind: 'mesa' })).toBe(0);
+    expect(text).toMatch(/^keygate_circuit_breaker_state\{provider="mesa",kind="mesa"\} 0$/m);
+    expect(metric(text, 'keygate_audit_write_duration_seconds_count', { store: 'sqlite' })).toBeGreaterThanOrEqual(6);
     for (const s of ['key_a', 'key_missing_42', 'no-such-provider-secret-ish', OLD]) expect(text).not.toContain(s);
+  });
+
+  it('counts retries and shows the circuit breaker state per connection', async () => {
+    const before = metric(await scrape(gw.keygate.metricsUrl), 'keygate_upstream_retries_total', { provider: 'mesa' });
+    sim.inject({ method: 'PATCH', response: { status: 503 } });
+    expect((await gw.gql(UPDATE, { provider: 'mesa', id: 'key_a', patch: { removeTags: ['x'] } })).body.errors).toBeUndefined();
+    sim.inject({ method: 'PATCH', response: { status: 503 } });
+    await gw.gql(UPDATE, { provider: 'fragile', id: 'key_a', patch: { removeTags: ['x'] } });
+    const text = await scrape(gw.keygate.metricsUrl);
+    expect(metric(text, 'keygate_upstream_retries_total', { provider: 'mesa' }) - before).toBe(1);
+    expect(text).toMatch(/^keygate_circuit_breaker_state\{provider="fragile",kind="mesa"\} 2$/m);
+    expect(text).toMatch(/^keygate_circuit_breaker_state\{provider="mesa",kind="mesa"\} 0$/m);
   });
 
   it('serves /health (liveness) and /ready (readiness)', async () => {
