@@ -49,7 +49,7 @@ export function createConnections(config: Config, metrics?: Metrics, options: Co
         : undefined,
     });
     const shared = options.sharedLock?.(`${c.kind}:${c.settings.baseUrl}`, c.deadlineMs);
-    const lock = shared ? chainKeyLocks(createKeyLock(), shared) : createKeyLock();
+    const lock = shared ? chainKeyLocks(createKeyLock(c.deadlineMs), shared) : createKeyLock(c.deadlineMs);
     byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics }) });
   }
   return {

@@ -10,13 +10,18 @@ export interface KeyLock {
   run<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
 
-export function createKeyLock(): KeyLock {
+/**
+ * The in-process lock. A caller waits at most `waitMs` for the holders queued before it (each one
+ * bounded by its own deadline, but a queue of them is not); then it gives up without running.
+ */
+export function createKeyLock(waitMs = Number.POSITIVE_INFINITY): KeyLock {
   const tails = new Map<string, Promise<unknown>>();
   return {
     async run<T>(key: string, work: () => Promise<T>): Promise<T> {
       const previous = tails.get(key) ?? Promise.resolve();
-      const result = previous.then(work, work);
-      const tail = result.catch(() => undefined);
+      const result = waitFor(previous, waitMs).then(work);
+      // The next caller waits for every holder before it, including one this caller gave up on.
+      const tail = previous.then(() => result).catch(() => undefined);
       tails.set(key, tail);
       try {
         return await result;
@@ -26,6 +31,20 @@ export function createKeyLock(): KeyLock {
       }
     },
   };
+}
+
+/** Resolves when `previous` settles, or rejects with a KeyLockError after `ms`. */
+function waitFor(previous: Promise<unknown>, ms: number): Promise<void> {
+  const settled = previous.then(
+    () => undefined,
+    () => undefined,
+  );
+  if (!Number.isFinite(ms)) return settled;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new KeyLockError('timeout', `another update of this key held it longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([settled, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The lock could not be taken: its store is unreachable, or another holder kept it too long. */

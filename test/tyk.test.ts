@@ -25,6 +25,7 @@ beforeAll(async () => {
     providers: {
       tyk: { kind: 'tyk', baseUrl: sim.baseUrl, adminSecret: SECRET },
       'tyk-wrong': { kind: 'tyk', baseUrl: sim.baseUrl, adminSecret: 'tyk_wrong_secret_000' },
+      'tyk-strict': { kind: 'tyk', baseUrl: sim.baseUrl, adminSecret: SECRET, timeoutMs: 1000, deadlineMs: 1000 },
     },
   });
   registerSecret('tyk_wrong_secret_000');
@@ -99,6 +100,21 @@ describe('tyk', () => {
     expect(b.body.errors).toBeUndefined();
     expect(sim.requests.map((r) => r.method)).toEqual(['GET', 'PUT', 'GET', 'PUT']);
     expect(sim.sessions.get(KEY)).toMatchObject({ tags: ['edge-eu', 'edge', 'a'], rate: 7 });
+  });
+
+  it('bounds the wait for a key’s lock by deadlineMs: a caller queued too long gives up and sends nothing', async () => {
+    // Each read-modify-write holds the key ~700 ms; the third caller would wait ~1400 ms > 1000.
+    sim.inject({ method: 'GET', delayMs: 700, times: 3 });
+    const started = Date.now();
+    const results = await Promise.all(
+      ['a', 'b', 'c'].map((tag) => gw.gql(UPDATE, { provider: 'tyk-strict', id: KEY, patch: { setTags: [{ key: tag }] } })),
+    );
+    const codes = results.map((r) => r.body.errors?.[0].extensions.code ?? 'OK');
+    expect(codes).toEqual(['OK', 'OK', 'UPSTREAM_UNAVAILABLE']);
+    expect(results[2].body.errors![0].message).toContain('longer than 1000 ms');
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(sim.requests.filter((r) => r.method === 'PUT')).toHaveLength(2);
+    expect(sim.sessions.get(KEY)?.tags).toEqual(['edge-eu', 'edge', 'a', 'b']);
   });
 
   it('sets typed access_rights, turning the list into Tyk’s map keyed by api_id', async () => {
