@@ -2,6 +2,7 @@
  * Test harness: keygate over real loopback HTTP, pointed at simulators.
  */
 import { spawn } from 'node:child_process';
+import { startSandbox, type RunningSandbox } from '../src/sandbox.ts';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,4 +142,19 @@ export function run(args: string[], env: Record<string, string> = {}): Promise<{
       resolve({ code, out });
     });
   });
+}
+
+/** Sandbox mode as `npm start` runs it (simulators + keygate on a free port), for tests. */
+export async function startSandboxGateway(): Promise<{ sandbox: RunningSandbox; keygate: RunningKeygate; close(): Promise<void> }> {
+  const sandbox = await startSandbox();
+  registerSecret(...sandbox.config.secrets);
+  const keygate = await startKeygate({ config: sandbox.config, port: 0 });
+  return {
+    sandbox,
+    keygate,
+    close: async () => {
+      await keygate.close();
+      await sandbox.close();
+    },
+  };
 }

@@ -3,9 +3,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type RunningSandbox } from '../src/sandbox.ts';
-import { startKeygate, type RunningKeygate } from '../src/server.ts';
-import { recordSeen, registerSecret } from './harness.ts';
+import type { RunningSandbox } from '../src/sandbox.ts';
+import type { RunningKeygate } from '../src/server.ts';
+import { recordSeen, startSandboxGateway } from './harness.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const examples = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)]
@@ -20,15 +20,13 @@ const examples = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)]
 
 let sandbox: RunningSandbox;
 let keygate: RunningKeygate;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  sandbox = await startSandbox();
-  registerSecret(...sandbox.config.secrets);
-  keygate = await startKeygate({ config: sandbox.config, port: 0 });
+  ({ sandbox, keygate, close } = await startSandboxGateway());
 });
 afterAll(async () => {
-  await keygate?.close();
-  await sandbox?.close();
+  await close?.();
 });
 
 describe('README examples', () => {

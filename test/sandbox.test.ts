@@ -1,21 +1,19 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerKinds } from '../providers/index.ts';
-import { startSandbox, type RunningSandbox } from '../src/sandbox.ts';
-import { startKeygate, type RunningKeygate } from '../src/server.ts';
-import { recordSeen, registerSecret } from './harness.ts';
+import type { RunningSandbox } from '../src/sandbox.ts';
+import type { RunningKeygate } from '../src/server.ts';
+import { recordSeen, startSandboxGateway } from './harness.ts';
 
 let sandbox: RunningSandbox;
 let keygate: RunningKeygate;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  sandbox = await startSandbox();
-  registerSecret(...sandbox.config.secrets);
-  keygate = await startKeygate({ config: sandbox.config, port: 0 });
+  ({ sandbox, keygate, close } = await startSandboxGateway());
 });
 afterAll(async () => {
-  await keygate?.close();
-  await sandbox?.close();
+  await close?.();
 });
 
 describe('sandbox mode', () => {
