@@ -94,6 +94,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: options.graphiql ?? edge.graphiql,
+    // GraphiQL's assets are served by keygate itself (no CDN), loaded only when the page is asked for.
+    renderGraphiQL: async (graphiqlOptions) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions),
     landingPage: false,
     // Liveness: yoga's own /health (200 while the process serves). Readiness: /ready, below.
     healthCheckEndpoint: '/health',
