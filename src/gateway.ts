@@ -28,6 +28,8 @@ export interface GatewayOptions {
   log?: Logger;
   /** Serve GraphiQL at the endpoint (default: the config's `server.graphiql`). */
   graphiql?: boolean;
+  /** What GraphiQL's editor starts with (the sandbox puts its examples there). */
+  graphiqlDefaultQuery?: string;
   /** The opened audit store (src/audit/store.ts); undefined when the audit log is off. */
   audit?: AuditStore;
   /** Serve /metrics on the main port (default true; false when a separate metrics port is used). */
@@ -93,7 +95,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const yoga = createYoga<Record<string, never>, GatewayContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: options.graphiql ?? edge.graphiql,
+    graphiql:
+      (options.graphiql ?? edge.graphiql) && (options.graphiqlDefaultQuery ? { title: 'keygate', defaultQuery: options.graphiqlDefaultQuery } : { title: 'keygate' }),
     // GraphiQL's assets are served by keygate itself (no CDN), loaded only when the page is asked for.
     renderGraphiQL: async (graphiqlOptions) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions),
     landingPage: false,

@@ -25,6 +25,8 @@ export interface KeygateOptions {
   configPath?: string;
   /** Sandbox mode (simulators only): NODE_ENV=development is tolerated there. */
   sandbox?: boolean;
+  /** What GraphiQL's editor starts with. */
+  graphiqlDefaultQuery?: string;
   /** The environment checked at start-up (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -71,7 +73,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     throw err;
   }
   const separateMetrics = config.metrics.port !== undefined;
-  const gateway = createGateway({ config, log: options.log, serveMetrics: !separateMetrics, audit });
+  const gateway = createGateway({ config, log: options.log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery });
   const server = createServer(gateway.yoga);
   let port: number;
   try {
@@ -213,7 +215,15 @@ async function main(argv: string[]): Promise<void> {
     const port = parsePort(args.port);
     const config = args.config ? loadConfigFile(args.config) : (sandbox = await startSandbox()).config;
     open = !config.auth;
-    running = await startKeygate({ config, port, host: args.host, log, configPath: args.config, sandbox: sandbox !== undefined });
+    running = await startKeygate({
+      config,
+      port,
+      host: args.host,
+      log,
+      configPath: args.config,
+      sandbox: sandbox !== undefined,
+      graphiqlDefaultQuery: sandbox && sandboxExamples(sandbox),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`keygate: ${err.message}`);
@@ -242,6 +252,13 @@ async function main(argv: string[]): Promise<void> {
     console.log(
       `keygate listening on ${running.url}${open ? ' (no `auth` section: loopback only, every caller holds every scope)' : ''}`,
     );
+}
+
+/** GraphiQL's starting text in sandbox mode: one example per provider, ready to run. */
+export function sandboxExamples(sandbox: RunningSandbox): string {
+  const lines = ['# keygate sandbox: every provider is a simulator on 127.0.0.1.', '# Put the cursor in one operation and press Run.', '', 'query Providers { providers { name kind operations patchFields } }', ''];
+  for (const [kind, s] of sandbox.sandboxes) lines.push(`# ${kind}`, s.exampleMutation(kind).replace(/^mutation /, `mutation ${kind[0].toUpperCase()}${kind.slice(1)}Example `), '');
+  return lines.join('\n');
 }
 
 function printSandbox(url: string, sandbox: RunningSandbox): void {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerKinds } from '../providers/index.ts';
 import type { RunningSandbox } from '../src/sandbox.ts';
 import type { RunningKeygate } from '../src/server.ts';
+import { sandboxExamples } from '../src/server.ts';
 import { recordSeen, startSandboxGateway } from './harness.ts';
 
 let sandbox: RunningSandbox;
@@ -32,6 +33,20 @@ describe('sandbox mode', () => {
       expect(body.data.updateApiKey.id).toBe(s.demoKeyIds[0]);
       expect(s.simulator.writes().length).toBeGreaterThan(0);
     }
+  });
+
+  it('starts GraphiQL with one valid document whose every operation runs', async () => {
+    const doc = sandboxExamples(sandbox);
+    const names = [...doc.matchAll(/^(?:query|mutation) (\w+)/gm)].map((m) => m[1]);
+    expect(names).toHaveLength(providerKinds.length + 1);
+    for (const operationName of names) {
+      const res = await fetch(keygate.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: doc, operationName }) });
+      const text = await res.text();
+      recordSeen(text);
+      expect(JSON.parse(text).errors, `${operationName}: ${text}`).toBeUndefined();
+    }
+    const page = await (await fetch(keygate.url, { headers: { accept: 'text/html' } })).text();
+    expect(page).toContain('keygate');
   });
 
   it('serves GraphiQL to a browser, with no asset from a CDN', async () => {
