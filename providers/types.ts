@@ -150,6 +150,13 @@ export function operationsOf(adapter: ProviderAdapter): string[] {
   return ops;
 }
 
+/** A vendor's date-time string as a Date; null when absent or unparseable. */
+export function toDate(value: unknown): Date | null {
+  if (typeof value !== 'string' || value === '') return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
 /** Encodes one id into a path segment. Ids are validated first (src/validate.ts). */
 export function pathSegment(id: string): string {
   return encodeURIComponent(id);

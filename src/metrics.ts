@@ -89,24 +89,3 @@ export function statusClass(status: number): string {
   return `${Math.floor(status / 100)}xx`;
 }
 
-/** Counts the outcome of one key operation by provider and code, whatever happens. */
-export async function countOutcome<T>(
-  metrics: Metrics | undefined,
-  knownProvider: boolean,
-  provider: string,
-  operation: string,
-  work: () => Promise<T>,
-): Promise<T> {
-  if (!metrics) return work();
-  // A provider name a client typed is a label only when it names a configured connection.
-  const labels = { provider: knownProvider ? provider : '(unknown)', operation };
-  try {
-    const result = await work();
-    metrics.outcomes.inc({ ...labels, code: 'OK' });
-    return result;
-  } catch (err) {
-    const code = (err as { extensions?: { code?: unknown } }).extensions?.code;
-    metrics.outcomes.inc({ ...labels, code: typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR' });
-    throw err;
-  }
-}

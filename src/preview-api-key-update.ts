@@ -7,7 +7,6 @@ import type { ApiKeyPatch, NormalizedKey, UpstreamRequest } from '../providers/t
 import { runOperation } from './audit/run-operation.ts';
 import { authorize } from './auth.ts';
 import type { Connection } from './connections.ts';
-import { countOutcome } from './metrics.ts';
 import { redactBody } from './redact.ts';
 import { checkUpdate, connectionFor, currentOf, type ApiKey, type OperationContext, type PatchSource } from './update-api-key.ts';
 
@@ -25,9 +24,7 @@ export interface ApiKeyUpdatePreview {
 }
 
 export function previewApiKeyUpdate(ctx: OperationContext, provider: string, id: string, patch: PatchSource): Promise<ApiKeyUpdatePreview> {
-  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'preview', () =>
-    runOperation(ctx, { operation: 'preview', provider, keyId: id, patch, audited: true }, () => preview(ctx, provider, id, patch)),
-  );
+  return runOperation(ctx, { operation: 'preview', provider, keyId: id, patch, audited: true }, () => preview(ctx, provider, id, patch));
 }
 
 async function preview(ctx: OperationContext, provider: string, id: string, source: PatchSource): Promise<ApiKeyUpdatePreview> {

@@ -5,18 +5,14 @@
 import { runOperation } from './audit/run-operation.ts';
 import { authorize } from './auth.ts';
 import { badResponseError, inputError } from './errors.ts';
-import { countOutcome } from './metrics.ts';
 import { unsupported } from './loaders.ts';
-import { call, connectionFor, toApiKey, type ApiKey, type OperationContext } from './update-api-key.ts';
-import { idProblem } from './validate.ts';
+import { call, checkId, connectionFor, toApiKey, type ApiKey, type OperationContext } from './update-api-key.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
 /** One key, or null when the vendor says it does not exist. */
 export function readApiKey(ctx: OperationContext, provider: string, id: string): Promise<ApiKey | null> {
-  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'read', () =>
-    runOperation(ctx, { operation: 'read', provider, keyId: id, audited: false }, () => read(ctx, provider, id)),
-  );
+  return runOperation(ctx, { operation: 'read', provider, keyId: id, audited: false }, () => read(ctx, provider, id));
 }
 
 async function read(ctx: OperationContext, provider: string, id: string): Promise<ApiKey | null> {
@@ -26,11 +22,6 @@ async function read(ctx: OperationContext, provider: string, id: string): Promis
   if (!connection.adapter.readKey && !connection.adapter.readByListing) throw unsupported(connection, 'read');
   const loaded = await connection.resilience.execute(() => ctx.loaders.keys(connection).load(id), ctx.signal);
   return loaded.found ? { ...loaded.key, provider } : null;
-}
-
-export function checkId(provider: string, id: string): void {
-  const badId = idProblem(id);
-  if (badId) throw inputError(provider, `key id ${JSON.stringify(id.slice(0, 64))} ${badId}`, 'id');
 }
 
 export interface ApiKeyPage {
@@ -50,9 +41,7 @@ interface Position {
  * Tyk fixed-size pages), so a cursor records the vendor page and an offset into it.
  */
 export function listApiKeys(ctx: OperationContext, provider: string, first: number, after: string | null | undefined): Promise<ApiKeyPage> {
-  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'list', () =>
-    runOperation(ctx, { operation: 'list', provider, keyId: null, audited: false }, () => list(ctx, provider, first, after)),
-  );
+  return runOperation(ctx, { operation: 'list', provider, keyId: null, audited: false }, () => list(ctx, provider, first, after));
 }
 
 async function list(ctx: OperationContext, provider: string, first: number, after: string | null | undefined): Promise<ApiKeyPage> {

@@ -36,7 +36,8 @@ export function redactText(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-function containsSecret(v: string, secrets: readonly string[]): boolean {
+/** Whether `v` holds any known secret (secrets shorter than 4 characters are ignored). */
+export function containsSecret(v: string, secrets: readonly string[]): boolean {
   return secrets.some((s) => s.length >= 4 && v.includes(s));
 }
 

@@ -13,7 +13,7 @@ import type { Loaders } from './loaders.ts';
 import type { Context as TraceContext } from '@opentelemetry/api';
 import type { Logger } from './log.ts';
 import type { Tracing } from './tracing.ts';
-import { countOutcome, type Metrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
 import { redactBody, redactText } from './redact.ts';
 import { UpstreamFailure } from './upstream/client.ts';
 import { attemptNumber, attemptSignal, DeadlineExceededError } from './upstream/resilience.ts';
@@ -56,10 +56,15 @@ export function connectionFor(ctx: OperationContext, provider: string): Connecti
   });
 }
 
-/** Every local check of an update; throws the first failing one, having sent nothing. */
-export function checkUpdate(connection: Connection, provider: string, id: string, patch: ApiKeyPatch): void {
+/** Refuses an id that cannot go into a vendor's path safely (BAD_USER_INPUT, nothing sent). */
+export function checkId(provider: string, id: string): void {
   const badId = idProblem(id);
   if (badId) throw inputError(provider, `key id ${JSON.stringify(id.slice(0, 64))} ${badId}`, 'id');
+}
+
+/** Every local check of an update; throws the first failing one, having sent nothing. */
+export function checkUpdate(connection: Connection, provider: string, id: string, patch: ApiKeyPatch): void {
+  checkId(provider, id);
   const { adapter } = connection;
   const tooDeep = depthProblem(patch);
   if (tooDeep) throw inputError(provider, `key "${id}": the patch ${tooDeep}`, 'patch');
@@ -84,9 +89,7 @@ export function checkUpdate(connection: Connection, provider: string, id: string
 export type PatchSource = ApiKeyPatch | (() => ApiKeyPatch);
 
 export function updateApiKey(ctx: OperationContext, provider: string, id: string, patch: PatchSource): Promise<ApiKey> {
-  return countOutcome(ctx.metrics, ctx.connections.get(provider) !== undefined, provider, 'update', () =>
-    runOperation(ctx, { operation: 'update', provider, keyId: id, patch, audited: true }, (progress) => applyUpdate(ctx, provider, id, patch, progress)),
-  );
+  return runOperation(ctx, { operation: 'update', provider, keyId: id, patch, audited: true }, (progress) => applyUpdate(ctx, provider, id, patch, progress));
 }
 
 async function applyUpdate(ctx: OperationContext, provider: string, id: string, source: PatchSource, progress: OperationProgress): Promise<ApiKey> {

@@ -74,6 +74,8 @@ describe('sandbox mode', () => {
     });
     expect(out).toMatch(/GraphiQL at http:\/\/127\.0\.0\.1:\d+\/graphql/);
     for (const kind of providerKinds) expect(out).toContain(`updateApiKey(provider: "${kind}"`);
+    // Tracing is off without an exporter: no span is printed anywhere.
+    expect(out).not.toMatch(/spanId|instrumentationScope|resourceSpans/);
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code).toBe(0);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pathSegment, type FieldProblem, type NormalizedKey, type ProviderAdapter } from '../types.ts';
+import { pathSegment, toDate, type FieldProblem, type NormalizedKey, type ProviderAdapter } from '../types.ts';
 import { BASIC_BASE_URL, BasicErrorBody, BasicGetResponse, BasicUpdateResponse, type BasicUpdateBody } from './wire.ts';
 
 export interface BasicConfig {
@@ -66,12 +66,6 @@ export function splitRoles(roles: string | undefined | null): string[] | null {
     .split(',')
     .map((r) => r.trim())
     .filter((r) => r.length > 0);
-}
-
-function toDate(value: string | undefined): Date | null {
-  if (value === undefined) return null;
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? null : date;
 }
 
 /** A Basic `{key: {...}}` body (update and read answers share it) as a key. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pathSegment, type FieldProblem, type ProviderAdapter } from '../types.ts';
+import { pathSegment, toDate, type FieldProblem, type ProviderAdapter } from '../types.ts';
 import { MESA_BASE_URL, MESA_LIST_LIMIT, MESA_TAG_KEY_MAX, MESA_TAG_VALUE_MAX, MesaErrorBody, MesaListResponse, MesaUpdateResponse, type MesaUpdateBody } from './wire.ts';
 
 export interface MesaConfig {
@@ -100,9 +100,3 @@ export const mesaAdapter: ProviderAdapter<MesaConfig> = {
     return { vendorCode: code, message, traceId: trace_id };
   },
 };
-
-function toDate(value: string | null | undefined): Date | null {
-  if (!value) return null;
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? null : d;
-}

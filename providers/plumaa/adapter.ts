@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ErrorCode, FieldProblem, ProviderAdapter } from '../types.ts';
+import { toDate, type ErrorCode, type FieldProblem, type ProviderAdapter } from '../types.ts';
 import { PLUMAA_BASE_URL, PlumaaApiKeyBody, PlumaaErrorBody, type PlumaaUpdateBody, type PlumaaUpdateInput } from './wire.ts';
 
 export interface PlumaaConfig {
@@ -53,7 +53,6 @@ export const plumaaAdapter: ProviderAdapter<PlumaaConfig> = {
     const parsed = PlumaaApiKeyBody.safeParse(body);
     if (!parsed.success) return undefined;
     const key = parsed.data;
-    const updatedAt = new Date(key.updatedAt);
     return {
       id: key.id,
       name: key.name,
@@ -61,7 +60,7 @@ export const plumaaAdapter: ProviderAdapter<PlumaaConfig> = {
       roles: null,
       tags: null,
       expiresAt: null,
-      updatedAt: Number.isNaN(updatedAt.getTime()) ? null : updatedAt,
+      updatedAt: toDate(key.updatedAt),
       raw: body,
     };
   },

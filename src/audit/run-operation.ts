@@ -1,5 +1,5 @@
 /**
- * Runs one key operation and accounts for it: one structured log line (request id, caller,
+ * Runs one key operation and accounts for it: the outcome counter (by provider and code), one structured log line (request id, caller,
  * provider, key id, code, upstream status, attempts, duration) and, for updates and previews, the
  * audit log — written before the client's answer leaves.
  *
@@ -16,7 +16,7 @@ import type { Caller } from '../auth.ts';
 import { auditUnavailableError, GatewayError, type UpstreamInfo } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { REDACTED } from '../redact.ts';
+import { containsSecret, REDACTED } from '../redact.ts';
 import { MAX_PATCH_DEPTH } from '../validate.ts';
 import type { AuditRow, AuditStore } from './store.ts';
 
@@ -27,7 +27,7 @@ export interface RunOperationContext {
   /** Undefined when the audit log is off. */
   audit?: AuditStore;
   metrics?: Metrics;
-  connections: { secrets: readonly string[] };
+  connections: { secrets: readonly string[]; get(name: string): unknown };
 }
 
 export type KeyOperation = 'update' | 'preview' | 'updateApiKeys' | 'read' | 'list';
@@ -119,6 +119,9 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
   const traceId = ext.upstream?.traceId ?? answered?.traceId ?? null;
   const attemptCount = ext.upstream?.attempts ?? ext.attempts ?? (attempts > 0 ? attempts : null);
   const fields = { caller: ctx.caller.name, operation: meta.operation, provider: meta.provider, keyId: meta.keyId, code, status, attempts: attemptCount, durationMs };
+  // A provider name a client typed is a metric label only when it names a configured connection.
+  if (meta.provider !== null)
+    ctx.metrics?.outcomes.inc({ provider: ctx.connections.get(meta.provider) ? meta.provider : '(unknown)', operation: meta.operation, code });
   if (code === 'INTERNAL_SERVER_ERROR') ctx.log.error({ ...fields, err: error }, 'key operation failed unexpectedly');
   else ctx.log.info(fields, 'key operation');
 
@@ -151,7 +154,7 @@ export function patchForRecord(patch: OperationMeta['patch'], secrets: readonly 
   if (value === undefined || value === null) return null;
   const walk = (v: unknown, key: string | undefined, depth: number): unknown => {
     if (key !== undefined && SECRET_KEY.test(key) && v !== null && v !== undefined && v !== '') return REDACTED;
-    if (typeof v === 'string') return secrets.some((s) => s.length >= 4 && v.includes(s)) ? REDACTED : v;
+    if (typeof v === 'string') return containsSecret(v, secrets) ? REDACTED : v;
     if (v instanceof Date) return v.toISOString();
     if (typeof v !== 'object' || v === null) return typeof v === 'number' || typeof v === 'boolean' ? v : null;
     // A hostile patch may nest deeper than any vendor field; the record stops where checks would.
