@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [--out FILE]`: keygate's benchmark, on loopback only.
+ * `npm run bench [-- --quick] [--out FILE] [--scenario NAME] [--audit on|off]`: keygate's benchmark,
+ * on loopback only (`--scenario`/`--audit` run a part of it, for working on one path).
  *
  * Starts the vendor simulators (Mesa, Tyk) in this process, keygate in real mode as a child
  * process (auth on, SQLite audit on; then a second run with audit off), and drives each scenario
@@ -21,7 +22,15 @@ import { createMesaSimulator, demoKey } from '../../providers/mesa/simulator.ts'
 import type { RunningSimulator } from '../../providers/types.ts';
 import { createTykSimulator, demoSession } from '../../providers/tyk/simulator.ts';
 
-const { values: flags } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' } } });
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    out: { type: 'string' },
+    // For working on one path: only the scenarios whose name contains this, and only audit on or off.
+    scenario: { type: 'string' },
+    audit: { type: 'string' },
+  },
+});
 const QUICK = Boolean(flags.quick);
 const PHASES = QUICK
   ? { warmMs: 300, loadMs: 1000, singleMs: 700, connections: 32 }
@@ -211,11 +220,15 @@ async function main(): Promise<void> {
   const directSingle = await load(direct, 1, PHASES.singleMs);
 
   const runs: Record<string, unknown>[] = [];
-  for (const audit of [true, false]) {
+  const only = flags.scenario?.toLowerCase();
+  const selected = only ? scenarios.filter((s) => s.name.toLowerCase().includes(only)) : scenarios;
+  if (selected.length === 0) throw new Error(`--scenario ${flags.scenario}: no such scenario (${scenarios.map((s) => s.name).join(', ')})`);
+  if (flags.audit !== undefined && flags.audit !== 'on' && flags.audit !== 'off') throw new Error(`--audit ${flags.audit}: expected on or off`);
+  for (const audit of [true, false].filter((a) => flags.audit === undefined || a === (flags.audit === 'on'))) {
     const { child, origin } = await startGateway(configFor(audit));
     const pid = child.pid!;
     try {
-      for (const s of scenarios) {
+      for (const s of selected) {
         const req = s.request(origin);
         const sample = await fetch(`${origin}${req.path}`, { method: req.method, headers: req.headers, body: req.body });
         const problem = req.check(sample.status, await sample.text());

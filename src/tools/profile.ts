@@ -3,7 +3,8 @@
  *
  * Runs keygate in a child process under `--cpu-prof` against the Mesa simulator, drives Mesa
  * single PATCHes at 32 connections, and prints the share of CPU samples (after a warm-up cut) by
- * package or keygate file: inclusive (anywhere on the stack) and self (the frame on top).
+ * package or keygate file (or, with `--functions`, by function): inclusive (anywhere on the stack)
+ * and self (the frame on top).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,13 +14,13 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { createMesaSimulator, demoKey } from '../../providers/mesa/simulator.ts';
 
-const { values: flags } = parseArgs({ options: { audit: { type: 'boolean' }, seconds: { type: 'string' } } });
+const { values: flags } = parseArgs({ options: { audit: { type: 'boolean' }, seconds: { type: 'string' }, functions: { type: 'boolean' } } });
 const seconds = Number(flags.seconds ?? 8);
 const WARMUP_MS = 2500;
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string };
+  callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
 
@@ -70,7 +71,9 @@ const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Profi
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const label = (n: ProfileNode): string => {
+// --functions: by function (name, package or file, line) instead of by package.
+const label = (n: ProfileNode): string => (flags.functions ? `${n.callFrame.functionName || '(anonymous)'} ${where(n)}:${n.callFrame.lineNumber + 1}` : where(n));
+const where = (n: ProfileNode): string => {
   const url = n.callFrame.url;
   if (url.includes('node_modules/')) {
     const parts = url.split('node_modules/').at(-1)!.split('/');
