@@ -17,6 +17,7 @@ import { createLoaders } from './loaders.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { callerOf, useAuth } from './plugins/auth.ts';
+import { useBodyLimit } from './plugins/body-limit.ts';
 import { useObservability, type ReadinessCheck } from './plugins/observability.ts';
 import { requestIdOf, useRequestId } from './plugins/request-id.ts';
 import { useTracing } from './plugins/tracing.ts';
@@ -107,7 +108,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     maskedErrors: { isDev: false },
     // Yoga's default CORS echoes any Origin with credentials: off unless an allow-list is configured.
     cors: edge.cors.origins.length > 0 ? { origin: edge.cors.origins, credentials: false, methods: ['GET', 'POST'], allowedHeaders: CORS_HEADERS, maxAge: 600 } : false,
-    maxRequestBodySize: edge.maxBodyBytes,
+    // The body limit is src/plugins/body-limit.ts (the same 413, without a stream per request).
+    maxRequestBodySize: false,
     logging: {
       debug: (...args) => log.debug({ args }, 'yoga'),
       info: (...args) => log.info({ args }, 'yoga'),
@@ -147,6 +149,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       }),
       useObservability({ metrics, serveMetrics: options.serveMetrics ?? true, checks }),
       useTracing(tracing),
+      // After every request parser has been registered (it wraps the one chosen).
+      useBodyLimit(edge.maxBodyBytes),
     ],
     context: (initial) => {
       const requestId = requestIdOf(initial.request);
