@@ -7,10 +7,10 @@
  * whatever its status, is returned for the adapter and src/errors.ts to judge.
  */
 import { randomBytes } from 'node:crypto';
-import ky, { type KyInstance, TimeoutError } from 'ky';
+import ky, { type KyInstance } from 'ky';
 import type { UpstreamAuth, UpstreamRequest, UpstreamResponse } from '../../providers/types.ts';
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './digest.ts';
-import { BodyTooLargeError, createUndiciFetch, responseText } from './undici-fetch.ts';
+import { BodyTooLargeError, createUndiciFetch, isTimeout, responseText } from './undici-fetch.ts';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const USER_AGENT = 'keygate/0.1';
@@ -53,10 +53,11 @@ export interface UpstreamClient {
 }
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
-  const pool = createUndiciFetch({ maxBodyBytes: MAX_RESPONSE_BYTES, connections: options.maxConnections });
+  const pool = createUndiciFetch({ maxBodyBytes: MAX_RESPONSE_BYTES, connections: options.maxConnections, timeoutMs: options.timeoutMs });
   const http: KyInstance = ky.create({
     fetch: pool.fetch,
-    timeout: options.timeoutMs,
+    // The pool times each exchange (undici-fetch.ts): no timer and no joined signal per call in ky.
+    timeout: false,
     retry: 0,
     throwHttpErrors: false,
     redirect: 'manual',
@@ -113,9 +114,9 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
           ...(sendOptions.traceparent && { traceparent: sendOptions.traceparent }),
           ...(req.body !== undefined && { 'content-type': 'application/json' }),
         },
-        // The body rides beside ky's Request to our fetch (undici-fetch.ts), not through a stream.
+        // The body and the signal ride beside ky's Request to our fetch (undici-fetch.ts).
         ...(req.body !== undefined && ({ upstreamBody: JSON.stringify(req.body) } as object)),
-        ...(sendOptions.signal && { signal: sendOptions.signal }),
+        ...(sendOptions.signal && ({ upstreamSignal: sendOptions.signal } as object)),
       });
     } catch (err) {
       exchanged(undefined);
@@ -161,8 +162,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
 }
 
 function toFailure(err: unknown, timeoutMs: number): UpstreamFailure {
-  if (err instanceof TimeoutError) return new UpstreamFailure('timeout', `no answer within ${timeoutMs} ms`);
   const cause = findCause(err);
+  if (isTimeout(cause)) return new UpstreamFailure('timeout', `no answer within ${timeoutMs} ms`);
   if (cause instanceof BodyTooLargeError) return new UpstreamFailure('too_large', cause.message);
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   return new UpstreamFailure('connection', code ? `connection failed (${code})` : 'connection failed');
@@ -171,7 +172,7 @@ function toFailure(err: unknown, timeoutMs: number): UpstreamFailure {
 function findCause(err: unknown): unknown {
   let current = err;
   for (let i = 0; i < 5 && current instanceof Error; i++) {
-    if (current instanceof BodyTooLargeError || (current as NodeJS.ErrnoException).code) return current;
+    if (current instanceof BodyTooLargeError || isTimeout(current) || (current as NodeJS.ErrnoException).code) return current;
     current = current.cause;
   }
   return current;

@@ -1,6 +1,10 @@
 /**
- * A `fetch` for ky over an undici keep-alive pool: ky keeps its API (hooks, timeout, prefix) while
- * each call costs one `undici.request` instead of Node's heavier built-in fetch.
+ * A `fetch` for ky over an undici keep-alive pool: ky keeps its API (hooks, prefix) while each
+ * call costs one `undici.request` instead of Node's heavier built-in fetch.
+ *
+ * Each exchange, from connecting to the last byte of the answer, is bounded by `timeoutMs` (one
+ * timer here instead of ky's timer, promise and joined signal); it fails with an error for which
+ * `isTimeout` is true. The caller's signal (the deadline) aborts it too.
  *
  * Redirects are never followed (undici.request does not), so a redirect can never carry our
  * credentials to another host. Bodies larger than `maxBodyBytes` are refused while streaming,
@@ -19,6 +23,18 @@ export interface UndiciFetchOptions {
   maxBodyBytes: number;
   /** Sockets kept per origin. */
   connections?: number;
+  /** One exchange, from connecting to the answer's last byte, at most this long. */
+  timeoutMs: number;
+}
+
+/** The reason an exchange is aborted after `timeoutMs`. */
+export class ExchangeTimeoutError extends Error {
+  override readonly name = 'ExchangeTimeoutError';
+}
+
+/** True when an exchange failed because it took longer than `timeoutMs`. */
+export function isTimeout(err: unknown): boolean {
+  return err instanceof ExchangeTimeoutError || (err as NodeJS.ErrnoException | undefined)?.code === 'UND_ERR_CONNECT_TIMEOUT';
 }
 
 export interface UndiciFetch {
@@ -27,12 +43,14 @@ export interface UndiciFetch {
 }
 
 /**
- * The fast path between ky and this fetch: ky builds a body-less Request and passes the JSON text
- * as the extra option `upstreamBody`; the answer's text is handed back beside the Response
+ * The fast path between ky and this fetch: ky builds a body-less, signal-less Request and passes
+ * the JSON text and the caller's signal as the extra options `upstreamBody` and `upstreamSignal`
+ * (so ky joins no signals); the answer's text is handed back beside the Response
  * (`responseText`), so neither body goes through a web stream.
  */
 export interface FastInit extends RequestInit {
   upstreamBody?: string;
+  upstreamSignal?: AbortSignal;
 }
 
 const texts = new WeakMap<Response, string>();
@@ -43,7 +61,12 @@ export function responseText(response: Response): string | undefined {
 }
 
 export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
-  const agent = new Agent({ connections: options.connections ?? 32, keepAliveTimeout: 10_000, pipelining: 1 });
+  const agent = new Agent({
+    connections: options.connections ?? 32,
+    keepAliveTimeout: 10_000,
+    pipelining: 1,
+    connect: { timeout: options.timeoutMs },
+  });
 
   const fetch = async (input: Request | URL | string, init?: FastInit): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input, init);
@@ -52,31 +75,36 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
     request.headers.forEach((value, key) => {
       headers[key] = value;
     });
-    const res = await undiciRequest(request.url, {
-      method: request.method as 'GET',
-      headers,
-      body,
-      dispatcher: agent,
-      signal: request.signal,
-    });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > options.maxBodyBytes) {
-        res.body.destroy();
-        throw new BodyTooLargeError(options.maxBodyBytes);
+    const outer = init?.upstreamSignal ?? request.signal;
+    if (outer.aborted) throw outer.reason;
+    const exchange = new AbortController();
+    const onAbort = () => exchange.abort(outer.reason);
+    outer.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => exchange.abort(new ExchangeTimeoutError(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    try {
+      const res = await undiciRequest(request.url, { method: request.method as 'GET', headers, body, dispatcher: agent, signal: exchange.signal });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > options.maxBodyBytes) {
+          res.body.destroy();
+          throw new BodyTooLargeError(options.maxBodyBytes);
+        }
+        chunks.push(chunk as Buffer);
       }
-      chunks.push(chunk as Buffer);
+      const responseHeaders = new Headers();
+      for (const [key, value] of Object.entries(res.headers)) {
+        if (Array.isArray(value)) for (const v of value) responseHeaders.append(key, v);
+        else if (value !== undefined) responseHeaders.set(key, value);
+      }
+      const response = new Response(null, { status: res.statusCode, headers: responseHeaders });
+      texts.set(response, Buffer.concat(chunks).toString('utf8'));
+      return response;
+    } finally {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', onAbort);
     }
-    const responseHeaders = new Headers();
-    for (const [key, value] of Object.entries(res.headers)) {
-      if (Array.isArray(value)) for (const v of value) responseHeaders.append(key, v);
-      else if (value !== undefined) responseHeaders.set(key, value);
-    }
-    const response = new Response(null, { status: res.statusCode, headers: responseHeaders });
-    texts.set(response, Buffer.concat(chunks).toString('utf8'));
-    return response;
   };
 
   return { fetch, close: () => agent.close() };
