@@ -12,7 +12,7 @@ import { basicKey, createBasicSimulator, type BasicSimulator } from '../provider
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
 import { faults } from '../providers/simulator-kit.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
-import { patchForRecord } from '../src/audit/run-operation.ts';
+import { patchForRecord, timeOrderedUUID } from '../src/audit/run-operation.ts';
 import { ConfigError, describeConfig, resolveConfig } from '../src/config.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
@@ -383,5 +383,20 @@ describe('PostgreSQL schema', () => {
 
   it('refuses to start when the database cannot be reached, naming audit.postgres', async () => {
     await expect(startGateway({ providers: providers(), audit: { postgres: 'postgres://nobody@127.0.0.1:1/test' } })).rejects.toThrow(/audit\.postgres: cannot prepare schema "keygate"/);
+  });
+});
+
+describe('audit attempt ids', () => {
+  it('are UUIDv7: the creation millisecond first, version 7, the RFC variant, and random bits', () => {
+    const at = Date.UTC(2026, 11, 1, 12, 0, 0, 123);
+    const id = timeOrderedUUID(at);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toBe(at);
+    expect(timeOrderedUUID(at)).not.toBe(id);
+  });
+
+  it('sort by creation time, so the attempt index grows at its end', () => {
+    const ids = [0, 1, 2, 1000, 86_400_000].map((dt) => timeOrderedUUID(Date.UTC(2026, 0, 1) + dt));
+    expect([...ids].sort()).toEqual(ids);
   });
 });

@@ -10,7 +10,7 @@
  * AUDIT_UNAVAILABLE, so nothing is answered without a record. Once an intent row exists the vendor
  * may have applied the change, so a failed outcome write is logged and the true answer is given.
  */
-import { v7 as timeOrderedUUID } from 'uuid';
+import { randomUUID } from 'node:crypto';
 import type { ApiKeyPatch } from '../../providers/types.ts';
 import type { Caller } from '../auth.ts';
 import { auditUnavailableError, GatewayError, type UpstreamInfo } from '../errors.ts';
@@ -56,10 +56,20 @@ const MAX_FIELD = 256;
 /** Patch fields whose values are credentials (Tyk `hmac_string`, `jwt_data.secret`, `basic_auth_data.password`). */
 const SECRET_KEY = /^(?:.*_)?(?:secret|password|token|private_?key)$|^hmac_string$/i;
 
+/**
+ * A UUIDv7 (RFC 9562: 48-bit Unix milliseconds, version 7, random rest): the attempt index then
+ * grows at its end instead of at random places, which halves the cost of an audit row in SQLite
+ * and keeps PostgreSQL's B-tree compact. The random bits come from `randomUUID`, whose entropy
+ * Node draws in batches (the `uuid` package's v7 draws 16 bytes from the CSPRNG per id).
+ */
+export function timeOrderedUUID(now = Date.now()): string {
+  const ms = now.toString(16).padStart(12, '0');
+  // randomUUID(): xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx (V holds the RFC variant bits already)
+  return `${ms.slice(0, 8)}-${ms.slice(8)}-7${randomUUID().slice(15)}`;
+}
+
 export async function runOperation<T>(ctx: RunOperationContext, meta: OperationMeta, work: (progress: OperationProgress) => Promise<T>): Promise<T> {
   const started = performance.now();
-  // Time-ordered (UUIDv7): the attempt index grows at its end instead of at random places, which
-  // halves the cost of an audit row in SQLite (and keeps PostgreSQL's B-tree compact).
   const attemptId = timeOrderedUUID();
   const { audit } = ctx;
   let intentWritten = false;
