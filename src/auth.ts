@@ -68,8 +68,11 @@ export function providersCovered(caller: Caller, action: ScopeAction): '*' | Set
 export interface Authenticator {
   /** Whether callers must authenticate (an `auth` section is configured). */
   readonly required: boolean;
-  /** The request's caller; throws UNAUTHENTICATED (HTTP 401 + WWW-Authenticate) otherwise. */
-  authenticate(request: Request): Promise<Caller>;
+  /**
+   * The request's caller; throws UNAUTHENTICATED (HTTP 401 + WWW-Authenticate) otherwise.
+   * Synchronous for static tokens (no promise on the hot path); a promise only for a JWT.
+   */
+  authenticate(request: Request): Caller | Promise<Caller>;
 }
 
 const REALM = 'Bearer realm="keygate"';
@@ -82,7 +85,7 @@ export function sha256(text: string): Buffer {
 }
 
 export function createAuthenticator(auth: AuthConfig | undefined): Authenticator {
-  if (!auth) return { required: false, authenticate: async () => OPEN_CALLER };
+  if (!auth) return { required: false, authenticate: () => OPEN_CALLER };
   const verifyJwt = auth.jwt ? createJwtVerifier(auth.jwt) : undefined;
 
   const fromToken = (token: string): Caller | undefined => {
@@ -98,16 +101,23 @@ export function createAuthenticator(auth: AuthConfig | undefined): Authenticator
 
   return {
     required: true,
-    async authenticate(request) {
+    authenticate(request) {
       const header = request.headers.get('authorization');
       if (!header) throw callerUnauthenticatedError('send Authorization: Bearer <token>', REALM);
       const m = /^Bearer +(\S+)\s*$/i.exec(header);
       if (!m || m[1].length > MAX_TOKEN_LENGTH || !B64TOKEN.test(m[1]))
         throw callerUnauthenticatedError('the Authorization header must be "Bearer <token>"', `${REALM}, error="invalid_request"`);
       const token = m[1];
-      const caller = (verifyJwt && token.split('.').length === 3 ? await verifyJwt(token) : undefined) ?? fromToken(token);
-      if (caller) return caller;
-      throw callerUnauthenticatedError('the token is not valid', `${REALM}, error="invalid_token"`);
+      const invalid = () => callerUnauthenticatedError('the token is not valid', `${REALM}, error="invalid_token"`);
+      if (verifyJwt && token.split('.').length === 3)
+        return verifyJwt(token).then((caller) => {
+          const found = caller ?? fromToken(token);
+          if (!found) throw invalid();
+          return found;
+        });
+      const caller = fromToken(token);
+      if (!caller) throw invalid();
+      return caller;
     },
   };
 }

@@ -2,7 +2,7 @@
  * Issue 5: the append-only audit log, in both stores — SQLite (node:sqlite) and the real
  * PostgreSQL on 127.0.0.1:5432 (test/pg.ts; never mocked) — driven over real loopback HTTP.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -13,6 +13,7 @@ import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/m
 import { faults } from '../providers/simulator-kit.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
 import { patchForRecord, timeOrderedUUID } from '../src/audit/run-operation.ts';
+import { createSqliteAuditStore } from '../src/audit/sqlite.ts';
 import { ConfigError, describeConfig, resolveConfig } from '../src/config.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
@@ -398,5 +399,43 @@ describe('audit attempt ids', () => {
   it('sort by creation time, so the attempt index grows at its end', () => {
     const ids = [0, 1, 2, 1000, 86_400_000].map((dt) => timeOrderedUUID(Date.UTC(2026, 0, 1) + dt));
     expect([...ids].sort()).toEqual(ids);
+  });
+});
+
+describe('the SQLite audit store', () => {
+  it('folds the WAL into the database file from its checkpointer thread, not inside commits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-ckpt-'));
+    const path = join(dir, 'audit.db');
+    const store = createSqliteAuditStore(path);
+    try {
+      const empty = statSync(path).size;
+      const row = (i: number) => ({
+        attemptId: timeOrderedUUID(),
+        phase: 'outcome' as const,
+        at: new Date(),
+        caller: 'ckpt',
+        requestId: `r${i}`,
+        provider: 'mesa',
+        keyId: 'k',
+        operation: 'update',
+        patch: { setTags: [{ key: 'n', value: String(i) }] },
+        outcome: 'OK',
+        upstreamStatus: 200,
+        traceId: null,
+        attempts: 1,
+        durationMs: 1,
+      });
+      await Promise.all(Array.from({ length: 300 }, (_, i) => store.append(row(i))));
+      // Committed rows sit in the WAL; automatic checkpoints are off on the writing connection.
+      expect(statSync(path).size).toBe(empty);
+      const until = Date.now() + 5000;
+      while (statSync(path).size === empty && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      expect(statSync(path).size).toBeGreaterThan(empty);
+      const { entries } = await store.query({}, 500);
+      expect(entries).toHaveLength(300);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,12 +4,14 @@
  * for anyone using SQL. `synchronous`: NORMAL (default) — a row is in the file before the answer
  * leaves and survives a crash of keygate, but the last rows may be lost if the machine loses power;
  * FULL — every row is fsynced first (costlier: each write blocks the event loop on the disk).
+ * WAL checkpoints run in a worker thread (src/audit/sqlite-checkpointer.ts), off the event loop.
  *
  * For one gateway process: several replicas need PostgreSQL (src/audit/postgres.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditRow, type AuditStore } from './store.ts';
 
 /** Schema versions, applied in order; `PRAGMA user_version` records the last one applied. */
@@ -40,6 +42,10 @@ const MIGRATIONS = [
 
 /** Writes never wait longer than this for another connection's lock (they block the event loop). */
 const BUSY_TIMEOUT_MS = 1000;
+/** How often the checkpointer thread (src/audit/sqlite-checkpointer.ts) folds the WAL into the file. */
+const CHECKPOINT_INTERVAL_MS = 1000;
+/** SQLite's own automatic checkpoint size (pages), used again if the checkpointer thread fails. */
+const AUTO_CHECKPOINT_PAGES = 1000;
 
 export function createSqliteAuditStore(path: string, synchronous: 'normal' | 'full' = 'normal'): AuditStore {
   let db: DatabaseSync;
@@ -48,11 +54,22 @@ export function createSqliteAuditStore(path: string, synchronous: 'normal' | 'fu
     db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
     db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'};`);
     migrate(db);
+    // Checkpoints (and their disk syncs) run in a worker thread, not inside commits on the event loop.
+    db.exec('PRAGMA wal_autocheckpoint = 0');
   } catch (err) {
     throw new AuditStoreError(`audit.sqlite: cannot open ${path}: ${(err as Error).message}`);
   }
-  const insert = db.prepare(`INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
   let closed = false;
+  const checkpointer = new Worker(new URL('./sqlite-checkpointer.ts', import.meta.url), { workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS } });
+  checkpointer.unref();
+  const fallBack = () => {
+    // Without the thread the WAL would grow for ever: SQLite checkpoints inside commits again.
+    if (!closed) db.exec(`PRAGMA wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+  };
+  checkpointer.on('error', fallBack);
+  checkpointer.on('message', fallBack); // a checkpoint failed
+  checkpointer.on('exit', fallBack);
+  const insert = db.prepare(`INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
   let pending: { row: AuditRow; resolve: () => void; reject: (err: Error) => void }[] = [];
   const flush = () => {
     const batch = pending;
@@ -103,6 +120,7 @@ export function createSqliteAuditStore(path: string, synchronous: 'normal' | 'fu
     async close() {
       if (closed) return;
       closed = true;
+      await checkpointer.terminate();
       db.close();
     },
   };

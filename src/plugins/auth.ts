@@ -30,7 +30,7 @@ export function useAuth(options: AuthPluginOptions): Plugin {
     throw err;
   };
   return {
-    async onRequestParse({ request, url }) {
+    onRequestParse({ request, url }) {
       if (hasCredentialInQuery(url))
         refuse(
           request,
@@ -39,12 +39,19 @@ export function useAuth(options: AuthPluginOptions): Plugin {
         );
       const authenticator = options.authenticator();
       if (!authenticator.required && !isLoopbackHostHeader(request.headers.get('host'))) refuse(request, hostRefusedError(), 'non-loopback Host without auth');
-      try {
-        callers.set(request, await authenticator.authenticate(request));
-      } catch (err) {
+      const refused = (err: unknown): never => {
         if (err instanceof GatewayError) refuse(request, err, 'not authenticated');
         throw err;
+      };
+      let caller: ReturnType<Authenticator['authenticate']>;
+      try {
+        caller = authenticator.authenticate(request);
+      } catch (err) {
+        return refused(err);
       }
+      // Static tokens answer at once; only a JWT makes this hook wait.
+      if (caller instanceof Promise) return caller.then((c) => void callers.set(request, c), refused);
+      callers.set(request, caller);
     },
   };
 }

@@ -40,20 +40,21 @@ export function useObservability(options: ObservabilityOptions): Plugin {
   const { metrics } = options;
   const started = new WeakMap<object, { at: number; type: string }>();
   return {
-    async onRequest({ url, endResponse, fetchAPI }) {
-      if (url.pathname === '/ready') {
-        const r = await readiness(options.checks);
-        endResponse(
-          new fetchAPI.Response(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }), {
-            status: r.ready ? 200 : 503,
-            headers: { 'content-type': 'application/json' },
-          }),
+    // Not async: a GraphQL request passes through without a promise; only these two paths wait.
+    onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname === '/ready')
+        return readiness(options.checks).then((r) =>
+          endResponse(
+            new fetchAPI.Response(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }), {
+              status: r.ready ? 200 : 503,
+              headers: { 'content-type': 'application/json' },
+            }),
+          ),
         );
-      } else if (url.pathname === '/metrics' && options.serveMetrics) {
-        endResponse(
-          new fetchAPI.Response(await metrics.registry.metrics(), { status: 200, headers: { 'content-type': metrics.registry.contentType } }),
-        );
-      }
+      if (url.pathname === '/metrics' && options.serveMetrics)
+        return metrics.registry
+          .metrics()
+          .then((text) => endResponse(new fetchAPI.Response(text, { status: 200, headers: { 'content-type': metrics.registry.contentType } })));
     },
     onExecute({ args }) {
       const type = args.document.definitions.find((d: DefinitionNode) => d.kind === 'OperationDefinition');
