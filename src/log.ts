@@ -40,6 +40,8 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       base: { service: 'keygate' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    options.destination,
+    // stdout, written asynchronously: lines that pile up while a write is in flight go out in one
+    // write, and a slow reader of the pipe never blocks the event loop. pino flushes it at exit.
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
