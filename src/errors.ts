@@ -44,6 +44,9 @@ export class GatewayError extends GraphQLError {
       },
     });
     this.code = options.code;
+    // A GatewayError is an answer, not a bug: its stack trace is never read, yet each wrapper
+    // (graphql's locatedError, yoga's result processing) would format it, per error, per request.
+    Object.defineProperty(this, 'stack', { value: `${this.name}: ${message}`, writable: true, configurable: true });
   }
 }
 

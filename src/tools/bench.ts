@@ -118,15 +118,21 @@ function peakRssMb(pid: number): number {
 async function startGateway(configFile: string): Promise<{ child: ChildProcess; origin: string }> {
   const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, 'src/server.ts', '--config', configFile, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', NODE_ENV: 'production' },
   });
   const origin = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d) => {
+    const onData = (d: Buffer) => {
       out += d;
       const m = /listening on (http:\/\/[^/\s]+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
+      if (m) {
+        // Stop collecting: the logs that follow are drained unread (searching them all again on
+        // every chunk once cost the load generator more than the gateway's answers did).
+        child.stdout!.off('data', onData);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on('data', onData);
     child.on('exit', (code) => reject(new Error(`keygate exited (${code}) before listening:\n${out}`)));
   });
   child.stdout!.resume();

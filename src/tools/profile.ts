@@ -42,11 +42,16 @@ const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, 's
 });
 const origin = await new Promise<string>((resolve) => {
   let out = '';
-  child.stdout!.on('data', (d) => {
+  const onData = (d: Buffer) => {
     out += d;
     const m = /listening on (http:\/\/[^/\s]+)/.exec(out);
-    if (m) resolve(m[1]);
-  });
+    if (m) {
+      child.stdout!.off('data', onData);
+      child.stdout!.resume();
+      resolve(m[1]);
+    }
+  };
+  child.stdout!.on('data', onData);
 });
 const pool = new Pool(origin, { connections: 32 });
 const body = JSON.stringify({ query: 'mutation { updateApiKey(provider: "mesa", id: "key_p", patch: { setTags: [{ key: "o", value: "p" }] }) { id } }' });
