@@ -6,11 +6,11 @@
  *
  * The tracer provider is keygate's own, never registered globally.
  */
+import { createRequire } from 'node:module';
 import { context as otelContext, INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+// The SDK, the exporter and their dependencies (about 20 MB resident) load only when tracing is on.
+const require = createRequire(import.meta.url);
 
 export interface TracingConfig {
   otlpEndpoint?: string;
@@ -27,7 +27,6 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-const propagator = new W3CTraceContextPropagator();
 const noopTracer = trace.getTracer('keygate-noop');
 
 export function createTracing(config: TracingConfig | undefined): Tracing {
@@ -40,6 +39,11 @@ export function createTracing(config: TracingConfig | undefined): Tracing {
       shutdown: async () => {},
     };
   }
+  const { W3CTraceContextPropagator } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+  const { resourceFromAttributes } = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+  const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+  const propagator = new W3CTraceContextPropagator();
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpEndpoint }), { scheduledDelayMillis: 200 })],
