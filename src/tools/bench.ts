@@ -12,7 +12,6 @@
  *
  * Speed claims come only from this benchmark's output, as ratios within one run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { Pool } from 'undici';
 import { createMesaSimulator, demoKey } from '../../providers/mesa/simulator.ts';
 import type { RunningSimulator } from '../../providers/types.ts';
 import { createTykSimulator, demoSession } from '../../providers/tyk/simulator.ts';
+import { startGatewayProcess } from './gateway-process.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -115,30 +115,6 @@ function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-async function startGateway(configFile: string): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, 'src/server.ts', '--config', configFile, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', NODE_ENV: 'production' },
-  });
-  const origin = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/[^/\s]+)/.exec(out);
-      if (m) {
-        // Stop collecting: the logs that follow are drained unread (searching them all again on
-        // every chunk once cost the load generator more than the gateway's answers did).
-        child.stdout!.off('data', onData);
-        resolve(m[1]);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`keygate exited (${code}) before listening:\n${out}`)));
-  });
-  child.stdout!.resume();
-  return { child, origin };
-}
-
 interface Scenario {
   name: string;
   request(gateway: string): Request;
@@ -231,7 +207,7 @@ async function main(): Promise<void> {
   if (selected.length === 0) throw new Error(`--scenario ${flags.scenario}: no such scenario (${scenarios.map((s) => s.name).join(', ')})`);
   if (flags.audit !== undefined && flags.audit !== 'on' && flags.audit !== 'off') throw new Error(`--audit ${flags.audit}: expected on or off`);
   for (const audit of [true, false].filter((a) => flags.audit === undefined || a === (flags.audit === 'on'))) {
-    const { child, origin } = await startGateway(configFor(audit));
+    const { child, origin } = await startGatewayProcess(configFor(audit), GATEWAY_NODE_FLAGS);
     const pid = child.pid!;
     try {
       for (const s of selected) {

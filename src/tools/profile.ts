@@ -6,13 +6,13 @@
  * package or keygate file (or, with `--functions`, by function): inclusive (anywhere on the stack)
  * and self (the frame on top).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { createMesaSimulator, demoKey } from '../../providers/mesa/simulator.ts';
+import { startGatewayProcess } from './gateway-process.ts';
 
 const { values: flags } = parseArgs({ options: { audit: { type: 'boolean' }, seconds: { type: 'string' }, functions: { type: 'boolean' } } });
 const seconds = Number(flags.seconds ?? 8);
@@ -36,23 +36,7 @@ writeFileSync(
     flags.audit ? `audit: { sqlite: "${join(dir, 'audit.db')}" }` : 'audit: false',
   ].join('\n'),
 );
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, 'src/server.ts', '--config', config, '--port', '0'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, LOG_LEVEL: 'warn' },
-});
-const origin = await new Promise<string>((resolve) => {
-  let out = '';
-  const onData = (d: Buffer) => {
-    out += d;
-    const m = /listening on (http:\/\/[^/\s]+)/.exec(out);
-    if (m) {
-      child.stdout!.off('data', onData);
-      child.stdout!.resume();
-      resolve(m[1]);
-    }
-  };
-  child.stdout!.on('data', onData);
-});
+const { child, origin } = await startGatewayProcess(config, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
 const pool = new Pool(origin, { connections: 32 });
 const body = JSON.stringify({ query: 'mutation { updateApiKey(provider: "mesa", id: "key_p", patch: { setTags: [{ key: "o", value: "p" }] }) { id } }' });
 const end = Date.now() + seconds * 1000;
