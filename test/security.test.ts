@@ -4,6 +4,7 @@
  * secret scan (test/harness.ts).
  */
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { basicKey, createBasicSimulator, type BasicSimulator } from '../providers/basic/simulator.ts';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
@@ -157,6 +158,30 @@ describe('request size and shape limits', () => {
       req.end();
     });
     expect(chunked).toBe(413);
+  });
+
+  it('reads no more than a declared Content-Length (so a body within the limit is not counted again), and refuses a malformed one', async () => {
+    // The body limit trusts a valid Content-Length (src/plugins/body-limit.ts) because Node's parser
+    // stops there: a body larger than it declares is cut at the declared length, never parsed whole.
+    const u = new URL(gw.url);
+    const raw = (head: string, body: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(u.port), u.hostname, () => socket.end(`${head}\r\n${body}`));
+        let out = '';
+        socket.on('data', (d) => (out += d));
+        socket.on('close', () => resolve(out));
+        // The gateway may answer and close while the rest of an oversized body is still being sent.
+        socket.on('error', (err) => (out ? resolve(out) : reject(err)));
+      });
+    const mutation = JSON.stringify({ query: UPDATE_DOC, variables: { provider: 'mesa', id: 'key_1', patch: { setTags: [{ key: 'pad', value: 'x'.repeat(1_100_000) }] } } });
+    const headers = `POST /graphql HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${CALLER}\r\n`;
+    const understated = await raw(`${headers}Content-Length: 40\r\nConnection: close\r\n`, mutation);
+    expect(understated.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    for (const length of ['Content-Length: 1x\r\n', 'Content-Length: 2\r\nContent-Length: 3\r\n', 'Content-Length: -2\r\n']) {
+      const answer = await raw(`${headers}${length}`, '{}');
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    }
+    expect(upstreamCalls()).toBe(0);
   });
 
   it('refuses an alias flood (more than 15) with 400 before executing anything', async () => {

@@ -3,21 +3,20 @@
  * but without its cost on every request: yoga pipes each body through a size-counting stream;
  * here a body that declares a valid Content-Length within the limit is read as it is, since
  * Node's HTTP parser never delivers more bytes than the Content-Length says. Only a body without
- * one (chunked) is counted while it streams. Yoga's own limit is turned off (src/gateway.ts).
+ * one (chunked) is counted while it streams. A malformed or repeated Content-Length never gets
+ * here: Node's parser answers it with 400 first. Yoga's own limit is turned off (src/gateway.ts).
  */
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 
 const tooLarge = () => createGraphQLError('Request body too large', { extensions: { http: { status: 413 }, code: 'REQUEST_ENTITY_TOO_LARGE' } });
-const badLength = () => createGraphQLError('Content-Length header is invalid.', { extensions: { http: { status: 400 }, code: 'BAD_REQUEST' } });
-/** One non-negative integer: anything else (a list, a sign) is refused, not skipped. */
+/** One non-negative integer; anything else is not trusted (its body is counted instead). */
 const CONTENT_LENGTH = /^\d+$/;
 
 export function useBodyLimit(limit: number): Plugin {
   return {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       const declared = request.headers.get('content-length');
-      if (declared !== null) {
-        if (!CONTENT_LENGTH.test(declared)) throw badLength();
+      if (declared !== null && CONTENT_LENGTH.test(declared)) {
         if (Number(declared) > limit) throw tooLarge();
         return;
       }
