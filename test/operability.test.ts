@@ -163,7 +163,8 @@ describe('config reload and --check-config', () => {
   it('rotates a credential without dropping a call in flight; a bad reload keeps serving the good config', async () => {
     sim.inject({ method: 'PATCH', delayMs: 200, times: 5 });
     const inFlight = Array.from({ length: 5 }, () => update('key_a'));
-    await new Promise((r) => setTimeout(r, 50));
+    // All five are at the vendor (recorded on arrival, then held 200 ms) before the reload.
+    await until(() => sim.requests.length === 5);
     writeFileSync(file, yaml(NEW));
     expect(await keygate.reload()).toBe(true);
     const results = await Promise.all(inFlight);
