@@ -3,7 +3,7 @@ import type { AuditStore } from './audit/store.ts';
 import type { Caller } from './auth.ts';
 import type { Connections } from './connections.ts';
 import type { Loaders } from './loaders.ts';
-import type { Logger } from './log.ts';
+import type { RequestLog } from './log.ts';
 import type { Context as TraceContext } from '@opentelemetry/api';
 import type { Metrics } from './metrics.ts';
 import type { Tracing } from './tracing.ts';
@@ -15,7 +15,7 @@ export interface GatewayContext extends YogaInitialContext {
   /** The audit log; undefined when it is off. */
   audit?: AuditStore;
   connections: Connections;
-  log: Logger;
+  log: RequestLog;
   /** This request's DataLoaders, one per provider connection. */
   loaders: Loaders;
   /** Accepted from `x-request-id` or made here; on every error, log line and vendor call. */

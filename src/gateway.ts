@@ -14,7 +14,7 @@ import type { Config } from './config.ts';
 import { createConnections, type Connections, type ConnectionsOptions } from './connections.ts';
 import type { GatewayContext } from './context.ts';
 import { createLoaders } from './loaders.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, LazyChildLog, type Logger, type RequestLog } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { callerOf, useAuth } from './plugins/auth.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
@@ -157,7 +157,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const connections = (generationOf.get(initial.request) ?? current).connections;
       // onRequestParse (src/plugins/auth.ts) authenticated every GraphQL request; a caller-less one holds no scope.
       const caller = callerOf(initial.request) ?? NOBODY;
-      const ctx = { ...initial, caller, audit, connections, log: log.child({ requestId, caller: caller.name }), requestId, metrics, tracing } as GatewayContext;
+      const requestLog: RequestLog = new LazyChildLog(log, { requestId, caller: caller.name });
+      const ctx = { ...initial, caller, audit, connections, log: requestLog, requestId, metrics, tracing } as GatewayContext;
       ctx.loaders = createLoaders(ctx);
       return ctx;
     },

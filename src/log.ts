@@ -45,3 +45,38 @@ export function createLogger(options: { level?: string; destination?: Destinatio
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+/** What per-request code logs through: a line of fields and a message, at one of four levels. */
+export type RequestLog = Record<Level, (fields: object, message: string) => void>;
+
+/**
+ * A request's logger: lines carry its bindings (request id, caller). pino's `child()` redacts and
+ * serialises the bindings when called, so the child is made only when a line at an enabled level
+ * is first written — most requests at `warn` write none.
+ */
+export class LazyChildLog implements RequestLog {
+  #child: Logger | undefined;
+  readonly #base: Logger;
+  readonly #bindings: Record<string, unknown>;
+  constructor(base: Logger, bindings: Record<string, unknown>) {
+    this.#base = base;
+    this.#bindings = bindings;
+  }
+  #write(level: Level, fields: object, message: string): void {
+    if (this.#base.isLevelEnabled(level)) (this.#child ??= this.#base.child(this.#bindings))[level](fields, message);
+  }
+  debug(fields: object, message: string): void {
+    this.#write('debug', fields, message);
+  }
+  info(fields: object, message: string): void {
+    this.#write('info', fields, message);
+  }
+  warn(fields: object, message: string): void {
+    this.#write('warn', fields, message);
+  }
+  error(fields: object, message: string): void {
+    this.#write('error', fields, message);
+  }
+}

@@ -11,7 +11,7 @@ import { auditUnavailableError, badResponseError, GatewayError, inputError, keyB
 import { KeyLockError } from './key-lock.ts';
 import type { Loaders } from './loaders.ts';
 import type { Context as TraceContext } from '@opentelemetry/api';
-import type { Logger } from './log.ts';
+import type { RequestLog } from './log.ts';
 import type { Tracing } from './tracing.ts';
 import type { Metrics } from './metrics.ts';
 import { redactBody, redactText } from './redact.ts';
@@ -30,7 +30,7 @@ export interface OperationContext {
   /** The audit log; undefined when it is off. */
   audit?: AuditStore;
   connections: Connections;
-  log: Logger;
+  log: RequestLog;
   /** Per-request DataLoaders (src/loaders.ts). */
   loaders: Loaders;
   /** Forwarded to vendors as X-Request-Id. */

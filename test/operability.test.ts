@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
 import { loadConfigFile } from '../src/config.ts';
-import { createLogger } from '../src/log.ts';
+import { createLogger, LazyChildLog } from '../src/log.ts';
 import { startKeygate, type RunningKeygate } from '../src/server.ts';
 import { recordSeen, registerSecret, run, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
 
@@ -115,6 +115,27 @@ describe('metrics, health, readiness and request ids', () => {
     }
     const unknown = await gw.gql('{ apiKey(provider: "nope", id: "x") { id } }');
     expect(unknown.body.errors?.[0].extensions.requestId).toBe(unknown.headers.get('x-request-id'));
+  });
+});
+
+describe('per-request logger', () => {
+  it('makes the child (and redacts its bindings) only for a line at an enabled level; the line carries the bindings', () => {
+    const lines: string[] = [];
+    const base = createLogger({ level: 'warn', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) as never });
+    let children = 0;
+    const child = base.child.bind(base);
+    base.child = ((...args: Parameters<typeof child>) => ((children += 1), child(...args))) as typeof base.child;
+    const log = new LazyChildLog(base, { requestId: 'req-1', caller: 'ops' });
+    log.info({ a: 1 }, 'below the level');
+    log.debug({ a: 1 }, 'below the level');
+    expect(children).toBe(0);
+    log.warn({ a: 2, token: 'not-to-be-seen' }, 'first');
+    log.error({ a: 3 }, 'second');
+    expect(children).toBe(1);
+    expect(lines.map((l) => JSON.parse(l))).toMatchObject([
+      { level: 40, requestId: 'req-1', caller: 'ops', a: 2, token: '[redacted]', msg: 'first' },
+      { level: 50, requestId: 'req-1', caller: 'ops', a: 3, msg: 'second' },
+    ]);
   });
 });
 

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { ApiKeyPatch } from '../../providers/types.ts';
 import type { Caller } from '../auth.ts';
 import { auditUnavailableError, GatewayError, type UpstreamInfo } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import type { RequestLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { containsSecret, REDACTED } from '../redact.ts';
 import { MAX_PATCH_DEPTH } from '../validate.ts';
@@ -22,7 +22,7 @@ import type { AuditRow, AuditStore } from './store.ts';
 
 export interface RunOperationContext {
   caller: Caller;
-  log: Logger;
+  log: RequestLog;
   requestId?: string;
   /** Undefined when the audit log is off. */
   audit?: AuditStore;
