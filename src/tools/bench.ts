@@ -36,13 +36,14 @@ const PHASES = QUICK
   ? { warmMs: 300, loadMs: 1000, singleMs: 700, connections: 32 }
   : { warmMs: 2000, loadMs: 10_000, singleMs: 5000, connections: 32 };
 
-/** The V8 flags keygate runs with: those `npm start` gives it (package.json), unless overridden. */
-const GATEWAY_NODE_FLAGS = (
-  process.env.KEYGATE_BENCH_NODE_FLAGS ??
-  (JSON.parse(readFileSync('package.json', 'utf8')).scripts.start as string).replace(/^node /, '').replace(/src\/server\.ts.*$/, '')
-)
-  .split(' ')
-  .filter(Boolean);
+/**
+ * How `npm start` runs keygate (package.json): its environment assignments (the compile cache)
+ * and its Node flags; `KEYGATE_BENCH_NODE_FLAGS` overrides the flags.
+ */
+const START = /^((?:\w+=\S+\s+)*)node\s+(.*?)\s*src\/server\.ts/.exec(JSON.parse(readFileSync('package.json', 'utf8')).scripts.start as string);
+if (!START) throw new Error('package.json scripts.start: expected "[VAR=value …] node [flags] src/server.ts"');
+const GATEWAY_ENV = Object.fromEntries(START[1].split(/\s+/).filter(Boolean).map((a) => a.split(/=(.*)/s, 2)));
+const GATEWAY_NODE_FLAGS = (process.env.KEYGATE_BENCH_NODE_FLAGS ?? START[2]).split(' ').filter(Boolean);
 
 const MESA_TOKEN = 'mesa_bench_token_0123456789';
 const TYK_SECRET = 'tyk_bench_admin_secret_0123';
@@ -195,7 +196,7 @@ async function main(): Promise<void> {
     check: (status) => (status === 200 ? undefined : `HTTP ${status}`),
   };
   console.log(
-    `keygate benchmark (${QUICK ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), gateway flags: ${GATEWAY_NODE_FLAGS.join(' ') || 'none'}`,
+    `keygate benchmark (${QUICK ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), gateway: ${[...Object.entries(GATEWAY_ENV).map(([k, v]) => `${k}=${v}`), 'node', ...GATEWAY_NODE_FLAGS].join(' ')}`,
   );
   await load(direct, PHASES.connections, PHASES.warmMs);
   const directLoad = await load(direct, PHASES.connections, PHASES.loadMs);
@@ -207,7 +208,7 @@ async function main(): Promise<void> {
   if (selected.length === 0) throw new Error(`--scenario ${flags.scenario}: no such scenario (${scenarios.map((s) => s.name).join(', ')})`);
   if (flags.audit !== undefined && flags.audit !== 'on' && flags.audit !== 'off') throw new Error(`--audit ${flags.audit}: expected on or off`);
   for (const audit of [true, false].filter((a) => flags.audit === undefined || a === (flags.audit === 'on'))) {
-    const { child, origin } = await startGatewayProcess(configFor(audit), GATEWAY_NODE_FLAGS);
+    const { child, origin } = await startGatewayProcess(configFor(audit), GATEWAY_NODE_FLAGS, GATEWAY_ENV);
     const pid = child.pid!;
     try {
       for (const s of selected) {

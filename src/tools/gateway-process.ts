@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
-export async function startGatewayProcess(configFile: string, nodeFlags: readonly string[] = []): Promise<{ child: ChildProcess; origin: string }> {
+export async function startGatewayProcess(configFile: string, nodeFlags: readonly string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess; origin: string }> {
   const child = spawn(process.execPath, [...nodeFlags, 'src/server.ts', '--config', configFile, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', NODE_ENV: 'production' },
+    env: { ...process.env, ...env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', NODE_ENV: 'production' },
   });
   const origin = await new Promise<string>((resolve, reject) => {
     let out = '';
