@@ -130,7 +130,8 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
   const status = ext.upstream?.status ?? answered?.status ?? null;
   const traceId = ext.upstream?.traceId ?? answered?.traceId ?? null;
   const attemptCount = ext.upstream?.attempts ?? ext.attempts ?? (attempts > 0 ? attempts : null);
-  const fields = { caller: ctx.caller.name, operation: meta.operation, provider: meta.provider, keyId: meta.keyId, code, status, attempts: attemptCount, durationMs };
+  // The request's logger already binds requestId and caller (src/gateway.ts): a second `caller` would repeat the JSON key.
+  const fields = { operation: meta.operation, provider: meta.provider, keyId: meta.keyId, code, status, attempts: attemptCount, durationMs };
   // A provider name a client typed is a metric label only when it names a configured connection.
   if (meta.provider !== null)
     ctx.metrics?.outcomes.inc({ provider: ctx.connections.get(meta.provider) ? meta.provider : '(unknown)', operation: meta.operation, code });
