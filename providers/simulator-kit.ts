@@ -74,6 +74,8 @@ export interface Fault {
   truncate?: boolean;
   /** Instead of an answer, stream a 200 JSON body of this many bytes (stops when the client hangs up). */
   oversizeBytes?: number;
+  /** With `oversizeBytes`: declare the size in Content-Length (otherwise the body is chunked). */
+  oversizeDeclared?: boolean;
 }
 
 const FAULT_FIELDS: Record<keyof Fault, string> = {
@@ -86,6 +88,7 @@ const FAULT_FIELDS: Record<keyof Fault, string> = {
   response: 'object',
   truncate: 'boolean',
   oversizeBytes: 'number',
+  oversizeDeclared: 'boolean',
 };
 
 type FaultOptions = Pick<Fault, 'method' | 'skip' | 'times'>;
@@ -97,7 +100,11 @@ export const faults = {
   reset: (o: FaultOptions = {}): Fault => ({ ...o, reset: true }),
   html502: (o: FaultOptions = {}): Fault => ({ ...o, response: htmlPage(502, 'Bad Gateway') }),
   truncatedJson: (o: FaultOptions = {}): Fault => ({ ...o, truncate: true }),
-  oversize: (bytes: number, o: FaultOptions = {}): Fault => ({ ...o, oversizeBytes: bytes }),
+  /** A streamed 200 body of `bytes` bytes; `declared` sends its length in Content-Length. */
+  oversize: (bytes: number, o: FaultOptions & { declared?: boolean } = {}): Fault => {
+    const { declared, ...rest } = o;
+    return { ...rest, oversizeBytes: bytes, ...(declared && { oversizeDeclared: true }) };
+  },
   /** 429; `retryAfter` in seconds, or a Date (sent as an HTTP date). */
   rateLimited: (retryAfter?: number | Date, o: FaultOptions = {}): Fault => ({ ...o, response: { status: 429, headers: retryAfterHeader(retryAfter) } }),
   /** 503 (`times` of them, then the normal answer); `retryAfter` as for rateLimited. */
@@ -258,7 +265,7 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
     }
     if (fault?.oversizeBytes !== undefined) {
       recorded.status = 200;
-      return streamOversize(res, fault.oversizeBytes);
+      return streamOversize(res, fault.oversizeBytes, fault.oversizeDeclared === true);
     }
     let answer: SimResponse;
     if (fault?.response) {
@@ -322,8 +329,9 @@ function send(res: ServerResponse, answer: SimResponse, truncate = false): void 
 }
 
 /** Streams `{"pad":"xxxx…"}` of about `bytes` bytes with backpressure, stopping when the client hangs up. */
-async function streamOversize(res: ServerResponse, bytes: number): Promise<void> {
-  res.writeHead(200, { 'content-type': 'application/json' });
+async function streamOversize(res: ServerResponse, bytes: number, declared: boolean): Promise<void> {
+  // The body is {"pad":"xxx…"}: 10 bytes around the padding.
+  res.writeHead(200, { 'content-type': 'application/json', ...(declared && { 'content-length': String(bytes + 10) }) });
   const chunk = Buffer.alloc(64 * 1024, 'x');
   if (!res.write('{"pad":"')) await drained(res);
   for (let sent = 0; sent < bytes && !res.destroyed; ) {

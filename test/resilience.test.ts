@@ -210,6 +210,16 @@ describe.each(providerKinds)('%s under faults', { concurrent: true }, (kind) => 
     expect(ms).toBeLessThan(2_000);
   });
 
+  it('refuses a body that announces over 1 MiB in Content-Length the same way', inTurn, async () => {
+    sim().inject(faults.oversize(256 * 1024 * 1024, { method, declared: true }));
+    const { error, ms } = await update(kind, kind);
+    expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstream: { attempts: 1 } });
+    expect(error?.message).toContain('size limit');
+    expect(seen()).toBe(1);
+    await until(() => sim().requests.some((r) => r.aborted), 'the simulator to see the connection dropped');
+    expect(ms).toBeLessThan(2_000);
+  });
+
   it('never follows a redirect, and does not retry it', inTurn, async () => {
     let followed = 0;
     const elsewhere: Server = createServer((_req, res) => {

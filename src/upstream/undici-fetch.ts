@@ -7,8 +7,8 @@
  * `isTimeout` is true. The caller's signal (the deadline) aborts it too.
  *
  * Redirects are never followed (undici.request does not), so a redirect can never carry our
- * credentials to another host. Bodies larger than `maxBodyBytes` are refused while streaming,
- * without buffering them whole.
+ * credentials to another host. Bodies larger than `maxBodyBytes` are refused by undici itself
+ * (`maxResponseSize`): at once when Content-Length says so, else as soon as they grow past it.
  */
 import { Agent, request as undiciRequest } from 'undici';
 
@@ -66,6 +66,7 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
     keepAliveTimeout: 10_000,
     pipelining: 1,
     connect: { timeout: options.timeoutMs },
+    maxResponseSize: options.maxBodyBytes,
   });
 
   const fetch = async (input: Request | URL | string, init?: FastInit): Promise<Response> => {
@@ -83,24 +84,20 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
     const timer = setTimeout(() => exchange.abort(new ExchangeTimeoutError(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
     try {
       const res = await undiciRequest(request.url, { method: request.method as 'GET', headers, body, dispatcher: agent, signal: exchange.signal });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > options.maxBodyBytes) {
-          res.body.destroy();
-          throw new BodyTooLargeError(options.maxBodyBytes);
-        }
-        chunks.push(chunk as Buffer);
+      // undici counts the body against `maxResponseSize` as it arrives (and refuses a longer
+      // Content-Length at once), so it can be read whole without an async iterator per chunk.
+      const text = await res.body.text();
+      const headerPairs: [string, string][] = [];
+      for (const key in res.headers) {
+        const value = res.headers[key];
+        if (Array.isArray(value)) for (const v of value) headerPairs.push([key, v]);
+        else if (value !== undefined) headerPairs.push([key, value]);
       }
-      const responseHeaders = new Headers();
-      for (const [key, value] of Object.entries(res.headers)) {
-        if (Array.isArray(value)) for (const v of value) responseHeaders.append(key, v);
-        else if (value !== undefined) responseHeaders.set(key, value);
-      }
-      const response = new Response(null, { status: res.statusCode, headers: responseHeaders });
-      texts.set(response, Buffer.concat(chunks).toString('utf8'));
+      const response = new Response(null, { status: res.statusCode, headers: headerPairs });
+      texts.set(response, text);
       return response;
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ? new BodyTooLargeError(options.maxBodyBytes) : err;
     } finally {
       clearTimeout(timer);
       outer.removeEventListener('abort', onAbort);
