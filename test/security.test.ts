@@ -253,6 +253,14 @@ describe('CSRF and CORS', () => {
     expect(basic.requests).toHaveLength(0);
   });
 
+  it('does not parse multipart bodies at all (no uploads here), even with the CSRF header', async () => {
+    const body = `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: mutation })}\r\n--x--\r\n`;
+    const headers = { 'content-type': 'multipart/form-data; boundary=x', authorization: `Bearer ${CALLER}`, 'x-graphql-yoga-csrf': '1' };
+    const res = await gw.fetch('/graphql', { method: 'POST', headers, body });
+    expect(res.status).toBe(415);
+    expect(basic.requests).toHaveLength(0);
+  });
+
   it('gives a CORS preflight from a foreign origin no Access-Control-Allow-Origin (CORS is off by default)', async () => {
     const res = await gw.fetch('/graphql', {
       method: 'OPTIONS',
