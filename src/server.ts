@@ -65,15 +65,16 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
   const host = options.host ?? '127.0.0.1';
   const problems = startupProblems(config, host, options);
   if (problems.length) throw new ConfigError(problems);
+  const log = options.log ?? createLogger();
   let audit;
   try {
-    audit = await createAuditStore(config.audit);
+    audit = await createAuditStore(config.audit, log);
   } catch (err) {
     if (err instanceof AuditStoreError) throw new ConfigError([redactText(err.message, config.secrets)]);
     throw err;
   }
   const separateMetrics = config.metrics.port !== undefined;
-  const gateway = createGateway({ config, log: options.log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery });
+  const gateway = createGateway({ config, log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery });
   const server = createServer(gateway.yoga);
   let port: number;
   try {
@@ -96,7 +97,6 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     });
     metricsUrl = `${origin(config.metrics.host, await listen(metricsServer, config.metrics.port!, config.metrics.host))}/metrics`;
   }
-  const log = gateway.log;
   if (!config.auth) log.warn({ host }, 'no `auth` section: serving loopback only, and every caller holds every scope');
   log.info({ store: config.audit.store, ...(config.audit.store === 'sqlite' && { path: config.audit.path }) }, config.audit.store === 'off' ? 'audit log off' : 'audit log on');
 

@@ -402,6 +402,24 @@ describe('audit attempt ids', () => {
   });
 });
 
+/** An audit row numbered `i`, for the store-level tests. */
+const ckptRow = (i: number) => ({
+  attemptId: timeOrderedUUID(),
+  phase: 'outcome' as const,
+  at: new Date(),
+  caller: 'ckpt',
+  requestId: `r${i}`,
+  provider: 'mesa',
+  keyId: 'k',
+  operation: 'update',
+  patch: { setTags: [{ key: 'n', value: String(i) }] },
+  outcome: 'OK',
+  upstreamStatus: 200,
+  traceId: null,
+  attempts: 1,
+  durationMs: 1,
+});
+
 describe('the SQLite audit store', () => {
   it('folds the WAL into the database file from its checkpointer thread, not inside commits', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-ckpt-'));
@@ -409,23 +427,7 @@ describe('the SQLite audit store', () => {
     const store = createSqliteAuditStore(path);
     try {
       const empty = statSync(path).size;
-      const row = (i: number) => ({
-        attemptId: timeOrderedUUID(),
-        phase: 'outcome' as const,
-        at: new Date(),
-        caller: 'ckpt',
-        requestId: `r${i}`,
-        provider: 'mesa',
-        keyId: 'k',
-        operation: 'update',
-        patch: { setTags: [{ key: 'n', value: String(i) }] },
-        outcome: 'OK',
-        upstreamStatus: 200,
-        traceId: null,
-        attempts: 1,
-        durationMs: 1,
-      });
-      await Promise.all(Array.from({ length: 300 }, (_, i) => store.append(row(i))));
+      await Promise.all(Array.from({ length: 300 }, (_, i) => store.append(ckptRow(i))));
       // Committed rows sit in the WAL; automatic checkpoints are off on the writing connection.
       expect(statSync(path).size).toBe(empty);
       const until = Date.now() + 5000;
@@ -433,6 +435,33 @@ describe('the SQLite audit store', () => {
       expect(statSync(path).size).toBeGreaterThan(empty);
       const { entries } = await store.query({}, 500);
       expect(entries).toHaveLength(300);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('checkpoints inside commits again when its checkpointer thread dies, so the WAL cannot grow for ever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-ckpt-'));
+    const path = join(dir, 'audit.db');
+    const dying = new URL(`data:text/javascript,${encodeURIComponent('throw new Error("checkpointer died")')}`);
+    const warnings: { reason: string; msg: string }[] = [];
+    const store = createSqliteAuditStore(path, { checkpointer: dying, log: { warn: (fields: object, msg?: string) => void warnings.push({ ...(fields as { reason: string }), msg: msg ?? '' }) } as never });
+    try {
+      const empty = statSync(path).size;
+      // One commit each: SQLite's own checkpoint (every 1000 WAL pages) folds the rows in once back on.
+      let written = 0;
+      while (statSync(path).size === empty && written < 3000) {
+        await store.append(ckptRow(written));
+        written += 1;
+      }
+      expect(statSync(path).size, `the database file after ${written} commits`).toBeGreaterThan(empty);
+      // From then on the WAL is reused from its start: thousands more commits do not lengthen it.
+      const wal = statSync(`${path}-wal`).size;
+      for (let i = 0; i < 2500; i++) await store.append(ckptRow(written + i));
+      expect(statSync(`${path}-wal`).size).toBeLessThanOrEqual(Math.max(wal, 1100 * 4128));
+      // Said once, with the reason.
+      expect(warnings).toEqual([{ reason: 'checkpointer died', msg: expect.stringContaining('checkpointer thread failed') }]);
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

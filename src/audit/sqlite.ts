@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.ts';
 import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditRow, type AuditStore } from './store.ts';
 
 /** Schema versions, applied in order; `PRAGMA user_version` records the last one applied. */
@@ -47,7 +48,16 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 /** SQLite's own automatic checkpoint size (pages), used again if the checkpointer thread fails. */
 const AUTO_CHECKPOINT_PAGES = 1000;
 
-export function createSqliteAuditStore(path: string, synchronous: 'normal' | 'full' = 'normal'): AuditStore {
+export interface SqliteAuditOptions {
+  synchronous?: 'normal' | 'full';
+  /** Told once if the checkpointer thread fails (SQLite then checkpoints inside commits again). */
+  log?: Pick<Logger, 'warn'>;
+  /** The checkpointer thread's module (default src/audit/sqlite-checkpointer.ts; a test passes one that fails). */
+  checkpointer?: URL;
+}
+
+export function createSqliteAuditStore(path: string, options: SqliteAuditOptions = {}): AuditStore {
+  const { synchronous = 'normal', log, checkpointer = new URL('./sqlite-checkpointer.ts', import.meta.url) } = options;
   let db: DatabaseSync;
   try {
     mkdirSync(dirname(path), { recursive: true });
@@ -60,15 +70,19 @@ export function createSqliteAuditStore(path: string, synchronous: 'normal' | 'fu
     throw new AuditStoreError(`audit.sqlite: cannot open ${path}: ${(err as Error).message}`);
   }
   let closed = false;
-  const checkpointer = new Worker(new URL('./sqlite-checkpointer.ts', import.meta.url), { workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS } });
-  checkpointer.unref();
-  const fallBack = () => {
+  const thread = new Worker(checkpointer, { workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS } });
+  thread.unref();
+  let fellBack = false;
+  const fallBack = (reason: string) => {
+    if (closed || fellBack) return;
+    fellBack = true;
     // Without the thread the WAL would grow for ever: SQLite checkpoints inside commits again.
-    if (!closed) db.exec(`PRAGMA wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+    db.exec(`PRAGMA wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+    log?.warn({ reason }, 'audit checkpointer thread failed; SQLite checkpoints inside commits again (slower commits)');
   };
-  checkpointer.on('error', fallBack);
-  checkpointer.on('message', fallBack); // a checkpoint failed
-  checkpointer.on('exit', fallBack);
+  thread.on('error', (err) => fallBack(err.message));
+  thread.on('message', (m: { error?: string }) => fallBack(`a checkpoint failed: ${m.error}`));
+  thread.on('exit', (code) => fallBack(`the thread exited (${code})`));
   const insert = db.prepare(`INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
   let pending: { row: AuditRow; resolve: () => void; reject: (err: Error) => void }[] = [];
   const flush = () => {
@@ -120,7 +134,7 @@ export function createSqliteAuditStore(path: string, synchronous: 'normal' | 'fu
     async close() {
       if (closed) return;
       closed = true;
-      await checkpointer.terminate();
+      await thread.terminate();
       db.close();
     },
   };

@@ -10,6 +10,7 @@
  */
 import type { AuditConfig } from '../config.ts';
 import type { KeyLock } from '../key-lock.ts';
+import type { Logger } from '../log.ts';
 
 export interface AuditRow {
   /** Ties an intent row to its outcome row. */
@@ -75,11 +76,11 @@ export class AuditStoreError extends Error {
 }
 
 /** Opens (creating or migrating) the configured store; undefined when the audit log is off. */
-export async function createAuditStore(config: AuditConfig): Promise<AuditStore | undefined> {
+export async function createAuditStore(config: AuditConfig, log?: Logger): Promise<AuditStore | undefined> {
   if (config.store === 'off') return undefined;
   if (config.store === 'sqlite') {
     const { createSqliteAuditStore } = await import('./sqlite.ts');
-    return createSqliteAuditStore(config.path, config.synchronous);
+    return createSqliteAuditStore(config.path, { synchronous: config.synchronous, log });
   }
   const { createPostgresAuditStore } = await import('./postgres.ts');
   return createPostgresAuditStore(config.url, config.schema);
