@@ -86,6 +86,8 @@ export interface ServerConfig {
   /** Origins allowed by CORS; empty: no CORS headers at all. */
   cors: { origins: string[] };
   maxBodyBytes: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may still run before their connections are dropped. */
+  shutdownGraceMs: number;
 }
 
 export interface LimitsConfig {
@@ -102,6 +104,8 @@ const SECTIONS = ['providers', 'metrics', 'tracing', 'auth', 'audit', 'server', 
 /** The SQLite audit file when `audit` is absent, relative to the config file's folder. */
 export const DEFAULT_AUDIT_FILE = 'keygate-audit.db';
 export const MAX_BODY_BYTES = 1_048_576;
+/** How long requests in flight may still run after SIGTERM/SIGINT (`server.shutdownGraceMs`). */
+const SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_LIMITS: LimitsConfig = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxCost: 5000, maxDirectives: 20 };
 
 const SCOPE_HELP = 'must be keys:read, keys:write or audit:read, optionally narrowed with :<provider> or :*';
@@ -161,9 +165,10 @@ const serverSection = z
       .strict()
       .default({ origins: [] }),
     maxBodyBytes: z.number().int().min(1024).max(MAX_BODY_BYTES).default(MAX_BODY_BYTES),
+    shutdownGraceMs: z.number().int().min(0).max(600_000).default(SHUTDOWN_GRACE_MS),
   })
   .strict()
-  .default({ graphiql: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES });
+  .default({ graphiql: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS });
 
 const limitsSection = z
   .object({

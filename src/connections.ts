@@ -20,7 +20,8 @@ export interface Connections {
   list(): Connection[];
   /** Every configured credential, for redaction. */
   secrets: readonly string[];
-  close(): Promise<void>;
+  /** Closes every pool once its calls are done; `force` aborts those still running. */
+  close(force?: boolean): Promise<void>;
 }
 
 export interface ConnectionsOptions {
@@ -56,8 +57,8 @@ export function createConnections(config: Config, metrics?: Metrics, options: Co
     get: (name) => byName.get(name),
     list: () => [...byName.values()],
     secrets: config.secrets,
-    close: async () => {
-      await Promise.all([...byName.values()].map((c) => c.client.close()));
+    close: async (force) => {
+      await Promise.all([...byName.values()].map((c) => c.client.close(force)));
     },
   };
 }

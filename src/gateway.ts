@@ -47,9 +47,12 @@ export interface Gateway {
   connections(): Connections;
   /** Swaps in a new config's connections; requests in flight finish with the old ones. */
   reload(config: Config): Promise<void>;
+  /** Requests being answered right now (all generations). */
+  inFlight(): number;
   /** Marks the gateway as shutting down: /ready answers 503. */
   drain(): void;
-  close(): Promise<void>;
+  /** Closes the pools once their calls are done; `force` aborts the calls still running. */
+  close(force?: boolean): Promise<void>;
 }
 
 /** Headers that prove a request was not a "simple" one a foreign page could send (CSRF). */
@@ -79,6 +82,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   let authenticator = createAuthenticator(options.config.auth);
   let current: Generation = { connections: createConnections(options.config, metrics, connectionOptions), active: 0, retired: false };
   let draining = false;
+  let inFlight = 0;
   const generationOf = new WeakMap<Request, Generation>();
 
   const release = (g: Generation) => {
@@ -124,11 +128,13 @@ export function createGateway(options: GatewayOptions): Gateway {
         onRequest({ request }) {
           const g = current;
           g.active += 1;
+          inFlight += 1;
           generationOf.set(request, g);
         },
         onResponse({ request }) {
           const g = generationOf.get(request);
           if (g) {
+            inFlight -= 1;
             generationOf.delete(request);
             release(g);
           }
@@ -171,6 +177,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     log,
     metrics,
     connections: () => current.connections,
+    inFlight: () => inFlight,
     async reload(config) {
       const previous = current;
       current = { connections: createConnections(config, metrics, connectionOptions), active: 0, retired: false };
@@ -180,9 +187,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (previous.active === 0) await previous.connections.close();
     },
     drain: () => void (draining = true),
-    close: async () => {
+    close: async (force) => {
       draining = true;
-      await current.connections.close();
+      await current.connections.close(force);
       await tracing.shutdown();
     },
   };

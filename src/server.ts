@@ -43,8 +43,6 @@ export interface RunningKeygate {
   close(): Promise<void>;
 }
 
-const SHUTDOWN_GRACE_MS = 10_000;
-
 /**
  * What refuses to start: a non-loopback host without `auth` (it would let anyone on the network
  * act with every scope), and NODE_ENV=development outside sandbox mode (yoga then shows internal
@@ -137,12 +135,25 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
       // A keep-alive connection whose call just finished would otherwise hold the close until the
       // client gives it up: drop connections as soon as they are idle.
       const sweep = setInterval(() => server.closeIdleConnections(), 50);
-      const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      const graceMs = config.server.shutdownGraceMs;
+      let cut = false;
+      const timer = setTimeout(() => {
+        cut = true;
+        log.warn({ requests: gateway.inFlight(), graceMs }, 'shutdown grace period over: dropping the requests still in flight');
+        server.closeAllConnections();
+      }, graceMs);
       await closed;
       clearInterval(sweep);
       clearTimeout(timer);
-      await gateway.close();
-      await audit?.close();
+      if (cut) {
+        // A call cut here may or may not have reached the vendor: the audit store closes first, so
+        // its entry stays PENDING (unknown) rather than getting the outcome of the abort below.
+        await audit?.close();
+        await gateway.close(true);
+      } else {
+        await gateway.close();
+        await audit?.close();
+      }
     },
   };
 }

@@ -4,10 +4,15 @@
  * on how long the caller waited. Timeouts and delays are small, bounds generous.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AtlasSimulator } from '../providers/atlas/simulator.ts';
+import { createMesaSimulator, demoKey } from '../providers/mesa/simulator.ts';
 import { providerKinds, providers } from '../providers/index.ts';
 import { faults, type RecordedRequest } from '../providers/simulator-kit.ts';
 import type { ApiKeyPatch, ProviderKind, Sandbox } from '../providers/types.ts';
@@ -559,6 +564,59 @@ describe('graceful shutdown', () => {
       expect(performance.now() - signalled).toBeLessThan(2_500);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('after `server.shutdownGraceMs` drops a call still in flight, says so, and leaves its audit entry PENDING', async () => {
+    const token = 'mesa_shutdown_token_5a6b7c8d';
+    registerSecret(token);
+    const mesa = await createMesaSimulator({ org: 'acme', tokens: { [token]: ['admin'] }, keys: [demoKey('key_sd', 'sd', {})] });
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-shutdown-'));
+    const config = join(dir, 'keygate.yaml');
+    writeFileSync(
+      config,
+      [
+        'providers:',
+        `  mesa: { kind: mesa, baseUrl: "${mesa.baseUrl}", org: acme, token: "${token}", timeoutMs: 60000, deadlineMs: 60000 }`,
+        `audit: { sqlite: "${join(dir, 'audit.db')}" }`,
+        'server: { shutdownGraceMs: 300 }',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['src/server.ts', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    try {
+      await until(() => /keygate listening on \S+/.test(out), 'keygate to listen', 15_000);
+      const url = /keygate listening on (\S+)/.exec(out)![1];
+      // The vendor never answers: the call is still in flight when the grace period ends.
+      mesa.inject(faults.hang({ method: 'PATCH' }));
+      const query = 'mutation { updateApiKey(provider: "mesa", id: "key_sd", patch: { setTags: [{ key: "cut", value: "1" }] }) { id } }';
+      const inFlight = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) }).then(
+        (r) => r.text(),
+        (err: Error) => err,
+      );
+      await until(() => mesa.requests.length === 1, 'the call to reach the vendor');
+      const signalled = performance.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const elapsed = performance.now() - signalled;
+      expect(elapsed).toBeGreaterThanOrEqual(290);
+      expect(elapsed).toBeLessThan(3_000);
+      // The client learns the connection was dropped; it is not told "OK".
+      expect(await inFlight).toBeInstanceOf(Error);
+      const warning = out.split('\n').find((l) => l.includes('shutdown grace period over'));
+      expect(JSON.parse(warning!)).toMatchObject({ level: 40, requests: 1, graceMs: 300 });
+      const db = new DatabaseSync(join(dir, 'audit.db'), { readOnly: true });
+      const rows = db.prepare("SELECT phase, outcome FROM audit_log WHERE key_id = 'key_sd'").all();
+      db.close();
+      expect(rows).toEqual([{ phase: 'intent', outcome: 'PENDING' }]);
+      expect(out).not.toContain(token);
+    } finally {
+      child.kill('SIGKILL');
+      await mesa.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

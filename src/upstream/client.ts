@@ -49,7 +49,8 @@ export interface UpstreamClient {
   /** The headers a request is sent with, every credential shown as "[redacted]" (for previews). */
   headersFor(req: UpstreamRequest): Record<string, string>;
   send(req: UpstreamRequest, options?: SendOptions): Promise<UpstreamResponse>;
-  close(): Promise<void>;
+  /** Closes the pool once its calls are done; `force` aborts those still running. */
+  close(force?: boolean): Promise<void>;
 }
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
@@ -158,7 +159,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     return headers;
   };
 
-  return { urlFor, headersFor, send, close: () => pool.close() };
+  return { urlFor, headersFor, send, close: (force) => pool.close(force) };
 }
 
 function toFailure(err: unknown, timeoutMs: number): UpstreamFailure {

@@ -39,7 +39,8 @@ export function isTimeout(err: unknown): boolean {
 
 export interface UndiciFetch {
   fetch: (input: Request | URL | string, init?: RequestInit) => Promise<Response>;
-  close(): Promise<void>;
+  /** Closes the pool once its exchanges are done; `force` aborts those still running. */
+  close(force?: boolean): Promise<void>;
 }
 
 /**
@@ -104,5 +105,5 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
     }
   };
 
-  return { fetch, close: () => agent.close() };
+  return { fetch, close: (force) => (force ? agent.destroy() : agent.close()) };
 }
