@@ -76,6 +76,8 @@ export interface Fault {
   oversizeBytes?: number;
   /** With `oversizeBytes`: declare the size in Content-Length (otherwise the body is chunked). */
   oversizeDeclared?: boolean;
+  /** With `oversizeBytes`: the status sent (default 200). */
+  oversizeStatus?: number;
 }
 
 const FAULT_FIELDS: Record<keyof Fault, string> = {
@@ -89,6 +91,7 @@ const FAULT_FIELDS: Record<keyof Fault, string> = {
   truncate: 'boolean',
   oversizeBytes: 'number',
   oversizeDeclared: 'boolean',
+  oversizeStatus: 'number',
 };
 
 type FaultOptions = Pick<Fault, 'method' | 'skip' | 'times'>;
@@ -100,10 +103,10 @@ export const faults = {
   reset: (o: FaultOptions = {}): Fault => ({ ...o, reset: true }),
   html502: (o: FaultOptions = {}): Fault => ({ ...o, response: htmlPage(502, 'Bad Gateway') }),
   truncatedJson: (o: FaultOptions = {}): Fault => ({ ...o, truncate: true }),
-  /** A streamed 200 body of `bytes` bytes; `declared` sends its length in Content-Length. */
-  oversize: (bytes: number, o: FaultOptions & { declared?: boolean } = {}): Fault => {
-    const { declared, ...rest } = o;
-    return { ...rest, oversizeBytes: bytes, ...(declared && { oversizeDeclared: true }) };
+  /** A streamed JSON body of `bytes` bytes (status 200 unless `status`); `declared` sends its length in Content-Length. */
+  oversize: (bytes: number, o: FaultOptions & { declared?: boolean; status?: number } = {}): Fault => {
+    const { declared, status, ...rest } = o;
+    return { ...rest, oversizeBytes: bytes, ...(declared && { oversizeDeclared: true }), ...(status !== undefined && { oversizeStatus: status }) };
   },
   /** 429; `retryAfter` in seconds, or a Date (sent as an HTTP date). */
   rateLimited: (retryAfter?: number | Date, o: FaultOptions = {}): Fault => ({ ...o, response: { status: 429, headers: retryAfterHeader(retryAfter) } }),
@@ -264,8 +267,8 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
       return;
     }
     if (fault?.oversizeBytes !== undefined) {
-      recorded.status = 200;
-      return streamOversize(res, fault.oversizeBytes, fault.oversizeDeclared === true);
+      recorded.status = fault.oversizeStatus ?? 200;
+      return streamOversize(res, fault.oversizeBytes, fault.oversizeDeclared === true, recorded.status);
     }
     let answer: SimResponse;
     if (fault?.response) {
@@ -329,9 +332,9 @@ function send(res: ServerResponse, answer: SimResponse, truncate = false): void 
 }
 
 /** Streams `{"pad":"xxxx…"}` of about `bytes` bytes with backpressure, stopping when the client hangs up. */
-async function streamOversize(res: ServerResponse, bytes: number, declared: boolean): Promise<void> {
+async function streamOversize(res: ServerResponse, bytes: number, declared: boolean, status: number): Promise<void> {
   // The body is {"pad":"xxx…"}: 10 bytes around the padding.
-  res.writeHead(200, { 'content-type': 'application/json', ...(declared && { 'content-length': String(bytes + 10) }) });
+  res.writeHead(status, { 'content-type': 'application/json', ...(declared && { 'content-length': String(bytes + 10) }) });
   const chunk = Buffer.alloc(64 * 1024, 'x');
   if (!res.write('{"pad":"')) await drained(res);
   for (let sent = 0; sent < bytes && !res.destroyed; ) {

@@ -215,11 +215,11 @@ describe.each(providerKinds)('%s under faults', { concurrent: true }, (kind) => 
     expect(ms).toBeLessThan(2_000);
   });
 
-  it('refuses a body that announces over 1 MiB in Content-Length the same way', inTurn, async () => {
-    sim().inject(faults.oversize(256 * 1024 * 1024, { method, declared: true }));
+  it('refuses a body that announces over 1 MiB in Content-Length the same way, naming the status it came with', inTurn, async () => {
+    sim().inject(faults.oversize(256 * 1024 * 1024, { method, declared: true, status: 400 }));
     const { error, ms } = await update(kind, kind);
-    expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstream: { attempts: 1 } });
-    expect(error?.message).toContain('size limit');
+    expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstream: { status: 400, attempts: 1 } });
+    expect(error?.message).toContain('answered HTTP 400 with a body over the size limit');
     expect(seen()).toBe(1);
     await until(() => sim().requests.some((r) => r.aborted), 'the simulator to see the connection dropped');
     expect(ms).toBeLessThan(2_000);

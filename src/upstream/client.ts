@@ -19,9 +19,12 @@ const USER_AGENT = 'keygate/0.1';
 export class UpstreamFailure extends Error {
   override readonly name = 'UpstreamFailure';
   readonly kind: 'timeout' | 'connection' | 'too_large';
-  constructor(kind: UpstreamFailure['kind'], message: string) {
+  /** too_large: the status the vendor answered with. */
+  readonly status?: number;
+  constructor(kind: UpstreamFailure['kind'], message: string, status?: number) {
     super(message);
     this.kind = kind;
+    this.status = status;
   }
 }
 
@@ -165,7 +168,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
 function toFailure(err: unknown, timeoutMs: number): UpstreamFailure {
   const cause = findCause(err);
   if (isTimeout(cause)) return new UpstreamFailure('timeout', `no answer within ${timeoutMs} ms`);
-  if (cause instanceof BodyTooLargeError) return new UpstreamFailure('too_large', cause.message);
+  if (cause instanceof BodyTooLargeError) return new UpstreamFailure('too_large', cause.message, cause.status);
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   return new UpstreamFailure('connection', code ? `connection failed (${code})` : 'connection failed');
 }

@@ -8,14 +8,17 @@
  *
  * Redirects are never followed (undici.request does not), so a redirect can never carry our
  * credentials to another host. Bodies larger than `maxBodyBytes` are refused by undici itself
- * (`maxResponseSize`): at once when Content-Length says so, else as soon as they grow past it.
+ * (`maxResponseSize`) as soon as that many bytes have arrived, whatever Content-Length says.
  */
 import { Agent, request as undiciRequest } from 'undici';
 
 export class BodyTooLargeError extends Error {
   override readonly name = 'BodyTooLargeError';
-  constructor(limit: number) {
+  /** The HTTP status of the answer whose body was too large. */
+  readonly status: number;
+  constructor(limit: number, status: number) {
     super(`response body exceeds ${limit} bytes`);
+    this.status = status;
   }
 }
 
@@ -85,9 +88,11 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
     const timer = setTimeout(() => exchange.abort(new ExchangeTimeoutError(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
     try {
       const res = await undiciRequest(request.url, { method: request.method as 'GET', headers, body, dispatcher: agent, signal: exchange.signal });
-      // undici counts the body against `maxResponseSize` as it arrives (and refuses a longer
-      // Content-Length at once), so it can be read whole without an async iterator per chunk.
-      const text = await res.body.text();
+      // undici counts the body against `maxResponseSize` as it arrives, so it can be read whole
+      // without an async iterator per chunk.
+      const text = await res.body.text().catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ? new BodyTooLargeError(options.maxBodyBytes, res.statusCode) : err;
+      });
       const headerPairs: [string, string][] = [];
       for (const key in res.headers) {
         const value = res.headers[key];
@@ -97,8 +102,6 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
       const response = new Response(null, { status: res.statusCode, headers: headerPairs });
       texts.set(response, text);
       return response;
-    } catch (err) {
-      throw (err as NodeJS.ErrnoException).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ? new BodyTooLargeError(options.maxBodyBytes) : err;
     } finally {
       clearTimeout(timer);
       outer.removeEventListener('abort', onAbort);
