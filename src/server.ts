@@ -146,10 +146,13 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
       clearInterval(sweep);
       clearTimeout(timer);
       if (cut) {
-        // A call cut here may or may not have reached the vendor: the audit store closes first, so
-        // its entry stays PENDING (unknown) rather than getting the outcome of the abort below.
-        await audit?.close();
+        // A call cut here may or may not have reached the vendor: the audit store starts closing
+        // first (it refuses writes from then on), so its entry stays PENDING (unknown) rather than
+        // getting the outcome of the abort below; the abort also frees any PostgreSQL key lock the
+        // call holds, which the store's close waits for.
+        const auditClosed = audit?.close();
         await gateway.close(true);
+        await auditClosed;
       } else {
         await gateway.close();
         await audit?.close();

@@ -13,6 +13,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AtlasSimulator } from '../providers/atlas/simulator.ts';
 import { createMesaSimulator, demoKey } from '../providers/mesa/simulator.ts';
+import { createTykSimulator, demoSession } from '../providers/tyk/simulator.ts';
 import { providerKinds, providers } from '../providers/index.ts';
 import { faults, type RecordedRequest } from '../providers/simulator-kit.ts';
 import type { ApiKeyPatch, ProviderKind, Sandbox } from '../providers/types.ts';
@@ -20,6 +21,7 @@ import { resolveConfig } from '../src/config.ts';
 import { GatewayError } from '../src/errors.ts';
 import { createResilience } from '../src/upstream/resilience.ts';
 import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
+import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
 
 /** The method of each vendor's update call: faults aimed at it, attempts counted by it. */
 const WRITE_METHOD: Record<ProviderKind, string> = { mesa: 'PATCH', basic: 'PATCH', atlas: 'PATCH', tyk: 'PUT', plumaa: 'PUT' };
@@ -567,56 +569,75 @@ describe('graceful shutdown', () => {
     }
   });
 
-  it('after `server.shutdownGraceMs` drops a call still in flight, says so, and leaves its audit entry PENDING', async () => {
-    const token = 'mesa_shutdown_token_5a6b7c8d';
-    registerSecret(token);
-    const mesa = await createMesaSimulator({ org: 'acme', tokens: { [token]: ['admin'] }, keys: [demoKey('key_sd', 'sd', {})] });
-    const dir = mkdtempSync(join(tmpdir(), 'keygate-shutdown-'));
-    const config = join(dir, 'keygate.yaml');
-    writeFileSync(
-      config,
-      [
-        'providers:',
-        `  mesa: { kind: mesa, baseUrl: "${mesa.baseUrl}", org: acme, token: "${token}", timeoutMs: 60000, deadlineMs: 60000 }`,
-        `audit: { sqlite: "${join(dir, 'audit.db')}" }`,
-        'server: { shutdownGraceMs: 300 }',
-      ].join('\n'),
-    );
-    const child = spawn(process.execPath, ['src/server.ts', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', r));
-    try {
-      await until(() => /keygate listening on \S+/.test(out), 'keygate to listen', 15_000);
-      const url = /keygate listening on (\S+)/.exec(out)![1];
-      // The vendor never answers: the call is still in flight when the grace period ends.
-      mesa.inject(faults.hang({ method: 'PATCH' }));
-      const query = 'mutation { updateApiKey(provider: "mesa", id: "key_sd", patch: { setTags: [{ key: "cut", value: "1" }] }) { id } }';
-      const inFlight = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) }).then(
-        (r) => r.text(),
-        (err: Error) => err,
+  // Tyk with PostgreSQL: the cut call holds the key's advisory lock, which closing the store waits for.
+  it.each(['mesa with the SQLite audit', 'tyk with the PostgreSQL audit'])(
+    'after `server.shutdownGraceMs` drops a call still in flight, says so, and leaves its audit entry PENDING (%s)',
+    async (setup) => {
+      const tyk = setup.startsWith('tyk');
+      const secret = tyk ? 'tyk_shutdown_admin_secret_9e8f7a' : 'mesa_shutdown_token_5a6b7c8d';
+      registerSecret(secret);
+      const keyId = tyk ? '5e9d9544a1dcd60001d0ed20ffffeeee000011112222333344445555' : 'key_sd';
+      const sim = tyk
+        ? await createTykSimulator({ adminSecret: secret, keys: { [keyId]: demoSession('sd', ['base']) } })
+        : await createMesaSimulator({ org: 'acme', tokens: { [secret]: ['admin'] }, keys: [demoKey(keyId, 'sd', {})] });
+      const schema = uniqueSchema('shutdown');
+      const dir = mkdtempSync(join(tmpdir(), 'keygate-shutdown-'));
+      const config = join(dir, 'keygate.yaml');
+      const slow = 'timeoutMs: 60000, deadlineMs: 60000';
+      writeFileSync(
+        config,
+        [
+          'providers:',
+          tyk
+            ? `  tyk: { kind: tyk, baseUrl: "${sim.baseUrl}", adminSecret: "${secret}", ${slow} }`
+            : `  mesa: { kind: mesa, baseUrl: "${sim.baseUrl}", org: acme, token: "${secret}", ${slow} }`,
+          tyk ? `audit: { postgres: "${await testDatabaseUrl()}", schema: ${schema} }` : `audit: { sqlite: "${join(dir, 'audit.db')}" }`,
+          'server: { shutdownGraceMs: 300 }',
+        ].join('\n'),
       );
-      await until(() => mesa.requests.length === 1, 'the call to reach the vendor');
-      const signalled = performance.now();
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-      const elapsed = performance.now() - signalled;
-      expect(elapsed).toBeGreaterThanOrEqual(290);
-      expect(elapsed).toBeLessThan(3_000);
-      // The client learns the connection was dropped; it is not told "OK".
-      expect(await inFlight).toBeInstanceOf(Error);
-      const warning = out.split('\n').find((l) => l.includes('shutdown grace period over'));
-      expect(JSON.parse(warning!)).toMatchObject({ level: 40, requests: 1, graceMs: 300 });
-      const db = new DatabaseSync(join(dir, 'audit.db'), { readOnly: true });
-      const rows = db.prepare("SELECT phase, outcome FROM audit_log WHERE key_id = 'key_sd'").all();
-      db.close();
-      expect(rows).toEqual([{ phase: 'intent', outcome: 'PENDING' }]);
-      expect(out).not.toContain(token);
-    } finally {
-      child.kill('SIGKILL');
-      await mesa.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      const child = spawn(process.execPath, ['src/server.ts', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((r) => child.on('exit', r));
+      try {
+        await until(() => /keygate listening on \S+/.test(out), 'keygate to listen', 15_000);
+        const url = /keygate listening on (\S+)/.exec(out)![1];
+        // The vendor never answers the write: the call is still in flight when the grace period ends.
+        const write = tyk ? 'PUT' : 'PATCH';
+        sim.inject(faults.hang({ method: write }));
+        const query = `mutation { updateApiKey(provider: "${tyk ? 'tyk' : 'mesa'}", id: "${keyId}", patch: { setTags: [{ key: "cut"${tyk ? '' : ', value: "1"'} }] }) { id } }`;
+        const inFlight = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) }).then(
+          (r) => r.text(),
+          (err: Error) => err,
+        );
+        await until(() => sim.requests.some((r) => r.method === write), 'the write to reach the vendor');
+        const signalled = performance.now();
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+        const elapsed = performance.now() - signalled;
+        expect(elapsed).toBeGreaterThanOrEqual(290);
+        expect(elapsed).toBeLessThan(3_000);
+        // The client learns the connection was dropped; it is not told "OK".
+        expect(await inFlight).toBeInstanceOf(Error);
+        const warning = out.split('\n').find((l) => l.includes('shutdown grace period over'));
+        expect(JSON.parse(warning!)).toMatchObject({ level: 40, requests: 1, graceMs: 300 });
+        const rowsSql = 'SELECT phase, outcome FROM audit_log WHERE key_id = $1';
+        let rows: unknown[];
+        if (tyk) rows = await sql(rowsSql.replace('audit_log', `${schema}.audit_log`), [keyId]);
+        else {
+          const db = new DatabaseSync(join(dir, 'audit.db'), { readOnly: true });
+          rows = db.prepare(rowsSql.replace('$1', '?')).all(keyId);
+          db.close();
+        }
+        expect(rows).toEqual([{ phase: 'intent', outcome: 'PENDING' }]);
+        expect(out).not.toContain(secret);
+      } finally {
+        child.kill('SIGKILL');
+        await sim.close();
+        if (tyk) await dropSchema(schema);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
