@@ -445,8 +445,8 @@ describe('the SQLite audit store', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-ckpt-'));
     const path = join(dir, 'audit.db');
     const dying = new URL(`data:text/javascript,${encodeURIComponent('throw new Error("checkpointer died")')}`);
-    const warnings: { reason: string; msg: string }[] = [];
-    const store = createSqliteAuditStore(path, { checkpointer: dying, log: { warn: (fields: object, msg?: string) => void warnings.push({ ...(fields as { reason: string }), msg: msg ?? '' }) } as never });
+    const warnings: object[] = [];
+    const store = createSqliteAuditStore(path, { checkpointer: dying, log: { warn: (fields, msg) => void warnings.push({ ...fields, msg }) } });
     try {
       const empty = statSync(path).size;
       // One commit each: SQLite's own checkpoint (every 1000 WAL pages) folds the rows in once back on.

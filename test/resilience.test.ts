@@ -9,7 +9,6 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AtlasSimulator } from '../providers/atlas/simulator.ts';
 import { createMesaSimulator, demoKey } from '../providers/mesa/simulator.ts';
@@ -17,11 +16,12 @@ import { createTykSimulator, demoSession } from '../providers/tyk/simulator.ts';
 import { providerKinds, providers } from '../providers/index.ts';
 import { faults, type RecordedRequest } from '../providers/simulator-kit.ts';
 import type { ApiKeyPatch, ProviderKind, Sandbox } from '../providers/types.ts';
+import { createAuditStore } from '../src/audit/store.ts';
 import { resolveConfig } from '../src/config.ts';
 import { GatewayError } from '../src/errors.ts';
 import { createResilience } from '../src/upstream/resilience.ts';
 import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
-import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
+import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
 
 /** The method of each vendor's update call: faults aimed at it, attempts counted by it. */
 const WRITE_METHOD: Record<ProviderKind, string> = { mesa: 'PATCH', basic: 'PATCH', atlas: 'PATCH', tyk: 'PUT', plumaa: 'PUT' };
@@ -622,15 +622,13 @@ describe('graceful shutdown', () => {
         expect(await inFlight).toBeInstanceOf(Error);
         const warning = out.split('\n').find((l) => l.includes('shutdown grace period over'));
         expect(JSON.parse(warning!)).toMatchObject({ level: 40, requests: 1, graceMs: 300 });
-        const rowsSql = 'SELECT phase, outcome FROM audit_log WHERE key_id = $1';
-        let rows: unknown[];
-        if (tyk) rows = await sql(rowsSql.replace('audit_log', `${schema}.audit_log`), [keyId]);
-        else {
-          const db = new DatabaseSync(join(dir, 'audit.db'), { readOnly: true });
-          rows = db.prepare(rowsSql.replace('$1', '?')).all(keyId);
-          db.close();
-        }
-        expect(rows).toEqual([{ phase: 'intent', outcome: 'PENDING' }]);
+        // Read as `auditLog` reads it: an attempt with no outcome row shows as PENDING.
+        const store = await createAuditStore(
+          tyk ? { store: 'postgres', url: await testDatabaseUrl(), schema } : { store: 'sqlite', path: join(dir, 'audit.db'), synchronous: 'normal' },
+        );
+        const { entries } = await store!.query({ keyId }, 10);
+        await store!.close();
+        expect(entries.map((e) => e.outcome)).toEqual(['PENDING']);
         expect(out).not.toContain(secret);
       } finally {
         child.kill('SIGKILL');

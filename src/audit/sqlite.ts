@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../log.ts';
+import type { RequestLog } from '../log.ts';
 import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditRow, type AuditStore } from './store.ts';
 
 /** Schema versions, applied in order; `PRAGMA user_version` records the last one applied. */
@@ -51,7 +51,7 @@ const AUTO_CHECKPOINT_PAGES = 1000;
 export interface SqliteAuditOptions {
   synchronous?: 'normal' | 'full';
   /** Told once if the checkpointer thread fails (SQLite then checkpoints inside commits again). */
-  log?: Pick<Logger, 'warn'>;
+  log?: Pick<RequestLog, 'warn'>;
   /** The checkpointer thread's module (default src/audit/sqlite-checkpointer.ts; a test passes one that fails). */
   checkpointer?: URL;
 }
