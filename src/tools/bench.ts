@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick] [--out FILE] [--scenario NAME] [--audit on|off]`: keygate's benchmark,
- * on loopback only (`--scenario`/`--audit` run a part of it, for working on one path).
+ * `npm run bench [-- --quick] [--out FILE] [--scenario NAME] [--audit on|off] [--no-floors]`:
+ * keygate's benchmark, on loopback only (`--scenario`/`--audit` run a part of it, for working on
+ * one path).
  *
  * Starts the vendor simulators (Mesa, Tyk) in this process, keygate in real mode as a child
  * process (auth on, SQLite audit on; then a second run with audit off), and drives each scenario
@@ -10,8 +11,13 @@
  * direct at 1 connection, gateway CPU ms per mutation (the child's own utime+stime from /proc),
  * peak RSS (VmHWM), errors, and whether every mutation caused exactly the expected upstream calls.
  *
+ * The Mesa PATCH is also run against two reference floors (src/tools/floor-server.ts), started
+ * with the same Node flags: a bare graphql-yoga resolver calling the vendor with `undici.request`,
+ * and the same through ky over keygate's fetch. keygate's numbers are read against them.
+ *
  * Speed claims come only from this benchmark's output, as ratios within one run.
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +26,7 @@ import { Pool } from 'undici';
 import { createMesaSimulator, demoKey } from '../../providers/mesa/simulator.ts';
 import type { RunningSimulator } from '../../providers/types.ts';
 import { createTykSimulator, demoSession } from '../../providers/tyk/simulator.ts';
-import { startGatewayProcess } from './gateway-process.ts';
+import { startGatewayProcess, startListeningProcess } from './gateway-process.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -29,6 +35,8 @@ const { values: flags } = parseArgs({
     // For working on one path: only the scenarios whose name contains this, and only audit on or off.
     scenario: { type: 'string' },
     audit: { type: 'string' },
+    // Skip the reference floors (src/tools/floor-server.ts).
+    'no-floors': { type: 'boolean' },
   },
 });
 const QUICK = Boolean(flags.quick);
@@ -114,6 +122,14 @@ function cpuMs(pid: number): number {
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+/** One server under load: keygate (audit on or off) or a reference floor. */
+interface Target {
+  server: string;
+  audit: boolean | null;
+  start(): Promise<{ child: ChildProcess; origin: string }>;
+  scenarios: Scenario[];
 }
 
 interface Scenario {
@@ -207,15 +223,34 @@ async function main(): Promise<void> {
   const selected = only ? scenarios.filter((s) => s.name.toLowerCase().includes(only)) : scenarios;
   if (selected.length === 0) throw new Error(`--scenario ${flags.scenario}: no such scenario (${scenarios.map((s) => s.name).join(', ')})`);
   if (flags.audit !== undefined && flags.audit !== 'on' && flags.audit !== 'off') throw new Error(`--audit ${flags.audit}: expected on or off`);
-  for (const audit of [true, false].filter((a) => flags.audit === undefined || a === (flags.audit === 'on'))) {
-    const { child, origin } = await startGatewayProcess(configFor(audit), GATEWAY_NODE_FLAGS, GATEWAY_ENV);
+  // The reference floors (src/tools/floor-server.ts): the fixed stack at its barest, Mesa PATCH only.
+  const floorPatch: Scenario = {
+    name: 'mesa PATCH',
+    request: (o) => ({ ...gql(o, 'mutation { updateApiKey(id: "key_bench", owner: "bench") { id } }', noErrors), headers: { 'content-type': 'application/json' } }),
+    expected: [{ sim: mesa, method: 'PATCH', perMutation: 1 }],
+  };
+  const floor = (client: 'undici' | 'ky'): Target => ({
+    server: `floor: yoga + ${client === 'undici' ? 'undici.request' : 'ky'}`,
+    audit: null,
+    start: () => startListeningProcess('src/tools/floor-server.ts', ['--upstream', mesa.origin, '--token', MESA_TOKEN, '--client', client], GATEWAY_NODE_FLAGS, GATEWAY_ENV),
+    scenarios: selected.some((s) => s.name === floorPatch.name) && flags.audit === undefined && !flags['no-floors'] ? [floorPatch] : [],
+  });
+  const targets: Target[] = [
+    ...[true, false]
+      .filter((a) => flags.audit === undefined || a === (flags.audit === 'on'))
+      .map((audit): Target => ({ server: 'keygate', audit, start: () => startGatewayProcess(configFor(audit), GATEWAY_NODE_FLAGS, GATEWAY_ENV), scenarios: selected })),
+    floor('undici'),
+    floor('ky'),
+  ];
+  for (const target of targets.filter((t) => t.scenarios.length > 0)) {
+    const { child, origin } = await target.start();
     const pid = child.pid!;
     try {
-      for (const s of selected) {
+      for (const s of target.scenarios) {
         const req = s.request(origin);
         const sample = await fetch(`${origin}${req.path}`, { method: req.method, headers: req.headers, body: req.body });
         const problem = req.check(sample.status, await sample.text());
-        if (problem) throw new Error(`${s.name}: the sample request failed: ${problem}`);
+        if (problem) throw new Error(`${target.server}, ${s.name}: the sample request failed: ${problem}`);
         await load(req, PHASES.connections, PHASES.warmMs);
         for (const e of s.expected) e.sim.reset();
         const cpu0 = cpuMs(pid);
@@ -228,7 +263,8 @@ async function main(): Promise<void> {
         const singleCalls = s.expected.map((e) => ({ got: e.sim.requests.filter((r) => r.method === e.method).length, want: single.requests * e.perMutation }));
         const upstreamExact = [...calls, ...singleCalls].every((c) => c.got === c.want);
         runs.push({
-          audit,
+          server: target.server,
+          audit: target.audit,
           scenario: s.name,
           rps32: round(heavy.rps, 0),
           p50_32: round(heavy.p50),

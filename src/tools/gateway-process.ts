@@ -1,11 +1,21 @@
 /**
- * keygate as a child process for the benchmark and the profiler: started with a config file on a
- * free port; resolves once it says where it listens. Its later output is drained unread.
+ * keygate (or the benchmark's reference floor, src/tools/floor-server.ts) as a child process for
+ * the benchmark and the profiler: started on a free port; resolves once it says where it listens.
+ * Its later output is drained unread.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
-export async function startGatewayProcess(configFile: string, nodeFlags: readonly string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, [...nodeFlags, 'src/server.ts', '--config', configFile, '--port', '0'], {
+export function startGatewayProcess(configFile: string, nodeFlags: readonly string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess; origin: string }> {
+  return startListeningProcess('src/server.ts', ['--config', configFile, '--port', '0'], nodeFlags, env);
+}
+
+export async function startListeningProcess(
+  script: string,
+  args: readonly string[],
+  nodeFlags: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; origin: string }> {
+  const child = spawn(process.execPath, [...nodeFlags, script, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', NODE_ENV: 'production' },
   });
@@ -23,7 +33,7 @@ export async function startGatewayProcess(configFile: string, nodeFlags: readonl
       }
     };
     child.stdout!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`keygate exited (${code}) before listening:\n${out}`)));
+    child.on('exit', (code) => reject(new Error(`${script} exited (${code}) before listening:\n${out}`)));
   });
   return { child, origin };
 }

@@ -1,0 +1,80 @@
+/**
+ * The benchmark's reference floor: a hand-written graphql-yoga server with one mutation that
+ * PATCHes a Mesa key, and nothing else (no auth, audit, validation, resilience, metrics or logs).
+ * `npm run bench` runs it beside keygate in the same run, so keygate's cost is read against what
+ * the fixed stack costs at its barest:
+ *
+ *   --client undici  the resolver calls the vendor with `undici.request` over a keep-alive Agent
+ *                    (the floor the performance issue names);
+ *   --client ky      through ky over keygate's own fetch (src/upstream/undici-fetch.ts), exactly
+ *                    as src/upstream/client.ts builds it: the cost of the ky layer alone.
+ *
+ * `node src/tools/floor-server.ts --upstream URL --token T --client undici|ky [--port N]`; prints
+ * "listening on http://…" like keygate does. Not part of keygate: a measuring tool only.
+ */
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { createSchema, createYoga } from 'graphql-yoga';
+import ky from 'ky';
+import { Agent, request } from 'undici';
+import { createUndiciFetch, responseText } from '../upstream/undici-fetch.ts';
+
+const { values: flags } = parseArgs({ options: { upstream: { type: 'string' }, token: { type: 'string' }, client: { type: 'string' }, port: { type: 'string' } } });
+if (!flags.upstream || !flags.token || (flags.client !== 'undici' && flags.client !== 'ky'))
+  throw new Error('usage: floor-server.ts --upstream URL --token T --client undici|ky [--port N]');
+const { upstream, token } = flags;
+const headers = { accept: 'application/json', 'content-type': 'application/json', authorization: `Bearer ${token}` };
+
+type Patch = (id: string, owner: string) => Promise<{ status: number; text: string }>;
+
+function undiciPatch(): Patch {
+  const agent = new Agent({ connections: 32, keepAliveTimeout: 10_000 });
+  return async (id, owner) => {
+    const res = await request(`${upstream}/v1/acme/api-keys/${encodeURIComponent(id)}`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({ tags: { owner } }),
+      dispatcher: agent,
+    });
+    return { status: res.statusCode, text: await res.body.text() };
+  };
+}
+
+function kyPatch(): Patch {
+  const pool = createUndiciFetch({ maxBodyBytes: 1024 * 1024, connections: 32, timeoutMs: 10_000 });
+  const http = ky.create({ fetch: pool.fetch, timeout: false, retry: 0, throwHttpErrors: false, redirect: 'manual' });
+  return async (id, owner) => {
+    const response = await http(`${upstream}/v1/acme/api-keys/${encodeURIComponent(id)}`, {
+      method: 'PATCH',
+      headers,
+      ...({ upstreamBody: JSON.stringify({ tags: { owner } }) } as object),
+    });
+    return { status: response.status, text: responseText(response) ?? (await response.text()) };
+  };
+}
+
+const patch = flags.client === 'undici' ? undiciPatch() : kyPatch();
+const yoga = createYoga({
+  schema: createSchema({
+    typeDefs: 'type ApiKey { id: ID! } type Query { ok: Boolean } type Mutation { updateApiKey(id: ID!, owner: String!): ApiKey! }',
+    resolvers: {
+      Mutation: {
+        updateApiKey: async (_: unknown, args: { id: string; owner: string }) => {
+          const { status, text } = await patch(args.id, args.owner);
+          if (status !== 200) throw new Error(`upstream answered ${status}`);
+          // Mesa answers a PATCH with the key's tags only.
+          return { id: args.id, ...(JSON.parse(text) as { tags: Record<string, string> }) };
+        },
+      },
+    },
+  }),
+  landingPage: false,
+  graphiql: false,
+  logging: false,
+});
+const server = createServer(yoga);
+server.listen(Number(flags.port ?? 0), '127.0.0.1', () => {
+  const address = server.address() as { port: number };
+  console.log(`floor (${flags.client}) listening on http://127.0.0.1:${address.port}`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
