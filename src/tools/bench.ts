@@ -1,7 +1,7 @@
 /**
- * `npm run bench [-- --quick] [--out FILE] [--scenario NAME] [--audit on|off] [--no-floors]`:
+ * `npm run bench [-- --quick] [--out FILE] [--scenario NAME] [--audit on|off] [--no-floors] [--rounds N]`:
  * keygate's benchmark, on loopback only (`--scenario`/`--audit` run a part of it, for working on
- * one path).
+ * one path; `--rounds N` runs every server N times, alternating, and reports the medians).
  *
  * Starts the vendor simulators (Mesa, Tyk) in this process, keygate in real mode as a child
  * process (auth on, SQLite audit on; then a second run with audit off), and drives each scenario
@@ -35,11 +35,15 @@ const { values: flags } = parseArgs({
     // For working on one path: only the scenarios whose name contains this, and only audit on or off.
     scenario: { type: 'string' },
     audit: { type: 'string' },
+    // Run every server this many times, alternating, and report the medians (default 1).
+    rounds: { type: 'string' },
     // Skip the reference floors (src/tools/floor-server.ts).
     'no-floors': { type: 'boolean' },
   },
 });
 const QUICK = Boolean(flags.quick);
+const ROUNDS = Number(flags.rounds ?? 1);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 20) throw new Error(`--rounds ${flags.rounds}: expected a whole number from 1 to 20`);
 const PHASES = QUICK
   ? { warmMs: 300, loadMs: 1000, singleMs: 700, connections: 32 }
   : { warmMs: 2000, loadMs: 10_000, singleMs: 5000, connections: 32 };
@@ -218,7 +222,7 @@ async function main(): Promise<void> {
   const directLoad = await load(direct, PHASES.connections, PHASES.loadMs);
   const directSingle = await load(direct, 1, PHASES.singleMs);
 
-  const runs: Record<string, unknown>[] = [];
+  const rows: Row[] = [];
   const only = flags.scenario?.toLowerCase();
   const selected = only ? scenarios.filter((s) => s.name.toLowerCase().includes(only)) : scenarios;
   if (selected.length === 0) throw new Error(`--scenario ${flags.scenario}: no such scenario (${scenarios.map((s) => s.name).join(', ')})`);
@@ -242,6 +246,8 @@ async function main(): Promise<void> {
     floor('undici'),
     floor('ky'),
   ];
+  // With several rounds, every server runs once per round, so they alternate through the VM's noise.
+  for (let pass = 1; pass <= ROUNDS; pass++)
   for (const target of targets.filter((t) => t.scenarios.length > 0)) {
     const { child, origin } = await target.start();
     const pid = child.pid!;
@@ -262,7 +268,8 @@ async function main(): Promise<void> {
         const single = await load(req, 1, PHASES.singleMs);
         const singleCalls = s.expected.map((e) => ({ got: e.sim.requests.filter((r) => r.method === e.method).length, want: single.requests * e.perMutation }));
         const upstreamExact = [...calls, ...singleCalls].every((c) => c.got === c.want);
-        runs.push({
+        rows.push({
+          round: pass,
           server: target.server,
           audit: target.audit,
           scenario: s.name,
@@ -288,6 +295,7 @@ async function main(): Promise<void> {
   await mesa.close();
   await tyk.close();
 
+  const runs = medians(rows);
   const result = {
     date: new Date().toISOString(),
     quick: QUICK,
@@ -304,7 +312,10 @@ async function main(): Promise<void> {
       p99_1: round(directSingle.p99),
       errors: directLoad.errors + directSingle.errors,
     },
+    rounds: ROUNDS,
+    // One row per server, audit and scenario: the median of its rounds (errors summed).
     runs,
+    ...(ROUNDS > 1 && { everyRound: rows }),
   };
   console.log(`\ndirect REST PATCH to the Mesa simulator: ${JSON.stringify(result.direct)}\n`);
   console.table(runs);
@@ -317,6 +328,26 @@ async function main(): Promise<void> {
     console.error(`benchmark: ${bad.length} scenario run(s) had errors or unexpected upstream call counts`);
     process.exit(1);
   }
+}
+
+type Row = { round: number; server: string; audit: boolean | null; scenario: string; errors: number; upstreamExact: boolean } & Record<string, unknown>;
+
+/** One row per server, audit and scenario: each measure's median over the rounds, errors summed. */
+function medians(rows: Row[]): Record<string, unknown>[] {
+  const groups = Map.groupBy(rows, (r) => `${r.server}|${r.audit}|${r.scenario}`);
+  return [...groups.values()].map((group) => {
+    const { round: _, ...first } = group[0];
+    const out: Record<string, unknown> = { ...first };
+    for (const [k, v] of Object.entries(first)) {
+      if (typeof v !== 'number' || k === 'errors') continue;
+      const sorted = group.map((r) => r[k] as number).sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      out[k] = sorted.length % 2 ? sorted[mid] : round((sorted[mid - 1] + sorted[mid]) / 2, 3);
+    }
+    out.errors = group.reduce((n, r) => n + r.errors, 0);
+    out.upstreamExact = group.every((r) => r.upstreamExact);
+    return out;
+  });
 }
 
 /** The caller auth and audit sections of the benchmark config. */
