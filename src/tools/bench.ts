@@ -247,49 +247,50 @@ async function main(): Promise<void> {
     floor('ky'),
   ];
   // With several rounds, every server runs once per round, so they alternate through the VM's noise.
-  for (let pass = 1; pass <= ROUNDS; pass++)
-  for (const target of targets.filter((t) => t.scenarios.length > 0)) {
-    const { child, origin } = await target.start();
-    const pid = child.pid!;
-    try {
-      for (const s of target.scenarios) {
-        const req = s.request(origin);
-        const sample = await fetch(`${origin}${req.path}`, { method: req.method, headers: req.headers, body: req.body });
-        const problem = req.check(sample.status, await sample.text());
-        if (problem) throw new Error(`${target.server}, ${s.name}: the sample request failed: ${problem}`);
-        await load(req, PHASES.connections, PHASES.warmMs);
-        for (const e of s.expected) e.sim.reset();
-        const cpu0 = cpuMs(pid);
-        const heavy = await load(req, PHASES.connections, PHASES.loadMs);
-        const cpu1 = cpuMs(pid);
-        const rss = peakRssMb(pid);
-        const calls = s.expected.map((e) => ({ method: e.method, got: e.sim.requests.filter((r) => r.method === e.method).length, want: heavy.requests * e.perMutation }));
-        for (const e of s.expected) e.sim.reset();
-        const single = await load(req, 1, PHASES.singleMs);
-        const singleCalls = s.expected.map((e) => ({ got: e.sim.requests.filter((r) => r.method === e.method).length, want: single.requests * e.perMutation }));
-        const upstreamExact = [...calls, ...singleCalls].every((c) => c.got === c.want);
-        rows.push({
-          round: pass,
-          server: target.server,
-          audit: target.audit,
-          scenario: s.name,
-          rps32: round(heavy.rps, 0),
-          p50_32: round(heavy.p50),
-          p99_32: round(heavy.p99),
-          rps1: round(single.rps, 0),
-          p50_1: round(single.p50),
-          p99_1: round(single.p99),
-          addedP50_1: round(single.p50 - directSingle.p50),
-          addedP99_1: round(single.p99 - directSingle.p99),
-          cpuMsPerMutation: round((cpu1 - cpu0) / heavy.requests, 3),
-          peakRssMb: round(rss, 0),
-          errors: heavy.errors + single.errors,
-          upstreamExact,
-        });
+  for (let pass = 1; pass <= ROUNDS; pass++) {
+    for (const target of targets.filter((t) => t.scenarios.length > 0)) {
+      const { child, origin } = await target.start();
+      const pid = child.pid!;
+      try {
+        for (const s of target.scenarios) {
+          const req = s.request(origin);
+          const sample = await fetch(`${origin}${req.path}`, { method: req.method, headers: req.headers, body: req.body });
+          const problem = req.check(sample.status, await sample.text());
+          if (problem) throw new Error(`${target.server}, ${s.name}: the sample request failed: ${problem}`);
+          await load(req, PHASES.connections, PHASES.warmMs);
+          for (const e of s.expected) e.sim.reset();
+          const cpu0 = cpuMs(pid);
+          const heavy = await load(req, PHASES.connections, PHASES.loadMs);
+          const cpu1 = cpuMs(pid);
+          const rss = peakRssMb(pid);
+          const calls = s.expected.map((e) => ({ method: e.method, got: e.sim.requests.filter((r) => r.method === e.method).length, want: heavy.requests * e.perMutation }));
+          for (const e of s.expected) e.sim.reset();
+          const single = await load(req, 1, PHASES.singleMs);
+          const singleCalls = s.expected.map((e) => ({ got: e.sim.requests.filter((r) => r.method === e.method).length, want: single.requests * e.perMutation }));
+          const upstreamExact = [...calls, ...singleCalls].every((c) => c.got === c.want);
+          rows.push({
+            round: pass,
+            server: target.server,
+            audit: target.audit,
+            scenario: s.name,
+            rps32: round(heavy.rps, 0),
+            p50_32: round(heavy.p50),
+            p99_32: round(heavy.p99),
+            rps1: round(single.rps, 0),
+            p50_1: round(single.p50),
+            p99_1: round(single.p99),
+            addedP50_1: round(single.p50 - directSingle.p50),
+            addedP99_1: round(single.p99 - directSingle.p99),
+            cpuMsPerMutation: round((cpu1 - cpu0) / heavy.requests, 3),
+            peakRssMb: round(rss, 0),
+            errors: heavy.errors + single.errors,
+            upstreamExact,
+          });
+        }
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
       }
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
     }
   }
   await mesa.close();
