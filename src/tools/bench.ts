@@ -13,7 +13,8 @@
  *
  * The Mesa PATCH is also run against two reference floors (src/tools/floor-server.ts), started
  * with the same Node flags: a bare graphql-yoga resolver calling the vendor with `undici.request`,
- * and the same through ky over keygate's fetch. keygate's numbers are read against them.
+ * and the same through keygate's own upstream client (src/upstream/client.ts: ky over its undici
+ * pool). keygate's numbers are read against them.
  *
  * Speed claims come only from this benchmark's output, as ratios within one run.
  */
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
     expected: [{ sim: mesa, method: 'PATCH', perMutation: 1 }],
   };
   const floor = (client: 'undici' | 'ky'): Target => ({
-    server: `floor: yoga + ${client === 'undici' ? 'undici.request' : 'ky'}`,
+    server: `floor: yoga + ${client === 'undici' ? 'undici.request' : 'keygate client'}`,
     audit: null,
     start: () => startListeningProcess('src/tools/floor-server.ts', ['--upstream', mesa.origin, '--token', MESA_TOKEN, '--client', client], GATEWAY_NODE_FLAGS, GATEWAY_ENV),
     scenarios: selected.some((s) => s.name === floorPatch.name) && flags.audit === undefined && !flags['no-floors'] ? [floorPatch] : [],

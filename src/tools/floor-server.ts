@@ -6,8 +6,8 @@
  *
  *   --client undici  the resolver calls the vendor with `undici.request` over a keep-alive Agent
  *                    (the floor the performance issue names);
- *   --client ky      through ky over keygate's own fetch (src/upstream/undici-fetch.ts), exactly
- *                    as src/upstream/client.ts builds it: the cost of the ky layer alone.
+ *   --client ky      through keygate's own upstream client (src/upstream/client.ts: ky over its
+ *                    undici pool), called directly: the cost of that layer alone.
  *
  * `node src/tools/floor-server.ts --upstream URL --token T --client undici|ky [--port N]`; prints
  * "listening on http://…" like keygate does. Not part of keygate: a measuring tool only.
@@ -15,20 +15,20 @@
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { createSchema, createYoga } from 'graphql-yoga';
-import ky from 'ky';
 import { Agent, request } from 'undici';
-import { createUndiciFetch, responseText } from '../upstream/undici-fetch.ts';
+import { createUpstreamClient } from '../upstream/client.ts';
 
 const { values: flags } = parseArgs({ options: { upstream: { type: 'string' }, token: { type: 'string' }, client: { type: 'string' }, port: { type: 'string' } } });
 if (!flags.upstream || !flags.token || (flags.client !== 'undici' && flags.client !== 'ky'))
   throw new Error('usage: floor-server.ts --upstream URL --token T --client undici|ky [--port N]');
 const { upstream, token } = flags;
-const headers = { accept: 'application/json', 'content-type': 'application/json', authorization: `Bearer ${token}` };
 
-type Patch = (id: string, owner: string) => Promise<{ status: number; text: string }>;
+/** PATCHes the key's `owner` tag; the vendor's status and parsed JSON body. */
+type Patch = (id: string, owner: string) => Promise<{ status: number; json: unknown }>;
 
 function undiciPatch(): Patch {
   const agent = new Agent({ connections: 32, keepAliveTimeout: 10_000 });
+  const headers = { accept: 'application/json', 'content-type': 'application/json', authorization: `Bearer ${token}` };
   return async (id, owner) => {
     const res = await request(`${upstream}/v1/acme/api-keys/${encodeURIComponent(id)}`, {
       method: 'PATCH',
@@ -36,34 +36,30 @@ function undiciPatch(): Patch {
       body: JSON.stringify({ tags: { owner } }),
       dispatcher: agent,
     });
-    return { status: res.statusCode, text: await res.body.text() };
+    return { status: res.statusCode, json: await res.body.json() };
   };
 }
 
-function kyPatch(): Patch {
-  const pool = createUndiciFetch({ maxBodyBytes: 1024 * 1024, connections: 32, timeoutMs: 10_000 });
-  const http = ky.create({ fetch: pool.fetch, timeout: false, retry: 0, throwHttpErrors: false, redirect: 'manual' });
+/** keygate's own upstream client (src/upstream/client.ts: ky over an undici pool), called directly. */
+function clientPatch(): Patch {
+  const client = createUpstreamClient({ baseUrl: `${upstream}/v1`, auth: { type: 'bearer', token: token as string }, timeoutMs: 10_000 });
   return async (id, owner) => {
-    const response = await http(`${upstream}/v1/acme/api-keys/${encodeURIComponent(id)}`, {
-      method: 'PATCH',
-      headers,
-      ...({ upstreamBody: JSON.stringify({ tags: { owner } }) } as object),
-    });
-    return { status: response.status, text: responseText(response) ?? (await response.text()) };
+    const res = await client.send({ method: 'PATCH', path: `/acme/api-keys/${encodeURIComponent(id)}`, body: { tags: { owner } } });
+    return { status: res.status, json: res.json };
   };
 }
 
-const patch = flags.client === 'undici' ? undiciPatch() : kyPatch();
+const patch = flags.client === 'undici' ? undiciPatch() : clientPatch();
 const yoga = createYoga({
   schema: createSchema({
     typeDefs: 'type ApiKey { id: ID! } type Query { ok: Boolean } type Mutation { updateApiKey(id: ID!, owner: String!): ApiKey! }',
     resolvers: {
       Mutation: {
         updateApiKey: async (_: unknown, args: { id: string; owner: string }) => {
-          const { status, text } = await patch(args.id, args.owner);
+          const { status, json } = await patch(args.id, args.owner);
           if (status !== 200) throw new Error(`upstream answered ${status}`);
           // Mesa answers a PATCH with the key's tags only.
-          return { id: args.id, ...(JSON.parse(text) as { tags: Record<string, string> }) };
+          return { id: args.id, ...(json as { tags: Record<string, string> }) };
         },
       },
     },
