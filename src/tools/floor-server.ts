@@ -40,12 +40,21 @@ function undiciPatch(): Patch {
   };
 }
 
-/** keygate's own upstream client (src/upstream/client.ts: ky over an undici pool), called directly. */
+/**
+ * keygate's own upstream client (src/upstream/client.ts: ky over an undici pool), called directly
+ * and as keygate calls it: with a per-call deadline signal (src/upstream/resilience.ts makes one).
+ */
 function clientPatch(): Patch {
   const client = createUpstreamClient({ baseUrl: `${upstream}/v1`, auth: { type: 'bearer', token: token as string }, timeoutMs: 10_000 });
   return async (id, owner) => {
-    const res = await client.send({ method: 'PATCH', path: `/acme/api-keys/${encodeURIComponent(id)}`, body: { tags: { owner } } });
-    return { status: res.status, json: res.json };
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error('deadline')), 10_000);
+    try {
+      const res = await client.send({ method: 'PATCH', path: `/acme/api-keys/${encodeURIComponent(id)}`, body: { tags: { owner } } }, { signal: deadline.signal });
+      return { status: res.status, json: res.json };
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }
 
