@@ -24,7 +24,7 @@ export interface Scope {
 }
 
 export interface Caller {
-  /** The token's `name`, or the JWT's name claim; stands in the audit log and in log lines. */
+  /** Namespaced by source (see callerName below); stands in the audit log, log lines and errors. */
   name: string;
   scopes: readonly Scope[];
   via: 'token' | 'jwt' | 'open';
@@ -36,6 +36,17 @@ export const OPEN_CALLER: Caller = Object.freeze({
   scopes: SCOPE_ACTIONS.map((action) => ({ action, provider: '*' })),
   via: 'open',
 });
+
+/**
+ * Caller names carry their source, so a static token and a JWT subject spelled alike stay apart:
+ * `token:<name>` (token names hold no `:` or `#`, src/config.ts) and `jwt:<issuer>#<name claim>`
+ * with `%` and `#` percent-encoded in the issuer, so the first `#` ends it. Neither prefix can be
+ * produced by the other source, and the open caller's `anonymous@loopback` has no `:` at all.
+ */
+export const callerName = {
+  token: (name: string): string => `token:${name}`,
+  jwt: (issuer: string, subject: string): string => `jwt:${issuer.replace(/[%#]/g, encodeURIComponent)}#${subject}`,
+};
 
 /** `keys:write`, `keys:write:*` or `keys:write:<provider>`; undefined when it is none of these. */
 export function parseScope(text: string): Scope | undefined {
@@ -88,13 +99,14 @@ export function createAuthenticator(auth: AuthConfig | undefined): Authenticator
   if (!auth) return { required: false, authenticate: () => OPEN_CALLER };
   const verifyJwt = auth.jwt ? createJwtVerifier(auth.jwt) : undefined;
 
+  const tokenCallers = auth.tokens.map((t) => ({ sha256: t.sha256, caller: Object.freeze<Caller>({ name: callerName.token(t.name), scopes: t.scopes, via: 'token' }) }));
   const fromToken = (token: string): Caller | undefined => {
     // Every configured digest is compared, each in constant time, whatever matched before.
     const presented = sha256(token);
     let match: Caller | undefined;
-    for (const t of auth.tokens) {
+    for (const t of tokenCallers) {
       const equal = timingSafeEqual(presented, t.sha256);
-      if (equal && !match) match = { name: t.name, scopes: t.scopes, via: 'token' };
+      if (equal && !match) match = t.caller;
     }
     return match;
   };
@@ -158,7 +170,7 @@ function createJwtVerifier(jwt: JwtConfig): (token: string) => Promise<Caller | 
     const claim = payload[jwt.scopesClaim];
     const texts = typeof claim === 'string' ? claim.split(/\s+/) : Array.isArray(claim) ? claim.filter((s): s is string => typeof s === 'string') : [];
     const scopes = texts.map(parseScope).filter((s): s is Scope => s !== undefined);
-    return { name, scopes, via: 'jwt' };
+    return { name: callerName.jwt(jwt.issuer, name), scopes, via: 'jwt' };
   };
 }
 

@@ -63,7 +63,7 @@ export interface JwtConfig {
   algorithms: string[];
   /** The claim holding the scopes: a space-separated string (OAuth `scope`) or a list. */
   scopesClaim: string;
-  /** The claim naming the caller (audit log, logs). */
+  /** The claim naming the caller: `jwt:<issuer>#<claim>` in the audit log and logs (src/auth.ts). */
   nameClaim: string;
   clockToleranceSec: number;
 }
@@ -112,6 +112,7 @@ const SCOPE_HELP = 'must be keys:read, keys:write or audit:read, optionally narr
 
 const tokenEntry = z
   .object({
+    // No `:` or `#`: the caller is `token:<name>` beside `jwt:<issuer>#<sub>` (src/auth.ts).
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1..64 of letters, digits, . _ @ - (starting with a letter or digit)'),
     token: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
     sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits: the SHA-256 of the token').optional(),

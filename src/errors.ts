@@ -189,7 +189,8 @@ export function callerUnauthenticatedError(why: string, challenge: string): Gate
 /** The caller is known but holds no scope covering this operation on this provider; nothing was sent. */
 export function forbiddenError(caller: string, scope: string, provider?: string): GatewayError {
   const on = provider === undefined ? '' : ` on provider "${provider}"`;
-  return new GatewayError(`caller "${caller}" lacks scope ${scope}${on}; nothing was sent`, {
+  // JSON quoting: a JWT subject with quotes or control characters cannot reshape the message.
+  return new GatewayError(`caller ${JSON.stringify(caller)} lacks scope ${scope}${on}; nothing was sent`, {
     code: 'FORBIDDEN',
     ...(provider !== undefined && { provider }),
     details: { scope },

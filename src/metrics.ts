@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics (prom-client), one registry per gateway. Labels carry only configured
- * provider names, kinds, methods, status classes and error codes — never a key id, token, caller
- * secret or anything a client typed (an unknown provider is labelled "(unknown)").
+ * provider names, kinds, methods, status classes and error codes — never a key id, caller name,
+ * token, caller secret or anything a client typed (an unknown provider is labelled "(unknown)").
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 

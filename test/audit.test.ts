@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey as JoseKey } from 'jose';
 import { escapeIdentifier } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { basicKey, createBasicSimulator, type BasicSimulator } from '../providers/basic/simulator.ts';
@@ -36,6 +37,17 @@ const tokens = [
   { name: 'basic-auditor', token: T.basicAuditor, scopes: ['audit:read:basic'] },
 ];
 
+const ISSUER = 'https://idp.test/';
+let jwtKey: JoseKey;
+let jwtPublicKey: string;
+/** A JWT the audit gateways accept, naming its caller by `sub`; registered as a secret. */
+async function signJwt(sub: string, scope: string): Promise<string> {
+  const jwt = await new SignJWT({ scope }).setProtectedHeader({ alg: 'ES256' }).setIssuer(ISSUER).setAudience('keygate').setSubject(sub).setExpirationTime('5m').sign(jwtKey);
+  registerSecret(jwt);
+  return jwt;
+}
+const auth = () => ({ tokens, jwt: { issuer: ISSUER, audience: 'keygate', publicKey: jwtPublicKey, algorithms: ['ES256'] } });
+
 let mesa: MesaSimulator;
 let basic: BasicSimulator;
 let tyk: TykSimulator;
@@ -49,6 +61,9 @@ beforeAll(async () => {
   mesa = await createMesaSimulator({ org: 'acme', tokens: { [S.mesa]: ['admin'] }, keys: [demoKey('key_a', 'A', {}), demoKey('key_b', 'B', {})] });
   basic = await createBasicSimulator({ projects: { p1: { tokens: [S.basic] } }, keys: { p1: [basicKey('b-1', 'Mobile', 'read')] } });
   tyk = await createTykSimulator({ adminSecret: S.tyk, keys: { [TYK_KEY]: demoSession('audit-key', ['t']) } });
+  const pair = await generateKeyPair('ES256', { extractable: true });
+  jwtKey = pair.privateKey;
+  jwtPublicKey = await exportSPKI(pair.publicKey);
 });
 afterAll(async () => {
   await Promise.all([mesa?.close(), basic?.close(), tyk?.close()]);
@@ -106,7 +121,7 @@ describe.each([
 
   beforeAll(async () => {
     store = makeStore();
-    gw = await startGateway({ providers: providers(), auth: { tokens }, audit: await store.audit() });
+    gw = await startGateway({ providers: providers(), auth: auth(), audit: await store.audit() });
   });
   afterAll(async () => {
     await gw?.close();
@@ -130,11 +145,11 @@ describe.each([
       ['intent', 'PENDING'],
       ['outcome', 'OK'],
     ]);
-    const [entry] = await entries({ caller: 'admin', keyId: 'key_a' }, 1);
+    const [entry] = await entries({ caller: 'token:admin', keyId: 'key_a' }, 1);
     expect(entry).toEqual({
       id: expect.stringMatching(/^\d+$/),
       at: expect.any(String),
-      caller: 'admin',
+      caller: 'token:admin',
       requestId,
       provider: 'mesa',
       keyId: 'key_a',
@@ -176,7 +191,7 @@ describe.each([
     const byRequest = new Map((await entries({}, 200)).map((e) => [e.requestId, e]));
     expect(byRequest.get(invalid)).toMatchObject({ outcome: 'BAD_USER_INPUT', provider: 'mesa', upstreamStatus: null, attempts: null });
     expect(byRequest.get(badId)).toMatchObject({ outcome: 'BAD_USER_INPUT', keyId: '../etc' });
-    expect(byRequest.get(denied)).toMatchObject({ outcome: 'FORBIDDEN', caller: 'basic-writer', provider: 'mesa', patch: { removeTags: ['x'] } });
+    expect(byRequest.get(denied)).toMatchObject({ outcome: 'FORBIDDEN', caller: 'token:basic-writer', provider: 'mesa', patch: { removeTags: ['x'] } });
     expect(byRequest.get(unknown)).toMatchObject({ outcome: 'UNKNOWN_PROVIDER', provider: '__proto__' });
     // None of them got as far as an intent: one row each.
     for (const id of [invalid, badId, denied, unknown]) expect(await store.exec('SELECT phase FROM $t WHERE request_id = $1', [id])).toEqual([{ phase: 'outcome' }]);
@@ -254,20 +269,45 @@ describe.each([
   it('filters by provider, key, caller, outcome and time, and pages newest first', async () => {
     const since = new Date(Date.now() - 1000).toISOString();
     for (let i = 0; i < 5; i++) await gw.as(T.writer)(UPDATE, { provider: 'basic', id: 'b-1', patch: { name: `page-${i}` } });
-    const all = await entries({ provider: 'basic', caller: 'basic-writer', outcome: 'OK', since });
+    const all = await entries({ provider: 'basic', caller: 'token:basic-writer', outcome: 'OK', since });
     expect(all.map((e) => e.patch.name).slice(0, 5)).toEqual(['page-4', 'page-3', 'page-2', 'page-1', 'page-0']);
     expect(await entries({ since: new Date(Date.now() + 60_000).toISOString() })).toEqual([]);
     expect(await entries({ provider: 'basic', until: since, caller: 'nobody' })).toEqual([]);
 
-    const first = await gw.as(T.auditor)(AUDIT_LOG, { filter: { provider: 'basic', caller: 'basic-writer', since }, first: 2 });
+    const first = await gw.as(T.auditor)(AUDIT_LOG, { filter: { provider: 'basic', caller: 'token:basic-writer', since }, first: 2 });
     const page1 = first.body.data!.auditLog;
     expect(page1.pageInfo.hasNextPage).toBe(true);
-    const second = await gw.as(T.auditor)(AUDIT_LOG, { filter: { provider: 'basic', caller: 'basic-writer', since }, first: 2, after: page1.pageInfo.endCursor });
+    const second = await gw.as(T.auditor)(AUDIT_LOG, { filter: { provider: 'basic', caller: 'token:basic-writer', since }, first: 2, after: page1.pageInfo.endCursor });
     const ids = [...page1.edges, ...second.body.data!.auditLog.edges].map((e: { node: { id: string } }) => Number(e.node.id));
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
     expect(new Set(ids).size).toBe(4);
     const garbage = await gw.as(T.auditor)(AUDIT_LOG, { after: 'not-a-cursor' });
     expect(garbage.body.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+  });
+
+  it('keeps a static token and a JWT subject spelled alike apart, in the audit log and the log lines', async () => {
+    // The JWT `sub: admin` beside the token named `admin`, and a subject shaped like the token namespace.
+    const callers = [
+      { token: T.admin, name: 'token:admin', requestId: rid('ns-token') },
+      { token: await signJwt('admin', 'keys:write'), name: `jwt:${ISSUER}#admin`, requestId: rid('ns-jwt') },
+      { token: await signJwt('token:admin', 'keys:write'), name: `jwt:${ISSUER}#token:admin`, requestId: rid('ns-forged') },
+    ];
+    for (const c of callers) {
+      const res = await gw.as(c.token)(UPDATE, { provider: 'mesa', id: 'key_b', patch: { setTags: [{ key: 'by', value: 'x' }] } }, { 'x-request-id': c.requestId });
+      expect(res.body.errors).toBeUndefined();
+    }
+    expect(mesa.writes()).toHaveLength(3);
+    const ours = new Set(callers.map((c) => c.requestId));
+    for (const c of callers) {
+      const found = (await entries({ caller: c.name, keyId: 'key_b' })).filter((e) => ours.has(e.requestId));
+      expect(found.map((e) => [e.caller, e.requestId]), c.name).toEqual([[c.name, c.requestId]]);
+      const line = gw.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === c.requestId && l.msg === 'key operation');
+      expect(line, c.name).toMatchObject({ caller: c.name, code: 'OK' });
+    }
+    // A bare name is no caller's name any more.
+    expect((await entries({ caller: 'admin', keyId: 'key_b' })).filter((e) => ours.has(e.requestId))).toEqual([]);
+    // Caller names are no metric labels.
+    expect((await gw.fetch('/metrics')).text).not.toMatch(/token:|jwt:|idp\.test/);
   });
 
   it('times every audit write (keygate_audit_write_duration_seconds)', async () => {
@@ -311,6 +351,23 @@ describe.each([
     } finally {
       await gw.close();
       await store.cleanup();
+    }
+  });
+});
+
+describe('the open caller', () => {
+  it('is anonymous@loopback in the audit log and the log lines of a keygate without auth', async () => {
+    const gw = await startGateway({ providers: providers() });
+    try {
+      const res = await gw.gql(UPDATE, { provider: 'basic', id: 'b-1', patch: { name: 'open' } }, { 'x-request-id': 'open-caller-1' });
+      expect(res.body.errors).toBeUndefined();
+      expect(basic.writes()).toHaveLength(1);
+      const log = await gw.gql(AUDIT_LOG, { filter: { caller: 'anonymous@loopback' } });
+      expect(log.body.data!.auditLog.edges.map((e: { node: Record<string, unknown> }) => [e.node.caller, e.node.requestId])).toEqual([['anonymous@loopback', 'open-caller-1']]);
+      const line = gw.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === 'open-caller-1' && l.msg === 'key operation');
+      expect(line).toMatchObject({ caller: 'anonymous@loopback' });
+    } finally {
+      await gw.close();
     }
   });
 });

@@ -13,6 +13,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey as Jose
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { basicKey, createBasicSimulator, type BasicSimulator } from '../providers/basic/simulator.ts';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
+import { callerName } from '../src/auth.ts';
 import { ConfigError, loadConfigFile, resolveConfig } from '../src/config.ts';
 import { startKeygate, startupProblems } from '../src/server.ts';
 import { recordSeen, registerSecret, run, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
@@ -109,7 +110,7 @@ describe('static tokens and scopes', () => {
     expect(res.status).toBe(200);
     expect(res.body.data).toBeNull();
     expect(res.body.errors![0].extensions).toMatchObject({ code: 'FORBIDDEN', provider: 'mesa', scope: 'keys:write:mesa' });
-    expect(res.body.errors![0].message).toContain('basic-writer');
+    expect(res.body.errors![0].message).toBe('caller "token:basic-writer" lacks scope keys:write:mesa on provider "mesa"; nothing was sent');
     expect(upstreamCalls()).toBe(0);
     const ok = await gw.as(T.basicWriter)(UPDATE, BASIC_UPDATE);
     expect(ok.body.errors).toBeUndefined();
@@ -195,7 +196,7 @@ describe('static tokens and scopes', () => {
     const op = lines.find((l) => l.msg === 'key operation');
     // Each field once: JSON.parse keeps the last of repeated keys, log shippers may not.
     expect(raw.find((l) => l.includes('"key operation"'))?.match(/"caller":/g)).toHaveLength(1);
-    expect(op).toMatchObject({ requestId: 'auth-log-line-1', caller: 'admin', provider: 'mesa', keyId: 'key_a', code: 'OK', status: 200, operation: 'update' });
+    expect(op).toMatchObject({ requestId: 'auth-log-line-1', caller: 'token:admin', provider: 'mesa', keyId: 'key_a', code: 'OK', status: 200, operation: 'update' });
     expect(op.durationMs).toEqual(expect.any(Number));
   });
 });
@@ -245,7 +246,7 @@ describe('JWT callers', () => {
     expect((await gw.as(jwt)(UPDATE, BASIC_UPDATE)).body.errors).toBeUndefined();
     const denied = await gw.as(jwt)(UPDATE, MESA_UPDATE);
     expect(denied.body.errors![0].extensions.code).toBe('FORBIDDEN');
-    expect(denied.body.errors![0].message).toContain('svc-dashboard');
+    expect(denied.body.errors![0].message).toContain('caller "jwt:https://idp.test/#svc-dashboard" lacks scope');
     expect(mesa.requests).toHaveLength(0);
   });
 
@@ -268,6 +269,34 @@ describe('JWT callers', () => {
     expect((await jwksGw.as(jwt)(UPDATE, MESA_UPDATE)).body.errors).toBeUndefined();
     expect((await jwksGw.as(jwt)(UPDATE, BASIC_UPDATE)).body.errors![0].extensions.code).toBe('FORBIDDEN');
     expect((await jwksGw.as(T.admin)(UPDATE, BASIC_UPDATE)).body.errors).toBeUndefined();
+  });
+});
+
+describe('caller names', () => {
+  it('namespace each source, so no token name, issuer or subject can spell another caller', () => {
+    expect(callerName.token('admin')).toBe('token:admin');
+    expect(callerName.jwt('https://idp.test/', 'admin')).toBe('jwt:https://idp.test/#admin');
+    // `%` and `#` are escaped in the issuer, so the first `#` always ends it.
+    expect(callerName.jwt('https://idp.test/t#1%', 'a#b')).toBe('jwt:https://idp.test/t%231%25#a#b');
+    const names = [
+      callerName.token('admin'),
+      callerName.jwt('https://idp.test/', 'admin'),
+      callerName.jwt('https://idp.test/', 'token:admin'),
+      callerName.jwt('https://idp.test/#x', 'y'),
+      callerName.jwt('https://idp.test/', 'x#y'),
+      callerName.jwt('https://idp.test/%23x', 'y'),
+      callerName.jwt('jwt:https://idp.test/', 'admin'),
+      'anonymous@loopback',
+      callerName.token('anonymous@loopback'),
+    ];
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('refuses a token name that could pose as another namespace, naming the path', () => {
+    for (const name of ['jwt:https://idp.test/#admin', 'token:admin', 'a#b']) {
+      const doc = { providers: providers(), auth: { tokens: [{ name, token: T.admin, scopes: ['keys:read'] }] } };
+      expect(() => resolveConfig(doc), name).toThrow(/auth\.tokens\.0\.name: must be 1\.\.64 of letters, digits, \. _ @ -/);
+    }
   });
 });
 

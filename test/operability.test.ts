@@ -125,7 +125,7 @@ describe('per-request logger', () => {
     let children = 0;
     const child = base.child.bind(base);
     base.child = ((...args: Parameters<typeof child>) => ((children += 1), child(...args))) as typeof base.child;
-    const log = new LazyChildLog(base, { requestId: 'req-1', caller: 'ops' });
+    const log = new LazyChildLog(base, { requestId: 'req-1', caller: 'token:ops' });
     log.info({ a: 1 }, 'below the level');
     log.debug({ a: 1 }, 'below the level');
     expect(children).toBe(0);
@@ -133,8 +133,8 @@ describe('per-request logger', () => {
     log.error({ a: 3 }, 'second');
     expect(children).toBe(1);
     expect(lines.map((l) => JSON.parse(l))).toMatchObject([
-      { level: 40, requestId: 'req-1', caller: 'ops', a: 2, token: '[redacted]', msg: 'first' },
-      { level: 50, requestId: 'req-1', caller: 'ops', a: 3, msg: 'second' },
+      { level: 40, requestId: 'req-1', caller: 'token:ops', a: 2, token: '[redacted]', msg: 'first' },
+      { level: 50, requestId: 'req-1', caller: 'token:ops', a: 3, msg: 'second' },
     ]);
   });
 });

@@ -17,6 +17,7 @@ export interface AuditRow {
   attemptId: string;
   phase: 'intent' | 'outcome';
   at: Date;
+  /** The namespaced caller name (src/auth.ts callerName). */
   caller: string;
   requestId: string;
   provider: string | null;

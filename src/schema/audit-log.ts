@@ -8,7 +8,7 @@ const AuditEntryRef = builder.objectRef<AuditEntry>('AuditEntry').implement({
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Increasing with time.' }),
     at: t.expose('at', { type: 'DateTime', description: 'When the outcome was recorded (for PENDING: when the update started).' }),
-    caller: t.exposeString('caller', { description: 'The token name or JWT subject; `anonymous@loopback` without `auth`.' }),
+    caller: t.exposeString('caller', { description: 'Who asked, namespaced by source: `token:<name>`, `jwt:<issuer>#<subject>`, or `anonymous@loopback` without `auth`.' }),
     requestId: t.exposeString('requestId', { description: 'The gateway request id (x-request-id).' }),
     provider: t.exposeString('provider', { nullable: true, description: 'The provider as the client named it.' }),
     keyId: t.exposeString('keyId', { nullable: true }),
@@ -44,7 +44,7 @@ const AuditLogFilterRef = builder.inputType('AuditLogFilter', {
   fields: (t) => ({
     provider: t.string(),
     keyId: t.string(),
-    caller: t.string(),
+    caller: t.string({ description: 'A caller name exactly as `AuditEntry.caller` shows it, e.g. `token:admin`.' }),
     outcome: t.string({ description: 'OK, an error code, or PENDING.' }),
     since: t.field({ type: 'DateTime' }),
     until: t.field({ type: 'DateTime' }),
