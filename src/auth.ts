@@ -174,10 +174,21 @@ function createJwtVerifier(jwt: JwtConfig): (token: string) => Promise<Caller | 
   };
 }
 
-/** Query parameters that carry credentials; a request with one is refused before anything else. */
-const CREDENTIAL_PARAMS = ['access_token', 'token', 'bearer', 'auth', 'authorization', 'api_key', 'apikey', 'api-key', 'jwt', 'id_token'];
+/**
+ * Query parameter names that carry credentials, compared case-insensitively with `-`, `_` and `.`
+ * ignored (`X-Api-Key`, `api_key`, `apiKey` are one name): these exact names, and any name ending
+ * in one of CREDENTIAL_SUFFIXES (`access_token`, `client_secret`, `x-api-key`, …).
+ */
+const CREDENTIAL_PARAMS = new Set(['auth', 'authorization', 'bearer', 'jwt', 'key', 'sig', 'signature', 'credential', 'credentials', 'passwd', 'pwd', 'session', 'sessionid']);
+const CREDENTIAL_SUFFIXES = ['token', 'apikey', 'secret', 'password'];
+
+/** Whether a query parameter name is one credentials travel under (see CREDENTIAL_PARAMS). */
+export function isCredentialParam(name: string): boolean {
+  const n = name.toLowerCase().replace(/[-_.]/g, '');
+  return CREDENTIAL_PARAMS.has(n) || CREDENTIAL_SUFFIXES.some((suffix) => n.endsWith(suffix));
+}
 
 export function hasCredentialInQuery(url: URL): boolean {
-  for (const name of url.searchParams.keys()) if (CREDENTIAL_PARAMS.includes(name.toLowerCase())) return true;
+  for (const name of url.searchParams.keys()) if (isCredentialParam(name)) return true;
   return false;
 }

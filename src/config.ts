@@ -40,7 +40,7 @@ export interface Config {
   auth?: AuthConfig;
   /** Where the append-only audit log goes. */
   audit: AuditConfig;
-  /** The HTTP edge: GraphiQL, introspection, CORS, body size. */
+  /** The HTTP edge: GraphiQL, introspection, CORS, body size, slow-client timeouts, connections. */
   server: ServerConfig;
   /** Query limits (graphql-armor). */
   limits: LimitsConfig;
@@ -88,6 +88,14 @@ export interface ServerConfig {
   maxBodyBytes: number;
   /** On SIGTERM/SIGINT, how long requests in flight may still run before their connections are dropped. */
   shutdownGraceMs: number;
+  /** A client's request headers must arrive within this (an idle new connection included): else 408. */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this: else 408. The call itself is not bounded by it. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections per listening port (main and metrics); those beyond are closed at once. */
+  maxConnections: number;
 }
 
 export interface LimitsConfig {
@@ -96,6 +104,8 @@ export interface LimitsConfig {
   maxTokens: number;
   maxCost: number;
   maxDirectives: number;
+  /** Vendor writes one request may ask for: each updateApiKey counts 1, each updateApiKeys its items. */
+  maxUpdatesPerRequest: number;
 }
 
 /** The top-level sections a config may have. */
@@ -106,7 +116,9 @@ export const DEFAULT_AUDIT_FILE = 'keygate-audit.db';
 export const MAX_BODY_BYTES = 1_048_576;
 /** How long requests in flight may still run after SIGTERM/SIGINT (`server.shutdownGraceMs`). */
 const SHUTDOWN_GRACE_MS = 10_000;
-export const DEFAULT_LIMITS: LimitsConfig = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxCost: 5000, maxDirectives: 20 };
+/** Slow-client bounds of every listening port (`server.*TimeoutMs`, `server.maxConnections`). */
+export const DEFAULT_EDGE_TIMEOUTS = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 };
+export const DEFAULT_LIMITS: LimitsConfig = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxCost: 5000, maxDirectives: 20, maxUpdatesPerRequest: 100 };
 
 const SCOPE_HELP = 'must be keys:read, keys:write or audit:read, optionally narrowed with :<provider> or :*';
 
@@ -167,9 +179,15 @@ const serverSection = z
       .default({ origins: [] }),
     maxBodyBytes: z.number().int().min(1024).max(MAX_BODY_BYTES).default(MAX_BODY_BYTES),
     shutdownGraceMs: z.number().int().min(0).max(600_000).default(SHUTDOWN_GRACE_MS),
+    headersTimeoutMs: z.number().int().min(100).max(600_000).default(DEFAULT_EDGE_TIMEOUTS.headersTimeoutMs),
+    requestTimeoutMs: z.number().int().min(100).max(600_000).default(DEFAULT_EDGE_TIMEOUTS.requestTimeoutMs),
+    keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(DEFAULT_EDGE_TIMEOUTS.keepAliveTimeoutMs),
+    maxConnections: z.number().int().min(1).max(1_000_000).default(DEFAULT_EDGE_TIMEOUTS.maxConnections),
   })
   .strict()
-  .default({ graphiql: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS });
+  // Node refuses a headers timeout longer than the request timeout.
+  .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { path: ['headersTimeoutMs'], message: 'must not exceed server.requestTimeoutMs' })
+  .default({ graphiql: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...DEFAULT_EDGE_TIMEOUTS });
 
 const limitsSection = z
   .object({
@@ -178,6 +196,7 @@ const limitsSection = z
     maxTokens: z.number().int().min(100).max(100_000).default(DEFAULT_LIMITS.maxTokens),
     maxCost: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIMITS.maxCost),
     maxDirectives: z.number().int().min(0).max(1000).default(DEFAULT_LIMITS.maxDirectives),
+    maxUpdatesPerRequest: z.number().int().min(1).max(10_000).default(DEFAULT_LIMITS.maxUpdatesPerRequest),
   })
   .strict()
   .default(DEFAULT_LIMITS);

@@ -22,6 +22,8 @@ export interface GatewayContext extends YogaInitialContext {
   requestId: string;
   metrics: Metrics;
   tracing: Tracing;
+  /** `limits.maxUpdatesPerRequest` (src/request-updates.ts). */
+  maxUpdatesPerRequest: number;
   /** The operation's span context (set when tracing is on); upstream spans are its children. */
   traceContext?: TraceContext;
 }

@@ -18,7 +18,9 @@ import { createLogger, LazyChildLog, type Logger, type RequestLog } from './log.
 import { createMetrics, type Metrics } from './metrics.ts';
 import { callerOf, useAuth } from './plugins/auth.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
+import { useCostLimit } from './plugins/cost-limit.ts';
 import { useObservability, type ReadinessCheck } from './plugins/observability.ts';
+import { useRequestParsers } from './plugins/request-parser.ts';
 import { requestIdOf, useRequestId } from './plugins/request-id.ts';
 import { useTracing } from './plugins/tracing.ts';
 import { schema } from './schema/index.ts';
@@ -150,13 +152,17 @@ export function createGateway(options: GatewayOptions): Gateway {
         maxDepth: { n: limits.maxDepth, ...asValidationError },
         maxAliases: { n: limits.maxAliases, ...asValidationError },
         maxTokens: { n: limits.maxTokens },
-        costLimit: { maxCost: limits.maxCost, ...asValidationError },
+        // The cost limit is src/plugins/cost-limit.ts: armor's cost, with list arguments counted.
+        costLimit: { enabled: false },
         maxDirectives: { n: limits.maxDirectives, ...asValidationError },
         // "Did you mean …" would map the schema for whoever cannot introspect it.
         blockFieldSuggestion: { enabled: !edge.introspection },
       }),
+      useCostLimit(limits.maxCost),
       useObservability({ metrics, serveMetrics: options.serveMetrics ?? true, checks }),
       useTracing(tracing),
+      // Replaces yoga's parsers (media types, charsets, duplicate JSON keys); before the body limit, which wraps it.
+      useRequestParsers(),
       // After every request parser has been registered (it wraps the one chosen).
       useBodyLimit(edge.maxBodyBytes),
     ],
@@ -166,7 +172,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       // onRequestParse (src/plugins/auth.ts) authenticated every GraphQL request; a caller-less one holds no scope.
       const caller = callerOf(initial.request) ?? NOBODY;
       const requestLog: RequestLog = new LazyChildLog(log, { requestId, caller: caller.name });
-      const ctx = { ...initial, caller, audit, connections, log: requestLog, requestId, metrics, tracing } as GatewayContext;
+      const ctx = { ...initial, caller, audit, connections, log: requestLog, requestId, metrics, tracing, maxUpdatesPerRequest: limits.maxUpdatesPerRequest } as GatewayContext;
       ctx.loaders = createLoaders(ctx);
       return ctx;
     },

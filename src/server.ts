@@ -4,12 +4,12 @@
  *   npm start                                  sandbox mode: simulators of every vendor, no config
  *   npm start -- --config FILE [--port N] [--host H]
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import { AuditStoreError, createAuditStore } from './audit/store.ts';
-import { ConfigError, describeConfig, loadConfigFile, type Config } from './config.ts';
+import { ConfigError, describeConfig, loadConfigFile, type Config, type ServerConfig } from './config.ts';
 import { createGateway, type Gateway } from './gateway.ts';
 import { createLogger, type Logger } from './log.ts';
 import { isLoopback } from './loopback.ts';
@@ -73,7 +73,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
   }
   const separateMetrics = config.metrics.port !== undefined;
   const gateway = createGateway({ config, log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery });
-  const server = createServer(gateway.yoga);
+  const server = createHttpServer(config.server, gateway.yoga);
   let port: number;
   try {
     port = await listen(server, options.port ?? 4000, host);
@@ -86,7 +86,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
   let metricsUrl = `${origin(host, port)}/metrics`;
   if (separateMetrics) {
     const { registry } = gateway.metrics;
-    metricsServer = createServer(async (req, res) => {
+    metricsServer = createHttpServer(config.server, async (req, res) => {
       if (req.url !== '/metrics') {
         res.writeHead(404).end();
         return;
@@ -159,6 +159,27 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
       }
     },
   };
+}
+
+/**
+ * A Node HTTP server with the slow-client bounds of `server`: headers (an idle new connection
+ * included) and the whole request must arrive in time, else 408; idle keep-alive connections
+ * close; connections beyond `maxConnections` are closed on accept. The time to answer is not
+ * bounded here (a call runs up to its `deadlineMs`).
+ */
+export function createHttpServer(edge: ServerConfig, listener: RequestListener): Server {
+  const server = createServer(
+    {
+      headersTimeout: edge.headersTimeoutMs,
+      requestTimeout: edge.requestTimeoutMs,
+      keepAliveTimeout: edge.keepAliveTimeoutMs,
+      // Node checks the two timeouts above only this often (default 30 s): a fraction of the shorter one.
+      connectionsCheckingInterval: Math.max(50, Math.floor(edge.headersTimeoutMs / 4)),
+    },
+    listener,
+  );
+  server.maxConnections = edge.maxConnections;
+  return server;
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {

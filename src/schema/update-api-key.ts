@@ -1,5 +1,6 @@
 import type { ApiKeyPatch } from '../../providers/types.ts';
 import { GatewayError } from '../errors.ts';
+import { refuseOverRequestCap } from '../request-updates.ts';
 import { updateApiKey } from '../update-api-key.ts';
 import { ApiKeyRef } from './api-key.ts';
 import { builder } from './builder.ts';
@@ -61,6 +62,7 @@ builder.mutationField('updateApiKey', (t) =>
       patch: t.arg({ type: ApiKeyPatchRef, required: true }),
     },
     // The patch is converted inside the operation, so an invalid one is audited like any refusal.
-    resolve: (_root, args, ctx) => updateApiKey(ctx, args.provider, String(args.id), () => patchFor(args.provider, String(args.id), args.patch)),
+    resolve: (_root, args, ctx, info) =>
+      refuseOverRequestCap(ctx, info, 'update') ?? updateApiKey(ctx, args.provider, String(args.id), () => patchFor(args.provider, String(args.id), args.patch)),
   }),
 );

@@ -1,3 +1,4 @@
+import { refuseOverRequestCap } from '../request-updates.ts';
 import { updateApiKeys, type ApiKeyError, type ApiKeyUpdateResult } from '../update-api-keys.ts';
 import { ApiKeyRef } from './api-key.ts';
 import { builder } from './builder.ts';
@@ -35,9 +36,10 @@ builder.mutationField('updateApiKeys', (t) =>
   t.field({
     type: [ApiKeyUpdateResultRef],
     description:
-      'Applies up to 100 updates: one result per input, in input order; a failed item carries `error` and never fails the others. Items for one key apply in input order.',
+      'Applies up to 100 updates (and at most `limits.maxUpdatesPerRequest` over the whole request): one result per input, in input order; a failed item carries `error` and never fails the others. Items for one key apply in input order.',
     args: { updates: t.arg({ type: [ApiKeyUpdateInputRef], required: true }) },
-    resolve: (_root, args, ctx) =>
+    resolve: (_root, args, ctx, info) =>
+      refuseOverRequestCap(ctx, info, 'updateApiKeys') ??
       updateApiKeys(
         ctx,
         args.updates.map((u) => ({ provider: u.provider, id: String(u.id), patch: () => patchFor(u.provider, String(u.id), u.patch) })),
