@@ -15,14 +15,15 @@ export function redactBody(value: unknown, paths: readonly string[], secrets: re
     if (typeof v === 'string') return containsSecret(v, secrets) ? REDACTED : v;
     if (Array.isArray(v)) return v.map((item) => walk(item, at));
     if (typeof v === 'object' && v !== null) {
-      const out: Record<string, unknown> = {};
-      for (const [k, child] of Object.entries(v)) {
-        const here = [...at, k];
-        // An empty secret field says only "none set", which is worth showing.
-        const secret = split.some((p) => matches(p, here)) && child !== null && child !== undefined && child !== '';
-        out[k] = secret ? REDACTED : walk(child, here);
-      }
-      return out;
+      // fromEntries keeps every key as an own property, `__proto__` from a vendor body included.
+      return Object.fromEntries(
+        Object.entries(v).map(([k, child]) => {
+          const here = [...at, k];
+          // An empty secret field says only "none set", which is worth showing.
+          const secret = split.some((p) => matches(p, here)) && child !== null && child !== undefined && child !== '';
+          return [k, secret ? REDACTED : walk(child, here)];
+        }),
+      );
     }
     return v;
   };

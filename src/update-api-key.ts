@@ -2,7 +2,7 @@
  * The one operation: check a patch locally, turn it into the vendor's call, and turn the vendor's
  * answer into an ApiKey or a GatewayError. Nothing is sent upstream until every local check passed.
  */
-import type { ApiKeyPatch, NormalizedKey, ProviderKind, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
+import type { ApiKeyPatch, FieldProblem, NormalizedKey, ProviderKind, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
 import { runOperation, type OperationProgress } from './audit/run-operation.ts';
 import type { AuditStore } from './audit/store.ts';
 import { authorize, type Caller } from './auth.ts';
@@ -17,7 +17,7 @@ import type { Metrics } from './metrics.ts';
 import { redactBody, redactText } from './redact.ts';
 import { UpstreamFailure } from './upstream/client.ts';
 import { attemptNumber, attemptSignal, DeadlineExceededError } from './upstream/resilience.ts';
-import { controlCharacterProblems, depthProblem, idProblem, setFields } from './validate.ts';
+import { controlCharacterProblems, depthProblem, idProblem, setFields, valueProblems } from './validate.ts';
 
 export interface ApiKey extends NormalizedKey {
   provider: string;
@@ -68,6 +68,9 @@ export function checkUpdate(connection: Connection, provider: string, id: string
   const { adapter } = connection;
   const tooDeep = depthProblem(patch);
   if (tooDeep) throw inputError(provider, `key "${id}": the patch ${tooDeep}`, 'patch');
+  // Values no vendor can be sent as given (Infinity, lone surrogates, `__proto__`), for every vendor alike.
+  const unsendable = valueProblems(patch);
+  if (unsendable.length > 0) throw invalidPatch(provider, id, unsendable);
   const fields = setFields(patch);
   if (fields.length === 0)
     throw inputError(provider, `key "${id}": the patch is empty; set at least one of ${adapter.patchFields.join(', ')}`, 'patch');
@@ -78,11 +81,15 @@ export function checkUpdate(connection: Connection, provider: string, id: string
       { code: 'UNSUPPORTED_FIELD', provider, details: { fields: unsupported, allowed: adapter.patchFields } },
     );
   const problems = [...controlCharacterProblems(patch), ...adapter.validate(patch)];
-  if (problems.length > 0)
-    throw new GatewayError(
-      `${provider}: key "${id}": invalid patch: ${problems.map((p) => `patch.${p.field} ${p.message}`).join('; ')}`,
-      { code: 'BAD_USER_INPUT', provider, details: { fields: problems.map((p) => `patch.${p.field}`) } },
-    );
+  if (problems.length > 0) throw invalidPatch(provider, id, problems);
+}
+
+function invalidPatch(provider: string, id: string, problems: FieldProblem[]): GatewayError {
+  return new GatewayError(`${provider}: key "${id}": invalid patch: ${problems.map((p) => `patch.${p.field} ${p.message}`).join('; ')}`, {
+    code: 'BAD_USER_INPUT',
+    provider,
+    details: { fields: problems.map((p) => `patch.${p.field}`) },
+  });
 }
 
 /** A patch, or how to make it from the client's input (its failure is then this update's, audited). */

@@ -197,6 +197,24 @@ describe.each([
     for (const id of [invalid, badId, denied, unknown]) expect(await store.exec('SELECT phase FROM $t WHERE request_id = $1', [id])).toEqual([{ phase: 'outcome' }]);
   });
 
+  it('records a refused id and patch holding lone surrogates, Infinity or NUL as sent (escaped), not as U+FFFD, null or AUDIT_UNAVAILABLE', async () => {
+    const requestId = rid('illformed');
+    const patch = '{ tyk: { meta_data: { k: "nul\\u0000", n: 1e309 } }, removeTags: ["t"] }';
+    const res = await gw.as(T.admin)(`mutation($id: ID!) { updateApiKey(provider: "tyk", id: $id, patch: ${patch}) { id } }`, { id: 'x\ud800' }, { 'x-request-id': requestId });
+    expect(res.body.errors?.[0].extensions.code, res.text).toBe('BAD_USER_INPUT');
+    const bad = rid('illformed-patch');
+    const refused = await gw.as(T.admin)(UPDATE, { provider: 'mesa', id: 'key_a', patch: { removeTags: ['t\udc00', 'nul\u0000'] } }, { 'x-request-id': bad });
+    expect(refused.body.errors?.[0].extensions.code, refused.text).toBe('BAD_USER_INPUT');
+    const nulId = rid('nul-id');
+    const nul = await gw.as(T.admin)(UPDATE, { provider: 'mesa', id: 'a\u0000b', patch: { removeTags: ['t'] } }, { 'x-request-id': nulId });
+    expect(nul.body.errors?.[0].extensions.code, nul.text).toBe('BAD_USER_INPUT');
+    expect(mesa.requests).toHaveLength(0);
+    const byRequest = new Map((await entries({}, 200)).map((e) => [e.requestId, e]));
+    expect(byRequest.get(nulId)).toMatchObject({ outcome: 'BAD_USER_INPUT', keyId: 'a\\u0000b' });
+    expect(byRequest.get(requestId)).toMatchObject({ outcome: 'BAD_USER_INPUT', keyId: 'x\\ud800', patch: { tyk: { meta_data: { k: 'nul\\u0000', n: 'Infinity' } } } });
+    expect(byRequest.get(bad)).toMatchObject({ outcome: 'BAD_USER_INPUT', patch: { removeTags: ['t\\udc00', 'nul\\u0000'] } });
+  });
+
   it('records previews, and a bulk call over the cap', async () => {
     const preview = rid('preview');
     const p = await gw.as(T.admin)('{ previewApiKeyUpdate(provider: "basic", id: "b-1", patch: { name: "next" }) { requests { method } } }', {}, { 'x-request-id': preview });

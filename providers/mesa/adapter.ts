@@ -20,32 +20,36 @@ export const mesaAdapter: ProviderAdapter<MesaConfig> = {
 
   validate(patch) {
     const problems: FieldProblem[] = [];
-    const seen = new Set<string>();
+    // Mesa lowercases tag keys, so `Env` and `env` are the same tag. Exact repeats are refused for
+    // every vendor (src/validate.ts); here only those that differ in case.
+    const seen = new Map<string, string>();
+    const sameTag = (field: string, key: string) => {
+      const other = seen.get(key.toLowerCase());
+      if (other !== undefined && other !== key) problems.push({ field, message: `tag "${key}" is the same Mesa tag as "${other}" (Mesa lowercases keys)` });
+      if (other === undefined) seen.set(key.toLowerCase(), key);
+    };
     patch.setTags?.forEach((tag, i) => {
       if (tag.key.length === 0 || tag.key.length > MESA_TAG_KEY_MAX)
         problems.push({ field: `setTags[${i}].key`, message: `must be 1..${MESA_TAG_KEY_MAX} characters (Mesa's limit)` });
       if (tag.value == null) problems.push({ field: `setTags[${i}].value`, message: 'is required for Mesa tags' });
       else if (tag.value.length > MESA_TAG_VALUE_MAX)
         problems.push({ field: `setTags[${i}].value`, message: `must be at most ${MESA_TAG_VALUE_MAX} characters (Mesa's limit)` });
-      // Mesa lowercases tag keys, so `Env` and `env` are the same tag.
-      const key = tag.key.toLowerCase();
-      if (seen.has(key)) problems.push({ field: `setTags[${i}].key`, message: `tag "${tag.key}" appears more than once` });
-      seen.add(key);
+      sameTag(`setTags[${i}].key`, tag.key);
     });
     patch.removeTags?.forEach((key, i) => {
       if (key.length === 0 || key.length > MESA_TAG_KEY_MAX)
         problems.push({ field: `removeTags[${i}]`, message: `must be 1..${MESA_TAG_KEY_MAX} characters (Mesa's limit)` });
-      if (seen.has(key.toLowerCase()))
-        problems.push({ field: `removeTags[${i}]`, message: `tag "${key}" is both set and removed` });
-      seen.add(key.toLowerCase());
+      sameTag(`removeTags[${i}]`, key);
     });
     return problems;
   },
 
   buildUpdate(cfg, id, patch) {
-    const tags: MesaUpdateBody['tags'] = {};
-    for (const tag of patch.setTags ?? []) tags[tag.key] = tag.value ?? null;
-    for (const key of patch.removeTags ?? []) tags[key] = null;
+    // fromEntries defines each key as an own property: no key is lost to the object's prototype.
+    const tags: MesaUpdateBody['tags'] = Object.fromEntries([
+      ...(patch.setTags ?? []).map((tag) => [tag.key, tag.value ?? null] as const),
+      ...(patch.removeTags ?? []).map((key) => [key, null] as const),
+    ]);
     const body: MesaUpdateBody = { tags };
     return { method: 'PATCH', path: `/${pathSegment(cfg.org)}/api-keys/${pathSegment(id)}`, body };
   },

@@ -45,18 +45,24 @@ export const tykAdapter: ProviderAdapter<TykConfig> = {
 
   validate(patch) {
     const problems: FieldProblem[] = [];
-    const set = new Set<string>();
+    // Duplicates and tags both set and removed are refused for every vendor (src/validate.ts).
     patch.setTags?.forEach((tag, i) => {
       if (tag.key.length === 0) problems.push({ field: `setTags[${i}].key`, message: 'must not be empty' });
       if (tag.value != null) problems.push({ field: `setTags[${i}].value`, message: 'must be absent: Tyk tags have no value' });
-      set.add(tag.key);
     });
     patch.removeTags?.forEach((key, i) => {
       if (key.length === 0) problems.push({ field: `removeTags[${i}]`, message: 'must not be empty' });
-      else if (set.has(key)) problems.push({ field: `removeTags[${i}]`, message: `tag "${key}" is both set and removed` });
     });
-    if (patch.expiresAt != null && Number.isNaN(patch.expiresAt.getTime()))
-      problems.push({ field: 'expiresAt', message: 'is not a valid date' });
+    if (patch.expiresAt != null) {
+      const expires = tykExpires(patch.expiresAt);
+      if (Number.isNaN(expires)) problems.push({ field: 'expiresAt', message: 'is not a valid date' });
+      // Tyk reads `expires` <= 0 as "never expires": the opposite of what was asked.
+      else if (expires <= 0)
+        problems.push({
+          field: 'expiresAt',
+          message: `must be at or after 1970-01-01T00:00:01Z (Tyk stores whole unix seconds and reads 0 or less as "never expires"); to stop a key now, set enabled: false`,
+        });
+    }
     if (patch.tyk != null) {
       for (const [field, use] of Object.entries(GENERIC_FIELDS))
         if (patch.tyk[field] !== undefined) problems.push({ field: `tyk.${field}`, message: `is not allowed here; use patch.${use}` });
@@ -135,8 +141,13 @@ export function applyPatch(current: TykSessionState, patch: ApiKeyPatch): TykSes
     const removed = new Set(patch.removeTags ?? []);
     next.tags = tags.filter((t) => !removed.has(t));
   }
-  if (patch.expiresAt != null) next.expires = Math.floor(patch.expiresAt.getTime() / 1000);
+  if (patch.expiresAt != null) next.expires = tykExpires(patch.expiresAt);
   return next;
+}
+
+/** Tyk's `expires`: whole unix seconds, rounded down so the key never outlives the time asked. */
+export function tykExpires(at: Date): number {
+  return Math.floor(at.getTime() / 1000);
 }
 
 

@@ -17,7 +17,7 @@ import { auditUnavailableError, GatewayError, type UpstreamInfo } from '../error
 import type { RequestLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { containsSecret, REDACTED } from '../redact.ts';
-import { MAX_PATCH_DEPTH } from '../validate.ts';
+import { MAX_PATCH_DEPTH, recordableText } from '../validate.ts';
 import type { AuditRow, AuditStore } from './store.ts';
 
 export interface RunOperationContext {
@@ -131,7 +131,7 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
   const traceId = ext.upstream?.traceId ?? answered?.traceId ?? null;
   const attemptCount = ext.upstream?.attempts ?? ext.attempts ?? (attempts > 0 ? attempts : null);
   // The request's logger already binds requestId and caller (src/gateway.ts): a second `caller` would repeat the JSON key.
-  const fields = { operation: meta.operation, provider: meta.provider, keyId: meta.keyId, code, status, attempts: attemptCount, durationMs };
+  const fields = { operation: meta.operation, provider: text(meta.provider), keyId: text(meta.keyId), code, status, attempts: attemptCount, durationMs };
   // A provider name a client typed is a metric label only when it names a configured connection.
   if (meta.provider !== null)
     ctx.metrics?.outcomes.inc({ provider: ctx.connections.get(meta.provider) ? meta.provider : '(unknown)', operation: meta.operation, code });
@@ -151,9 +151,14 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
   return result as T;
 }
 
+/** A client's string as recorded (`recordableText`): what was sent, in a form every store keeps. */
+function text(value: string | null): string | null {
+  return value === null ? null : recordableText(value);
+}
+
 function cut(value: string | null): string | null {
   if (value === null) return null;
-  return value.length > MAX_FIELD ? `${value.slice(0, MAX_FIELD)}…` : value;
+  return text(value.length > MAX_FIELD ? `${value.slice(0, MAX_FIELD)}…` : value);
 }
 
 /** The patch as stored: plain JSON, credential fields and configured secrets replaced by "[redacted]". */
@@ -167,13 +172,15 @@ export function patchForRecord(patch: OperationMeta['patch'], secrets: readonly 
   if (value === undefined || value === null) return null;
   const walk = (v: unknown, key: string | undefined, depth: number): unknown => {
     if (key !== undefined && SECRET_KEY.test(key) && v !== null && v !== undefined && v !== '') return REDACTED;
-    if (typeof v === 'string') return containsSecret(v, secrets) ? REDACTED : v;
+    if (typeof v === 'string') return containsSecret(v, secrets) ? REDACTED : recordableText(v);
     if (v instanceof Date) return v.toISOString();
-    if (typeof v !== 'object' || v === null) return typeof v === 'number' || typeof v === 'boolean' ? v : null;
+    // JSON has no Infinity or NaN (it would store null): such a number is recorded as its name.
+    if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
+    if (typeof v !== 'object' || v === null) return typeof v === 'boolean' ? v : null;
     // A hostile patch may nest deeper than any vendor field; the record stops where checks would.
     if (depth >= MAX_PATCH_DEPTH) return '[too deep]';
     if (Array.isArray(v)) return v.map((item) => walk(item, undefined, depth + 1));
-    return Object.fromEntries(Object.entries(v).map(([k, child]) => [k, walk(child, k, depth + 1)]));
+    return Object.fromEntries(Object.entries(v).map(([k, child]) => [recordableText(k), walk(child, k, depth + 1)]));
   };
   return walk(value, undefined, 0);
 }

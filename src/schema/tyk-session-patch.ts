@@ -231,21 +231,25 @@ const accessDefinition: Convert = (v) =>
     endpoints: list(endpoint),
   });
 
-function toAccessRights(v: unknown): Record<string, Plain> {
-  const out: Record<string, Plain> = {};
-  (v as { api_id: string }[]).forEach((entry, i) => {
-    const field = `patch.tyk.access_rights[${i}].api_id`;
+/**
+ * A GraphQL list as the map Tyk wants, keyed by each entry's `keyName`. The map has no prototype, so every key
+ * is kept as sent (checkUpdate then refuses `__proto__`); a key given twice is refused, never merged.
+ */
+function toMap(list: unknown, field: string, keyName: string, entry: (e: Plain) => unknown, allowEmpty: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  (list as Plain[]).forEach((e, i) => {
+    const key = e[keyName] as string;
+    const at = `patch.tyk.${field}[${i}].${keyName}`;
     const problem =
-      entry.api_id.length === 0 ? 'must not be empty' : Object.hasOwn(out, entry.api_id) ? `"${entry.api_id}" appears more than once` : undefined;
-    if (problem) throw new GatewayError(`invalid patch: ${field} ${problem}`, { code: 'BAD_USER_INPUT', details: { fields: [field] } });
-    out[entry.api_id] = accessDefinition(entry) as Plain;
+      !allowEmpty && key.length === 0 ? 'must not be empty' : Object.hasOwn(out, key) ? `${JSON.stringify(key)} appears more than once` : undefined;
+    if (problem) throw new GatewayError(`invalid patch: ${at} ${problem}`, { code: 'BAD_USER_INPUT', details: { fields: [at] } });
+    out[key] = entry(e);
   });
   return out;
 }
 
-function toOAuthKeys(v: unknown): Record<string, string> {
-  return Object.fromEntries((v as { key: string; value: string }[]).map((e) => [e.key, e.value]));
-}
+const toAccessRights: Convert = (v) => toMap(v, 'access_rights', 'api_id', accessDefinition, false);
+const toOAuthKeys: Convert = (v) => toMap(v, 'oauth_keys', 'key', (e) => e.value, true);
 
 /** The GraphQL `TykSessionPatch` as SessionState wire fields (what `ApiKeyPatch.tyk` holds). */
 export function toTykSessionFields(input: TykSessionPatchValue): Record<string, unknown> {
