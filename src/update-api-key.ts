@@ -98,16 +98,18 @@ async function applyUpdate(ctx: OperationContext, provider: string, id: string, 
   const connection = connectionFor(ctx, provider);
   const patch = typeof source === 'function' ? source() : source;
   checkUpdate(connection, provider, id, patch);
-  // One deadline for the whole call: the audit intent, the key-lock wait and every attempt.
+  // Fail closed: no audit intent recorded, nothing sent.
+  await progress.begin();
+  // One deadline from here on: the key-lock wait, the bulkhead queue and every attempt.
   const deadline = startDeadline(connection.deadlineMs);
   try {
-    return await applyChecked(ctx, connection, provider, id, patch, progress, deadline);
+    return await applyRecorded(ctx, connection, provider, id, patch, progress, deadline);
   } finally {
     deadline.dispose();
   }
 }
 
-async function applyChecked(
+async function applyRecorded(
   ctx: OperationContext,
   connection: Connection,
   provider: string,
@@ -117,8 +119,6 @@ async function applyChecked(
   deadline: Deadline,
 ): Promise<ApiKey> {
   const { adapter, settings } = connection;
-  // Fail closed: no audit intent recorded, nothing sent.
-  await progress.begin();
 
   const loader = ctx.loaders.keys(connection);
   let writesSent = 0;
