@@ -29,7 +29,7 @@ export interface ConnectionsOptions {
    * A per-key lock shared with other gateway replicas (the PostgreSQL audit store's advisory
    * locks), taken inside the in-process one. `scope` names the vendor account: kind and base URL.
    */
-  sharedLock?: (scope: string, timeoutMs: number) => KeyLock;
+  sharedLock?: (scope: string) => KeyLock;
 }
 
 export function createConnections(config: Config, metrics?: Metrics, options: ConnectionsOptions = {}): Connections {
@@ -49,8 +49,8 @@ export function createConnections(config: Config, metrics?: Metrics, options: Co
           }
         : undefined,
     });
-    const shared = options.sharedLock?.(`${c.kind}:${c.settings.baseUrl}`, c.deadlineMs);
-    const lock = shared ? chainKeyLocks(createKeyLock(c.deadlineMs), shared) : createKeyLock(c.deadlineMs);
+    const shared = options.sharedLock?.(`${c.kind}:${c.settings.baseUrl}`);
+    const lock = shared ? chainKeyLocks(createKeyLock(), shared) : createKeyLock();
     byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics }) });
   }
   return {

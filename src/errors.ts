@@ -206,7 +206,29 @@ export function auditUnavailableError(provider: string | undefined, keyId: strin
   });
 }
 
-/** Another gateway replica held this key's update lock past the deadline; nothing was sent. */
+/** The call's deadline passed before its first attempt could start; nothing was sent. */
+export function deadlinePassedError(provider: string, deadlineMs: number): GatewayError {
+  return new GatewayError(`${provider}: no turn to call the vendor within the deadline of ${deadlineMs} ms; nothing was sent`, {
+    code: 'UPSTREAM_UNAVAILABLE',
+    provider,
+    details: { attempts: 0 },
+  });
+}
+
+/**
+ * The key lock was lost mid-update (its PostgreSQL connection dropped), so the call was cut.
+ * `writesSent`: PUTs that went out and may have been applied.
+ */
+export function keyLockLostError(provider: string, keyId: string, why: string, writesSent: number): GatewayError {
+  const state = writesSent > 0 ? 'the PUT was sent and may have been applied: read the key before retrying' : 'nothing was written';
+  return new GatewayError(`${provider}: key "${keyId}": update cut: ${why}; ${state}`, {
+    code: 'UPSTREAM_UNAVAILABLE',
+    provider,
+    details: { attempts: writesSent },
+  });
+}
+
+/** Other updates of this key (here or in another replica) held its lock past the call's deadline; nothing was sent. */
 export function keyBusyError(provider: string, keyId: string, why: string): GatewayError {
   return new GatewayError(`${provider}: key "${keyId}": not updated: ${why}; nothing was sent, try again`, {
     code: 'UPSTREAM_UNAVAILABLE',

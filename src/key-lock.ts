@@ -6,20 +6,28 @@
  * transaction-scoped advisory lock (src/audit/postgres.ts) chained inside it, so the rule holds
  * across gateway replicas (src/connections.ts).
  */
+import { withinDeadline, type Deadline } from './deadline.ts';
+
 export interface KeyLock {
-  run<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` holding the lock on `key`. The wait for it counts against the call's `deadline`:
+   * past it, KeyLockError('timeout') and `work` never runs. `work` gets a signal that aborts (reason
+   * a KeyLockError('lost')) if the lock is lost while held — its database connection dropped.
+   */
+  run<T>(key: string, deadline: Deadline, work: (lost?: AbortSignal) => Promise<T>): Promise<T>;
 }
 
-/**
- * The in-process lock. A caller waits at most `waitMs` for the holders queued before it (each one
- * bounded by its own deadline, but a queue of them is not); then it gives up without running.
- */
-export function createKeyLock(waitMs = Number.POSITIVE_INFINITY): KeyLock {
+/** The in-process lock: callers of one key queue in order, each waiting within its own deadline. */
+export function createKeyLock(): KeyLock {
   const tails = new Map<string, Promise<unknown>>();
   return {
-    async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    async run<T>(key: string, deadline: Deadline, work: (lost?: AbortSignal) => Promise<T>): Promise<T> {
       const previous = tails.get(key) ?? Promise.resolve();
-      const result = waitFor(previous, waitMs).then(work);
+      const settled = previous.then(
+        () => undefined,
+        () => undefined,
+      );
+      const result = withinDeadline(settled, deadline, () => lockWaitTimeout(deadline)).then(() => work());
       // The next caller waits for every holder before it, including one this caller gave up on.
       const tail = previous.then(() => result).catch(() => undefined);
       tails.set(key, tail);
@@ -33,25 +41,19 @@ export function createKeyLock(waitMs = Number.POSITIVE_INFINITY): KeyLock {
   };
 }
 
-/** Resolves when `previous` settles, or rejects with a KeyLockError after `ms`. */
-function waitFor(previous: Promise<unknown>, ms: number): Promise<void> {
-  const settled = previous.then(
-    () => undefined,
-    () => undefined,
-  );
-  if (!Number.isFinite(ms)) return settled;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new KeyLockError('timeout', `another update of this key held it longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([settled, timeout]).finally(() => clearTimeout(timer));
+/** The call's deadline passed while it waited for the lock. */
+export function lockWaitTimeout(deadline: Deadline): KeyLockError {
+  return new KeyLockError('timeout', `other updates of this key held its lock past this call's deadline of ${deadline.ms} ms`);
 }
 
-/** The lock could not be taken: its store is unreachable, or another holder kept it too long. */
+/**
+ * The lock could not be taken (its store is unreachable, or other holders kept it past the call's
+ * deadline), or it was lost while held (its database connection dropped).
+ */
 export class KeyLockError extends Error {
   override readonly name = 'KeyLockError';
-  readonly kind: 'unavailable' | 'timeout';
-  constructor(kind: 'unavailable' | 'timeout', message: string) {
+  readonly kind: 'unavailable' | 'timeout' | 'lost';
+  constructor(kind: 'unavailable' | 'timeout' | 'lost', message: string) {
     super(message);
     this.kind = kind;
   }
@@ -62,5 +64,5 @@ export class KeyLockError extends Error {
  * them at a time holds (or waits on) the cross-process lock and its database connection.
  */
 export function chainKeyLocks(outer: KeyLock, inner: KeyLock): KeyLock {
-  return { run: (key, work) => outer.run(key, () => inner.run(key, work)) };
+  return { run: (key, deadline, work) => outer.run(key, deadline, () => inner.run(key, deadline, work)) };
 }

@@ -76,7 +76,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
   const server = createHttpServer(config.server, gateway.yoga);
   let port: number;
   try {
-    port = await listen(server, options.port ?? 4000, host);
+    port = await listen(server, options.port ?? 4000, host, log);
   } catch (err) {
     await gateway.close();
     await audit?.close();
@@ -93,7 +93,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
       }
       res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
     });
-    metricsUrl = `${origin(config.metrics.host, await listen(metricsServer, config.metrics.port!, config.metrics.host))}/metrics`;
+    metricsUrl = `${origin(config.metrics.host, await listen(metricsServer, config.metrics.port!, config.metrics.host, log))}/metrics`;
   }
   if (!config.auth) log.warn({ host }, 'no `auth` section: serving loopback only, and every caller holds every scope');
   log.info({ store: config.audit.store, ...(config.audit.store === 'sqlite' && { path: config.audit.path }) }, config.audit.store === 'off' ? 'audit log off' : 'audit log on');
@@ -182,10 +182,18 @@ export function createHttpServer(edge: ServerConfig, listener: RequestListener):
   return server;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+/**
+ * Listens; an error while listening rejects. Once listening, a server's 'error' (an accept that
+ * fails, e.g. EMFILE) is logged: unhandled, it would end the process and every call in flight.
+ */
+function listen(server: Server, port: number, host: string, log: Logger): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      server.on('error', (err: NodeJS.ErrnoException) => log.error({ err: { code: err.code, message: err.message } }, 'server error; still serving'));
+      resolve((server.address() as AddressInfo).port);
+    });
   });
 }
 

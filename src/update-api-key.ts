@@ -7,7 +7,7 @@ import { runOperation, type OperationProgress } from './audit/run-operation.ts';
 import type { AuditStore } from './audit/store.ts';
 import { authorize, type Caller } from './auth.ts';
 import type { Connection, Connections } from './connections.ts';
-import { auditUnavailableError, badResponseError, GatewayError, inputError, keyBusyError, unavailableError, upstreamError } from './errors.ts';
+import { auditUnavailableError, badResponseError, GatewayError, inputError, keyBusyError, keyLockLostError, unavailableError, upstreamError } from './errors.ts';
 import { KeyLockError } from './key-lock.ts';
 import type { Loaders } from './loaders.ts';
 import type { Context as TraceContext } from '@opentelemetry/api';
@@ -16,7 +16,8 @@ import type { Tracing } from './tracing.ts';
 import type { Metrics } from './metrics.ts';
 import { redactBody, redactText } from './redact.ts';
 import { UpstreamFailure } from './upstream/client.ts';
-import { attemptNumber, attemptSignal, DeadlineExceededError } from './upstream/resilience.ts';
+import { attemptNumber, attemptSignal } from './upstream/resilience.ts';
+import { DeadlineExceededError, startDeadline, type Deadline } from './deadline.ts';
 import { controlCharacterProblems, depthProblem, idProblem, setFields, valueProblems } from './validate.ts';
 
 export interface ApiKey extends NormalizedKey {
@@ -104,16 +105,36 @@ async function applyUpdate(ctx: OperationContext, provider: string, id: string, 
   const connection = connectionFor(ctx, provider);
   const patch = typeof source === 'function' ? source() : source;
   checkUpdate(connection, provider, id, patch);
-  const { adapter, settings } = connection;
   // Fail closed: no audit intent recorded, nothing sent.
   await progress.begin();
+  // One deadline from here on: the key-lock wait, the bulkhead queue and every attempt.
+  const deadline = startDeadline(connection.deadlineMs);
+  try {
+    return await applyRecorded(ctx, connection, provider, id, patch, progress, deadline);
+  } finally {
+    deadline.dispose();
+  }
+}
+
+async function applyRecorded(
+  ctx: OperationContext,
+  connection: Connection,
+  provider: string,
+  id: string,
+  patch: ApiKeyPatch,
+  progress: OperationProgress,
+  deadline: Deadline,
+): Promise<ApiKey> {
+  const { adapter, settings } = connection;
 
   const loader = ctx.loaders.keys(connection);
+  let writesSent = 0;
   const write = async (): Promise<ApiKey> => {
     progress.attempt();
     try {
       const current = adapter.readBeforeWrite ? await currentOf(ctx, connection, id) : undefined;
       const request = adapter.buildUpdate(settings, id, patch, current);
+      writesSent += 1;
       const res = await call(ctx, connection, provider, id, request);
       progress.answered(res.status);
       const normalized = adapter.normalize(res.json, id, request);
@@ -132,15 +153,29 @@ async function applyUpdate(ctx: OperationContext, provider: string, id: string, 
   // Tyk's PUT replaces the whole session, so its read-modify-write runs one at a time per key,
   // and a retry repeats the whole read-modify-write.
   // With the PostgreSQL audit store the lock also holds across gateway replicas.
-  const resilient = () => connection.resilience.execute(() => write(), ctx.signal);
+  // Losing the PostgreSQL lock mid-call (its connection dropped) aborts the call.
+  const resilient = (lost?: AbortSignal) => connection.resilience.execute(() => write(), joinSignals(ctx.signal, lost), deadline);
   if (!adapter.readBeforeWrite) return resilient();
+  let cut: KeyLockError | undefined;
   try {
-    return await connection.lock.run(id, resilient);
+    return await connection.lock.run(id, deadline, (lost) =>
+      resilient(lost).finally(() => {
+        if (lost?.aborted) cut = lost.reason as KeyLockError;
+      }),
+    );
   } catch (err) {
+    if (cut) {
+      ctx.log.error({ provider, keyId: id, reason: cut.message, writesSent }, 'key lock lost mid-update; the call was cut');
+      throw keyLockLostError(provider, id, cut.message, writesSent);
+    }
     if (!(err instanceof KeyLockError)) throw err;
     ctx.log.error({ provider, keyId: id, lock: err.kind, reason: err.message }, 'key lock not taken; nothing sent');
     throw err.kind === 'timeout' ? keyBusyError(provider, id, err.message) : auditUnavailableError(provider, id);
   }
+}
+
+function joinSignals(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  return a && b ? AbortSignal.any([a, b]) : (a ?? b);
 }
 
 /** The object a read-before-write vendor's update starts from, read through the request's loader. */

@@ -1,7 +1,7 @@
 /**
  * Test harness: keygate over real loopback HTTP, pointed at simulators.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { startSandbox, type RunningSandbox } from '../src/sandbox.ts';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,6 +155,45 @@ export async function startSandboxGateway(): Promise<{ sandbox: RunningSandbox; 
     close: async () => {
       await keygate.close();
       await sandbox.close();
+    },
+  };
+}
+
+export interface GatewayProcess {
+  url: string;
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** Stops it (SIGTERM) and waits for its exit; its output is recorded for the secret scan. */
+  stop(): Promise<number | null>;
+}
+
+/** keygate as a real process (`src/server.ts --config file`), so a crash is a crash; resolves once it listens. */
+export async function startGatewayChild(configFile: string): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, ['src/server.ts', '--config', configFile, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const end = Date.now() + 15_000;
+  let m: RegExpExecArray | null;
+  while (!(m = /keygate listening on (http:\/\/\S+)/.exec(out))) {
+    if (child.exitCode !== null || Date.now() > end) {
+      child.kill('SIGKILL');
+      recordSeen(out);
+      throw new Error(`keygate (${configFile}) did not start:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    url: m[1],
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      recordSeen(out);
+      return code;
     },
   };
 }

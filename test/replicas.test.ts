@@ -3,14 +3,14 @@
  * replicas — two real gateway processes, one Tyk simulator, the real PostgreSQL. The control run
  * (two processes with SQLite, so only per-process locks) shows the lost update it prevents.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faults } from '../providers/simulator-kit.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
-import { recordSeen, registerSecret } from './harness.ts';
+import { recordSeen, registerSecret, startGatewayChild, type GatewayProcess } from './harness.ts';
 import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
 
 const TYK_SECRET = 'tyk_replicas_admin_secret_77aa';
@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 /** A gateway process on port 0; resolves with its URL once it listens. */
-async function startReplica(name: string, audit: string): Promise<{ url: string; stop(): Promise<void> }> {
+async function startReplica(name: string, audit: string): Promise<GatewayProcess> {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -54,25 +54,9 @@ async function startReplica(name: string, audit: string): Promise<{ url: string;
       audit,
     ].join('\n'),
   );
-  const child = spawn(process.execPath, ['src/server.ts', '--config', file, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const end = Date.now() + 15_000;
-  let m: RegExpExecArray | null;
-  while (!(m = /keygate listening on (http:\/\/\S+)/.exec(out))) {
-    if (child.exitCode !== null || Date.now() > end) throw new Error(`replica ${name} did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return {
-    url: m[1],
-    stop: async () => {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((r) => child.on('exit', r));
-      recordSeen(out);
-    },
-  };
+  const replica = await startGatewayChild(file);
+  children.push(replica.child);
+  return replica;
 }
 
 /** UPDATES concurrent updates of one Tyk key, alternating between the replicas, each adding its own tag. */

@@ -8,7 +8,8 @@
  * updates of one key. If the gateway dies mid-call, PostgreSQL ends the transaction and the lock.
  */
 import { escapeIdentifier, Pool, type PoolClient } from 'pg';
-import { KeyLockError, type KeyLock } from '../key-lock.ts';
+import { withinDeadline, type Deadline } from '../deadline.ts';
+import { KeyLockError, lockWaitTimeout, type KeyLock } from '../key-lock.ts';
 import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditStore } from './store.ts';
 
 /** Schema versions, applied in order; `audit_schema_version` records those applied. `%s` is the schema. */
@@ -49,9 +50,13 @@ export async function createPostgresAuditStore(url: string, schema: string): Pro
   const pool = new Pool({ ...common, max: 10, application_name: 'keygate-audit', statement_timeout: STATEMENT_TIMEOUT_MS, query_timeout: STATEMENT_TIMEOUT_MS * 2 });
   // Lock holders keep their connection for a whole vendor call: a pool of their own, so they never starve audit writes.
   const lockPool = new Pool({ ...common, max: 32, connectionTimeoutMillis: 15_000, application_name: 'keygate-key-lock' });
-  // An idle connection that dies (database restart) is dropped; the next query opens a new one.
-  pool.on('error', () => undefined);
-  lockPool.on('error', () => undefined);
+  // A connection the server drops (restart, failover, pg_terminate_backend) emits 'error': idle in
+  // the pool it is dropped and the next query opens a new one; checked out, the query or lock using
+  // it fails. Every client gets a listener from birth, so no such 'error' is ever unhandled.
+  for (const p of [pool, lockPool]) {
+    p.on('error', () => undefined);
+    p.on('connect', (client) => client.on('error', () => undefined));
+  }
   const s = escapeIdentifier(schema);
   const table = `${s}.audit_log`;
 
@@ -82,7 +87,7 @@ export async function createPostgresAuditStore(url: string, schema: string): Pro
         return (err as Error).message;
       }
     },
-    createKeyLock: (scope, timeoutMs) => createAdvisoryKeyLock(lockPool, `keygate:${schema}:${scope}`, timeoutMs),
+    createKeyLock: (scope) => createAdvisoryKeyLock(lockPool, `keygate:${schema}:${scope}`),
     async close() {
       if (closed) return;
       closed = true;
@@ -122,40 +127,52 @@ async function migrate(pool: Pool, schema: string, s: string): Promise<void> {
 /**
  * A per-key lock across processes: the work runs while this connection's transaction holds a
  * transaction-scoped advisory lock on the key; COMMIT (or the connection's end) releases it.
+ * Taking it — a pool connection, then the lock — waits only what is left of the call's deadline.
+ * If the connection drops while the work runs, the lock is gone with it: `lost` aborts the work.
  */
-function createAdvisoryKeyLock(pool: Pool, namespace: string, timeoutMs: number): KeyLock {
+function createAdvisoryKeyLock(pool: Pool, namespace: string): KeyLock {
   return {
-    async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    async run<T>(key: string, deadline: Deadline, work: (lost?: AbortSignal) => Promise<T>): Promise<T> {
+      if (deadline.remaining() < 1) throw lockWaitTimeout(deadline);
       let client: PoolClient;
       try {
-        client = await pool.connect();
+        client = await withinDeadline(pool.connect(), deadline, () => lockWaitTimeout(deadline), (late) => late.release());
       } catch (err) {
+        if (err instanceof KeyLockError) throw err;
         throw new KeyLockError('unavailable', `cannot reach the database for the key lock: ${(err as Error).message}`);
       }
-      try {
-        await client.query('BEGIN');
-        await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
-        // A replica that hangs mid-call is cut off by the server, which frees the lock.
-        await client.query(`SET LOCAL idle_in_transaction_session_timeout = ${Math.floor(timeoutMs) * 2 + 30_000}`);
-        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${namespace}:${key}`]);
-      } catch (err) {
-        const timedOut = (err as { code?: string }).code === '55P03';
-        await client.query('ROLLBACK').catch(() => undefined);
-        client.release(timedOut ? undefined : (err as Error));
-        throw timedOut
-          ? new KeyLockError('timeout', `another gateway replica held this key's lock for over ${timeoutMs} ms`)
-          : new KeyLockError('unavailable', `cannot take the key lock: ${(err as Error).message}`);
-      }
+      const lost = new AbortController();
+      const onError = (err: Error) => lost.abort(new KeyLockError('lost', `the key lock's database connection was lost (${err.message})`));
+      client.on('error', onError);
       let failed: Error | undefined;
       try {
-        return await work();
-      } finally {
+        // The server stops waiting for the lock when the call's deadline passes.
+        const left = Math.floor(deadline.remaining());
+        if (left < 1) throw lockWaitTimeout(deadline);
         try {
-          await client.query('COMMIT');
+          await client.query('BEGIN');
+          await client.query(`SET LOCAL lock_timeout = ${left}`);
+          // A replica that hangs mid-call is cut off by the server, which frees the lock.
+          await client.query(`SET LOCAL idle_in_transaction_session_timeout = ${Math.floor(deadline.ms) * 2 + 30_000}`);
+          await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${namespace}:${key}`]);
         } catch (err) {
-          failed = err as Error;
+          const timedOut = (err as { code?: string }).code === '55P03';
+          if (!timedOut) failed = err as Error;
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw timedOut ? lockWaitTimeout(deadline) : new KeyLockError('unavailable', `cannot take the key lock: ${(err as Error).message}`);
         }
-        client.release(failed);
+        try {
+          return await work(lost.signal);
+        } finally {
+          try {
+            await client.query('COMMIT');
+          } catch (err) {
+            failed = err as Error;
+          }
+        }
+      } finally {
+        client.off('error', onError);
+        client.release(failed ?? (lost.signal.aborted ? (lost.signal.reason as Error) : undefined));
       }
     },
   };

@@ -68,7 +68,7 @@ export interface AuditStore {
    * A per-key lock that also holds across gateway processes (PostgreSQL advisory locks). `scope`
    * names the vendor account (kind and base URL), so replicas with one config share the locks.
    */
-  createKeyLock?(scope: string, timeoutMs: number): KeyLock;
+  createKeyLock?(scope: string): KeyLock;
   close(): Promise<void>;
 }
 

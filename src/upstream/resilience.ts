@@ -15,7 +15,8 @@
  *
  * - Retried: connection errors, timeouts, 502/503/504 and 429 — never another 4xx, never a 500
  *   (a vendor's 500 may be a deterministic refusal, e.g. Tyk's org_id change).
- * - `retry.attempts` attempts at most, all within `deadlineMs` (waits and queueing included).
+ * - `retry.attempts` attempts at most, all within the call's deadline (`deadlineMs` from the call's
+ *   start, src/deadline.ts: waits, queueing and a Tyk update's key-lock wait included).
  * - A `Retry-After` is honoured as the wait; when it is longer than `retry.maxDelayMs` or than
  *   what is left of the deadline, the vendor's answer (RATE_LIMITED with `retryAfter` for a 429)
  *   is returned at once instead of waiting. Without one: exponential backoff with full jitter,
@@ -34,7 +35,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ConnectionConfig } from '../config.ts';
-import { circuitOpenError, GatewayError, tooManyCallsError, withAttempts, type UpstreamInfo } from '../errors.ts';
+import { startDeadline, type Deadline } from '../deadline.ts';
+import { circuitOpenError, deadlinePassedError, GatewayError, tooManyCallsError, withAttempts, type UpstreamInfo } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export type CircuitState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
@@ -46,7 +48,11 @@ export interface Health {
 }
 
 export interface Resilience {
-  execute<T>(attempt: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /**
+   * Runs one call. `deadline` is the call's, when it started before this (a Tyk update's lock
+   * wait counts against it); without one the call's deadline starts here.
+   */
+  execute<T>(attempt: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal, deadline?: Deadline): Promise<T>;
   health(): Health;
 }
 
@@ -61,15 +67,6 @@ export const BASE_DELAY_MS = 100;
 /** Calls that may wait for a turn, per `maxConcurrency` slot. */
 export const QUEUE_PER_SLOT = 4;
 
-/** The reason an attempt is aborted when the call's deadline passes. */
-export class DeadlineExceededError extends Error {
-  override readonly name = 'DeadlineExceededError';
-  readonly deadlineMs: number;
-  constructor(deadlineMs: number) {
-    super(`no answer within the deadline of ${deadlineMs} ms`);
-    this.deadlineMs = deadlineMs;
-  }
-}
 
 interface AttemptScope {
   owner: Resilience;
@@ -106,14 +103,12 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
   const self: Resilience = {
     health: () => ({ state: breaker.state(), consecutiveFailures: breaker.failures() }),
 
-    async execute(attempt, signal) {
+    async execute(attempt, signal, callDeadline) {
       // A call made from inside one of ours (a read inside an update) is part of that attempt.
       const outer = scope.getStore();
       if (outer?.owner === self) return attempt(outer.signal);
 
-      const deadlineAt = now() + config.deadlineMs;
-      const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(new DeadlineExceededError(config.deadlineMs)), config.deadlineMs);
+      const deadline = callDeadline ?? startDeadline(config.deadlineMs, now);
       const callSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
       try {
         const refused = breaker.refusal();
@@ -122,12 +117,14 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
           throw tooManyCallsError(config.name, config.maxConcurrency, why.message);
         });
         try {
-          return await run(attempt, callSignal, signal, deadlineAt);
+          // Its whole deadline went on waiting (for a key lock): nothing is sent.
+          if (deadline.signal.aborted) throw deadlinePassedError(config.name, deadline.ms);
+          return await run(attempt, callSignal, signal, deadline);
         } finally {
           release();
         }
       } finally {
-        clearTimeout(timer);
+        if (!callDeadline) deadline.dispose();
       }
     },
   };
@@ -136,7 +133,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
     attempt: (signal: AbortSignal | undefined) => Promise<T>,
     callSignal: AbortSignal,
     callerSignal: AbortSignal | undefined,
-    deadlineAt: number,
+    deadline: Deadline,
   ): Promise<T> {
     let last: GatewayError | undefined;
     for (let attempts = 1; ; attempts++) {
@@ -163,7 +160,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
       if (!judged.retry || attempts >= config.retry.attempts || callSignal.aborted) throw counted;
       last = counted;
 
-      const left = deadlineAt - now();
+      const left = deadline.remaining();
       let wait: number;
       if (judged.retryAfterMs !== undefined) {
         // The vendor said when: wait that long, or answer now if it is too long to wait.
