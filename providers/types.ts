@@ -3,13 +3,13 @@
  *
  * An adapter is data in, data out. It builds the upstream request, normalises the vendor's answer
  * and reads the vendor's error body; it never does I/O. HTTP, auth handshakes, timeouts, logging
- * and the client-visible error shape are shared (src/upstream/, src/errors.ts).
+ * and the client-visible error shape are shared (src/upstream/, src/core/errors.ts).
  */
 import type { z } from 'zod';
 
 export type ProviderKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa';
 
-/** The closed set of error codes clients see (src/errors.ts builds them). */
+/** The closed set of error codes clients see (src/core/errors.ts builds them). */
 export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'UNSUPPORTED_FIELD'
@@ -157,7 +157,7 @@ export function toDate(value: unknown): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-/** Encodes one id into a path segment. Ids are validated first (src/validate.ts). */
+/** Encodes one id into a path segment. Ids are validated first (src/core/validate.ts). */
 export function pathSegment(id: string): string {
   return encodeURIComponent(id);
 }
@@ -168,13 +168,13 @@ export interface RunningSimulator {
   origin: string;
   /** The URL to configure as the connection's `baseUrl`. */
   baseUrl: string;
-  requests: import('./simulator-kit.ts').RecordedRequest[];
-  writes(): import('./simulator-kit.ts').RecordedRequest[];
+  requests: import('../sandbox/simulator-kit.ts').RecordedRequest[];
+  writes(): import('../sandbox/simulator-kit.ts').RecordedRequest[];
   maxInFlight(): number;
   /** Connections open now / the most open at once since the last reset. */
   openSockets(): number;
   maxSockets(): number;
-  inject(fault: import('./simulator-kit.ts').Fault): void;
+  inject(fault: import('../sandbox/simulator-kit.ts').Fault): void;
   reset(): void;
   close(): Promise<void>;
 }

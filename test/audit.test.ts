@@ -11,11 +11,11 @@ import { escapeIdentifier } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { basicKey, createBasicSimulator, type BasicSimulator } from '../providers/basic/simulator.ts';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
-import { faults } from '../providers/simulator-kit.ts';
+import { faults } from '../sandbox/simulator-kit.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
-import { patchForRecord, timeOrderedUUID } from '../src/audit/run-operation.ts';
+import { patchForRecord, timeOrderedUUID } from '../src/core/run-operation.ts';
 import { createSqliteAuditStore } from '../src/audit/sqlite.ts';
-import { ConfigError, describeConfig, resolveConfig } from '../src/config.ts';
+import { ConfigError, describeConfig, resolveConfig } from '../src/config/schema.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
 

@@ -13,9 +13,9 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey as Jose
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { basicKey, createBasicSimulator, type BasicSimulator } from '../providers/basic/simulator.ts';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
-import { callerName } from '../src/auth.ts';
-import { ConfigError, loadConfigFile, resolveConfig } from '../src/config.ts';
-import { startKeygate, startupProblems } from '../src/server.ts';
+import { callerName } from '../src/auth/scopes.ts';
+import { ConfigError, loadConfigFile, resolveConfig } from '../src/config/schema.ts';
+import { startKeygate, startupProblems } from '../src/app.ts';
 import { recordSeen, registerSecret, run, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
 
 const S = { mesa: 'mesa_auth_token_0011aabb', basic: 'basic_auth_token_2233ccdd' };
@@ -351,14 +351,14 @@ describe('configuration and start-up', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-auth-cli-'));
     const file = join(dir, 'keygate.yaml');
     writeFileSync(file, `providers:\n  mesa:\n    kind: mesa\n    baseUrl: ${mesa.baseUrl}\n    org: acme\n    token: ${S.mesa}\naudit: false\n`);
-    const refused = await run(['src/server.ts', '--config', file, '--host', '0.0.0.0', '--port', '0']);
+    const refused = await run(['src/main.ts', '--config', file, '--host', '0.0.0.0', '--port', '0']);
     expect(refused.code).toBe(1);
     expect(refused.out).toContain('without an `auth` section keygate serves loopback hosts only');
-    const dev = await run(['src/server.ts', '--config', file, '--port', '0'], { NODE_ENV: 'development' });
+    const dev = await run(['src/main.ts', '--config', file, '--port', '0'], { NODE_ENV: 'development' });
     expect(dev.code).toBe(1);
     expect(dev.out).toContain('NODE_ENV=development: refused outside sandbox mode');
 
-    const child = spawn(process.execPath, ['src/server.ts', '--config', file, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config.ts';
+import { ConfigError, parseConfig } from '../src/config/schema.ts';
 
 function problems(yaml: string, env: Record<string, string> = {}): string[] {
   try {
@@ -57,7 +57,7 @@ describe('config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-config-'));
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'providers:\n  atlas:\n    kind: atlas\n    publicKey: pub\n    privateKey: ${ATLAS_SECRET_X}\n');
-    const child = spawn(process.execPath, ['src/server.ts', '--config', file, '--port', '0'], { env: { ...process.env, ATLAS_SECRET_X: 'very-secret-value-77' } });
+    const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], { env: { ...process.env, ATLAS_SECRET_X: 'very-secret-value-77' } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { providerKinds, providers } from '../providers/index.ts';
-import { htmlPage } from '../providers/simulator-kit.ts';
+import { htmlPage } from '../sandbox/simulator-kit.ts';
 import type { ApiKeyPatch, ProviderKind, Sandbox } from '../providers/types.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 

@@ -1,12 +1,12 @@
 /**
- * One deadline per call (src/deadline.ts): the wait for a key's lock, the bulkhead queue and every
+ * One deadline per call (src/core/deadline.ts): the wait for a key's lock, the bulkhead queue and every
  * attempt share it, so a call that waited gets only what is left. Fake timers: no wall clock.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resolveConfig } from '../src/config.ts';
-import { DeadlineExceededError, startDeadline } from '../src/deadline.ts';
-import { GatewayError } from '../src/errors.ts';
-import { createKeyLock, KeyLockError } from '../src/key-lock.ts';
+import { resolveConfig } from '../src/config/schema.ts';
+import { DeadlineExceededError, startDeadline } from '../src/core/deadline.ts';
+import { GatewayError } from '../src/core/errors.ts';
+import { createKeyLock, KeyLockError } from '../src/core/key-lock.ts';
 import { createResilience } from '../src/upstream/resilience.ts';
 
 beforeEach(() => vi.useFakeTimers());

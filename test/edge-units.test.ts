@@ -5,12 +5,12 @@
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { isCredentialParam } from '../src/auth.ts';
-import { ConfigError, resolveConfig } from '../src/config.ts';
-import { findDuplicateKey } from '../src/json-duplicates.ts';
-import { operationCost } from '../src/plugins/cost-limit.ts';
-import { parseMediaType } from '../src/plugins/request-parser.ts';
-import { schema } from '../src/schema/index.ts';
+import { isCredentialParam } from '../src/auth/callers.ts';
+import { ConfigError, resolveConfig } from '../src/config/schema.ts';
+import { findDuplicateKey } from '../src/http/json-duplicates.ts';
+import { operationCost } from '../src/http/plugins/cost-limit.ts';
+import { parseMediaType } from '../src/http/plugins/request-parser.ts';
+import { schema } from '../src/graphql/schema.ts';
 
 describe('findDuplicateKey', () => {
   it.each([

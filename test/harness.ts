@@ -2,16 +2,16 @@
  * Test harness: keygate over real loopback HTTP, pointed at simulators.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { startSandbox, type RunningSandbox } from '../src/sandbox.ts';
+import { startSandbox, type RunningSandbox } from '../sandbox/start.ts';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { resolveConfig } from '../src/config.ts';
-import { createLogger } from '../src/log.ts';
-import { startKeygate, type RunningKeygate } from '../src/server.ts';
+import { resolveConfig } from '../src/config/schema.ts';
+import { createLogger } from '../src/observability/log.ts';
+import { startKeygate, type RunningKeygate } from '../src/app.ts';
 
 export interface GraphQLResult<T = Record<string, any>> {
   status: number;
@@ -168,9 +168,9 @@ export interface GatewayProcess {
   stop(): Promise<number | null>;
 }
 
-/** keygate as a real process (`src/server.ts --config file`), so a crash is a crash; resolves once it listens. */
+/** keygate as a real process (`src/main.ts --config file`), so a crash is a crash; resolves once it listens. */
 export async function startGatewayChild(configFile: string): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['src/server.ts', '--config', configFile, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['src/main.ts', '--config', configFile, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

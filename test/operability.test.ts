@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
-import { loadConfigFile } from '../src/config.ts';
-import { createLogger, LazyChildLog } from '../src/log.ts';
-import { startKeygate, type RunningKeygate } from '../src/server.ts';
+import { loadConfigFile } from '../src/config/schema.ts';
+import { createLogger, LazyChildLog } from '../src/observability/log.ts';
+import { startKeygate, type RunningKeygate } from '../src/app.ts';
 import { recordSeen, registerSecret, run, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
 
 const OLD = 'mesa_ops_old_token_1357';
@@ -209,7 +209,7 @@ describe('config reload and --check-config', () => {
   it('reloads on SIGHUP in a real process', async () => {
     const f = join(dir, 'sighup.yaml');
     writeFileSync(f, yaml(OLD).replace('  port: 0\n', '  port: 0\n'));
-    const child = spawn(process.execPath, ['src/server.ts', '--config', f, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['src/main.ts', '--config', f, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -225,14 +225,14 @@ describe('config reload and --check-config', () => {
   it('--check-config prints the resolved config with secrets redacted (exit 0), or the problems (exit 1)', async () => {
     const ok = join(dir, 'ok.yaml');
     writeFileSync(ok, yaml(NEW));
-    const good = await run(['src/server.ts', '--check-config', ok]);
+    const good = await run(['src/main.ts', '--check-config', ok]);
     expect(good.code).toBe(0);
     expect(good.out).toContain('token: "[redacted]"');
     expect(good.out).toContain('timeoutMs: 5000');
     expect(good.out).not.toContain(NEW);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, `providers:\n  mesa:\n    kind: mesa\n    token: ${NEW}\n`);
-    const res = await run(['src/server.ts', '--check-config', bad]);
+    const res = await run(['src/main.ts', '--check-config', bad]);
     expect(res.code).toBe(1);
     expect(res.out).toContain('providers.mesa.org: required');
     expect(res.out).not.toContain(NEW);

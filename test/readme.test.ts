@@ -6,8 +6,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningSandbox } from '../src/sandbox.ts';
-import type { RunningKeygate } from '../src/server.ts';
+import type { RunningSandbox } from '../sandbox/start.ts';
+import type { RunningKeygate } from '../src/app.ts';
 import { recordSeen, startSandboxGateway } from './harness.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

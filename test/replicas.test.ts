@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { faults } from '../providers/simulator-kit.ts';
+import { faults } from '../sandbox/simulator-kit.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
 import { recordSeen, registerSecret, startGatewayChild, type GatewayProcess } from './harness.ts';
 import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';

@@ -14,11 +14,11 @@ import type { AtlasSimulator } from '../providers/atlas/simulator.ts';
 import { createMesaSimulator, demoKey } from '../providers/mesa/simulator.ts';
 import { createTykSimulator, demoSession } from '../providers/tyk/simulator.ts';
 import { providerKinds, providers } from '../providers/index.ts';
-import { faults, type RecordedRequest } from '../providers/simulator-kit.ts';
+import { faults, type RecordedRequest } from '../sandbox/simulator-kit.ts';
 import type { ApiKeyPatch, ProviderKind, Sandbox } from '../providers/types.ts';
 import { createAuditStore } from '../src/audit/store.ts';
-import { resolveConfig } from '../src/config.ts';
-import { GatewayError } from '../src/errors.ts';
+import { resolveConfig } from '../src/config/schema.ts';
+import { GatewayError } from '../src/core/errors.ts';
 import { createResilience } from '../src/upstream/resilience.ts';
 import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
@@ -515,7 +515,7 @@ describe('the sandbox fault API over HTTP', () => {
 
 describe('graceful shutdown', () => {
   it('on SIGTERM stops accepting, finishes the call in flight, closes the pools and exits 0', async () => {
-    const child = spawn(process.execPath, ['src/server.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+    const child = spawn(process.execPath, ['src/main.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -595,7 +595,7 @@ describe('graceful shutdown', () => {
           'server: { shutdownGraceMs: 300 }',
         ].join('\n'),
       );
-      const child = spawn(process.execPath, ['src/server.ts', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+      const child = spawn(process.execPath, ['src/main.ts', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));

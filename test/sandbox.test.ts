@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerKinds } from '../providers/index.ts';
-import type { RunningSandbox } from '../src/sandbox.ts';
-import type { RunningKeygate } from '../src/server.ts';
-import { sandboxExamples } from '../src/server.ts';
+import type { RunningSandbox } from '../sandbox/start.ts';
+import type { RunningKeygate } from '../src/app.ts';
+import { sandboxExamples } from '../sandbox/start.ts';
 import { recordSeen, startSandboxGateway } from './harness.ts';
 
 let sandbox: RunningSandbox;
@@ -59,7 +59,7 @@ describe('sandbox mode', () => {
   });
 
   it('`npm start` boots with no config, prints the URL, demo ids and examples, and exits 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['src/server.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['src/main.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

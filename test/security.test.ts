@@ -9,8 +9,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { basicKey, createBasicSimulator, type BasicSimulator } from '../providers/basic/simulator.ts';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
-import { ConfigError, parseConfig } from '../src/config.ts';
-import { createLogger } from '../src/log.ts';
+import { ConfigError, parseConfig } from '../src/config/schema.ts';
+import { createLogger } from '../src/observability/log.ts';
 import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 
 const S = { mesa: 'mesa_security_token_1a2b3c4d', basic: 'basic_security_token_5e6f7a8b', tyk: 'tyk_security_secret_9c0d1e2f' };
@@ -161,7 +161,7 @@ describe('request size and shape limits', () => {
   });
 
   it('reads no more than a declared Content-Length (so a body within the limit is not counted again), and refuses a malformed one', async () => {
-    // The body limit trusts a valid Content-Length (src/plugins/body-limit.ts) because Node's parser
+    // The body limit trusts a valid Content-Length (src/http/plugins/body-limit.ts) because Node's parser
     // stops there: a body larger than it declares is cut at the declared length, never parsed whole.
     const u = new URL(gw.url);
     const raw = (head: string, body: string) =>

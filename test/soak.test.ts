@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AtlasSimulator } from '../providers/atlas/simulator.ts';
 import { providerKinds, providers } from '../providers/index.ts';
-import { faults, type Fault } from '../providers/simulator-kit.ts';
+import { faults, type Fault } from '../sandbox/simulator-kit.ts';
 import type { ApiKeyPatch, ErrorCode, ProviderKind, RunningSimulator, Sandbox } from '../providers/types.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 

@@ -3,8 +3,8 @@ import { tykAdapter, type TykConfig } from '../providers/tyk/adapter.ts';
 import { demoSession } from '../providers/tyk/simulator.ts';
 import type { TykSessionState } from '../providers/tyk/wire.ts';
 import type { ApiKeyPatch, UpstreamResponse } from '../providers/types.ts';
-import { GatewayError } from '../src/errors.ts';
-import { toTykSessionFields } from '../src/schema/tyk-session-patch.ts';
+import { GatewayError } from '../src/core/errors.ts';
+import { toTykSessionFields } from '../src/graphql/tyk-session-patch.ts';
 
 const cfg: TykConfig = { baseUrl: 'http://tyk.internal:3000', adminSecret: 'admin-secret' };
 const ID = '5e9d9544a1dcd60001d0ed20e7f75f9e03534825b7aef9df749582e5';
@@ -88,7 +88,7 @@ describe('tyk adapter: validate', () => {
     expect(tykAdapter.validate({ name: 'n', setTags: [{ key: 'a', value: null }], removeTags: ['b'], tyk: { rate: 1, quota_max: 5e9 } })).toEqual([]);
   });
 
-  // A tag both set and removed is refused for every vendor (src/validate.ts, test/validate.test.ts).
+  // A tag both set and removed is refused for every vendor (src/core/validate.ts, test/validate.test.ts).
   it('refuses tag values and empty tags', () => {
     expect(tykAdapter.validate({ setTags: [{ key: 'env', value: 'prod' }, { key: '' }], removeTags: ['', 'env'] })).toEqual([
       { field: 'setTags[0].value', message: 'must be absent: Tyk tags have no value' },

@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { tykAdapter, tykExpires } from '../providers/tyk/adapter.ts';
-import { patchForRecord } from '../src/audit/run-operation.ts';
-import { redactBody } from '../src/redact.ts';
-import { toApiKeyPatch } from '../src/schema/update-api-key.ts';
-import { recordableText, idProblem, valueProblems } from '../src/validate.ts';
+import { patchForRecord } from '../src/core/run-operation.ts';
+import { redactBody } from '../src/core/redact.ts';
+import { toApiKeyPatch } from '../src/operations/update-api-key.fields.ts';
+import { recordableText, idProblem, valueProblems } from '../src/core/validate.ts';
 
 describe('valueProblems', () => {
   it('passes an ordinary patch, astral characters and constructor/prototype keys', () => {

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../simulator-kit.ts';
+import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import { ATLAS_DESC_MAX, ATLAS_ORG_ROLES, type AtlasApiKey } from './wire.ts';
 

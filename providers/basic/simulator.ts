@@ -3,7 +3,7 @@
  * Bearer tokens valid per project, PATCH of `{label?, roles?}` with `minProperties: 1`, roles kept
  * as one comma-separated string, `{error, message}` for 400/401 and bare `{error}` for 404.
  */
-import { bearerToken, createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../simulator-kit.ts';
+import { bearerToken, createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import type { BasicKey } from './wire.ts';
 

@@ -21,7 +21,7 @@ export const mesaAdapter: ProviderAdapter<MesaConfig> = {
   validate(patch) {
     const problems: FieldProblem[] = [];
     // Mesa lowercases tag keys, so `Env` and `env` are the same tag. Exact repeats are refused for
-    // every vendor (src/validate.ts); here only those that differ in case.
+    // every vendor (src/core/validate.ts); here only those that differ in case.
     const seen = new Map<string, string>();
     const sameTag = (field: string, key: string) => {
       const other = seen.get(key.toLowerCase());

@@ -4,7 +4,7 @@
  * length limits, and `{error: {code, message, details?, trace_id?}}` for every failure.
  */
 import { randomUUID } from 'node:crypto';
-import { bearerToken, createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../simulator-kit.ts';
+import { bearerToken, createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import { MESA_TAG_KEY_MAX, MESA_TAG_VALUE_MAX, type MesaApiKey } from './wire.ts';
 

@@ -6,7 +6,7 @@
  * SOFA itself rejected the request (400); the answer is the whole ApiKey, secret included.
  */
 import { randomBytes } from 'node:crypto';
-import { bearerToken, createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../simulator-kit.ts';
+import { bearerToken, createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import { OBJECT_ID, type PlumaaApiKey, type PlumaaOrganizationRecord } from './wire.ts';
 

@@ -45,7 +45,7 @@ export const tykAdapter: ProviderAdapter<TykConfig> = {
 
   validate(patch) {
     const problems: FieldProblem[] = [];
-    // Duplicates and tags both set and removed are refused for every vendor (src/validate.ts).
+    // Duplicates and tags both set and removed are refused for every vendor (src/core/validate.ts).
     patch.setTags?.forEach((tag, i) => {
       if (tag.key.length === 0) problems.push({ field: `setTags[${i}].key`, message: 'must not be empty' });
       if (tag.value != null) problems.push({ field: `setTags[${i}].value`, message: 'must be absent: Tyk tags have no value' });

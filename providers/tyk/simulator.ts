@@ -6,7 +6,7 @@
  * An unparseable PUT body gets 400 "User/Key object validation failed, most likely malformed
  * input." (the Dashboard's `PUT /api/keys` answer; the Admin swagger documents none for it).
  */
-import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../simulator-kit.ts';
+import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import { TYK_KEY_NOT_FOUND, TYK_KEY_UPDATED, TYK_NOT_AUTHORISED, TYK_ORG_ID_CHANGE, type TykKeyData, type TykSessionState } from './wire.ts';
 

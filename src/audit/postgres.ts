@@ -8,9 +8,9 @@
  * updates of one key. If the gateway dies mid-call, PostgreSQL ends the transaction and the lock.
  */
 import { escapeIdentifier, Pool, type PoolClient } from 'pg';
-import { withinDeadline, type Deadline } from '../deadline.ts';
-import { KeyLockError, lockWaitTimeout, type KeyLock } from '../key-lock.ts';
-import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditStore } from './store.ts';
+import { withinDeadline, type Deadline } from '../core/deadline.ts';
+import { KeyLockError, lockWaitTimeout, type KeyLock } from '../core/key-lock.ts';
+import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditStore } from './model.ts';
 
 /** Schema versions, applied in order; `audit_schema_version` records those applied. `%s` is the schema. */
 const MIGRATIONS = [

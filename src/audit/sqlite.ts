@@ -12,8 +12,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
-import type { RequestLog } from '../log.ts';
-import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditRow, type AuditStore } from './store.ts';
+import type { RequestLog } from '../observability/log.ts';
+import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditRow, type AuditStore } from './model.ts';
 
 /** Schema versions, applied in order; `PRAGMA user_version` records the last one applied. */
 const MIGRATIONS = [

@@ -4,7 +4,7 @@
  * It turns an adapter's UpstreamRequest into a real call (ky over an undici pool), adds the
  * vendor's auth (Bearer, a header, or an HTTP Digest handshake), reads the body once as text and
  * parses JSON in a try. Failures to get an answer at all become an UpstreamFailure; every answer,
- * whatever its status, is returned for the adapter and src/errors.ts to judge.
+ * whatever its status, is returned for the adapter and src/core/errors.ts to judge.
  */
 import { randomBytes } from 'node:crypto';
 import ky, { type KyInstance } from 'ky';

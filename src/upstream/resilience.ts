@@ -16,7 +16,7 @@
  * - Retried: connection errors, timeouts, 502/503/504 and 429 — never another 4xx, never a 500
  *   (a vendor's 500 may be a deterministic refusal, e.g. Tyk's org_id change).
  * - `retry.attempts` attempts at most, all within the call's deadline (`deadlineMs` from the call's
- *   start, src/deadline.ts: waits, queueing and a Tyk update's key-lock wait included).
+ *   start, src/core/deadline.ts: waits, queueing and a Tyk update's key-lock wait included).
  * - A `Retry-After` is honoured as the wait; when it is longer than `retry.maxDelayMs` or than
  *   what is left of the deadline, the vendor's answer (RATE_LIMITED with `retryAfter` for a 429)
  *   is returned at once instead of waiting. Without one: exponential backoff with full jitter,
@@ -31,13 +31,13 @@
  * - Bulkhead: at most `maxConcurrency` calls in flight; up to QUEUE_PER_SLOT × maxConcurrency more
  *   wait for a turn within their deadline; beyond that, or past the deadline, UPSTREAM_UNAVAILABLE
  *   ("too many concurrent calls").
- * - Every error leaving here says how many attempts were made (src/errors.ts `withAttempts`).
+ * - Every error leaving here says how many attempts were made (src/core/errors.ts `withAttempts`).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { ConnectionConfig } from '../config.ts';
-import { startDeadline, type Deadline } from '../deadline.ts';
-import { circuitOpenError, deadlinePassedError, GatewayError, tooManyCallsError, withAttempts, type UpstreamInfo } from '../errors.ts';
-import type { Metrics } from '../metrics.ts';
+import type { ConnectionConfig } from '../config/schema.ts';
+import { startDeadline, type Deadline } from '../core/deadline.ts';
+import { circuitOpenError, deadlinePassedError, GatewayError, tooManyCallsError, withAttempts, type UpstreamInfo } from '../core/errors.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 export type CircuitState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
 
@@ -187,7 +187,7 @@ interface Judgement {
 const NEUTRAL: Judgement = { outcome: 'neutral', retry: false };
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
-/** What a failed attempt means, read from the error it threw (src/update-api-key.ts `call`). */
+/** What a failed attempt means, read from the error it threw (src/core/call.ts `call`). */
 function judge(err: unknown): Judgement {
   // Not a GatewayError: a bug of ours, which says nothing about the vendor.
   if (!(err instanceof GatewayError)) return NEUTRAL;

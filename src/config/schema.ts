@@ -1,0 +1,482 @@
+/**
+ * Configuration: YAML, `${VAR}` expanded from the environment in every string, validated into a
+ * typed Config. Every problem names its path (`providers.atlas.orgId: required`); nothing here
+ * ever prints a value, so no credential reaches an error message.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { providers as registry, providerKinds } from '../../providers/index.ts';
+import type { ProviderAdapter, ProviderKind } from '../../providers/types.ts';
+import { parseScope, sha256, type Scope } from '../auth/scopes.ts';
+
+export interface ConnectionConfig {
+  /** What clients pass as `provider`. */
+  name: string;
+  kind: ProviderKind;
+  adapter: ProviderAdapter;
+  /** The adapter's own config: baseUrl plus the kind-specific fields. */
+  settings: { baseUrl: string } & Record<string, unknown>;
+  /** One attempt. */
+  timeoutMs: number;
+  /** The whole call: attempts, waits and auth handshakes included. */
+  deadlineMs: number;
+  retry: { attempts: number; maxDelayMs: number };
+  /** Calls in flight to this connection (the bulkhead); bulk updates never exceed it either. */
+  maxConcurrency: number;
+  circuitBreaker: { failures: number; cooldownMs: number };
+}
+
+export interface Config {
+  providers: Map<string, ConnectionConfig>;
+  /** Every credential value in the config, for redaction. */
+  secrets: string[];
+  /** `/metrics` on its own port (e.g. bound to an internal interface); absent: on the main port. */
+  metrics: { port?: number; host: string };
+  /** Optional OTLP/HTTP trace export (off without an endpoint). */
+  tracing: { otlpEndpoint?: string; serviceName: string };
+  /** Caller authentication; absent: keygate serves loopback only and every caller holds every scope. */
+  auth?: AuthConfig;
+  /** Where the append-only audit log goes. */
+  audit: AuditConfig;
+  /** The HTTP edge: GraphiQL, introspection, CORS, body size, slow-client timeouts, connections. */
+  server: ServerConfig;
+  /** Query limits (graphql-armor). */
+  limits: LimitsConfig;
+}
+
+/** One static caller token. Only its SHA-256 is kept; comparison is constant-time. */
+export interface CallerTokenConfig {
+  name: string;
+  sha256: Buffer;
+  scopes: Scope[];
+}
+
+/** Callers authenticated by a JWT (jose): signature, `iss`, `aud` and `exp` are checked. */
+export interface JwtConfig {
+  issuer: string;
+  audience: string;
+  /** Keys from a JWKS URL, or one public key (PEM SPKI or a JWK as JSON). */
+  jwksUrl?: string;
+  publicKey?: string;
+  algorithms: string[];
+  /** The claim holding the scopes: a space-separated string (OAuth `scope`) or a list. */
+  scopesClaim: string;
+  /** The claim naming the caller: `jwt:<issuer>#<claim>` in the audit log and logs (src/auth/). */
+  nameClaim: string;
+  clockToleranceSec: number;
+}
+
+export interface AuthConfig {
+  tokens: CallerTokenConfig[];
+  jwt?: JwtConfig;
+}
+
+export type AuditConfig =
+  | { store: 'off' }
+  /** `synchronous`: SQLite's; `full` fsyncs every row before the answer (see src/audit/sqlite.ts). */
+  | { store: 'sqlite'; path: string; synchronous: 'normal' | 'full' }
+  | { store: 'postgres'; url: string; schema: string };
+
+export interface ServerConfig {
+  graphiql: boolean;
+  /** Schema introspection; when on and `auth` is configured it needs a valid token like any operation. */
+  introspection: boolean;
+  /** Origins allowed by CORS; empty: no CORS headers at all. */
+  cors: { origins: string[] };
+  maxBodyBytes: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may still run before their connections are dropped. */
+  shutdownGraceMs: number;
+  /** A client's request headers must arrive within this (an idle new connection included): else 408. */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this: else 408. The call itself is not bounded by it. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections per listening port (main and metrics); those beyond are closed at once. */
+  maxConnections: number;
+}
+
+export interface LimitsConfig {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxCost: number;
+  maxDirectives: number;
+  /** Vendor writes one request may ask for: each updateApiKey counts 1, each updateApiKeys its items. */
+  maxUpdatesPerRequest: number;
+}
+
+/** The top-level sections a config may have. */
+const SECTIONS = ['providers', 'metrics', 'tracing', 'auth', 'audit', 'server', 'limits'];
+
+/** The SQLite audit file when `audit` is absent, relative to the config file's folder. */
+export const DEFAULT_AUDIT_FILE = 'keygate-audit.db';
+export const MAX_BODY_BYTES = 1_048_576;
+/** How long requests in flight may still run after SIGTERM/SIGINT (`server.shutdownGraceMs`). */
+const SHUTDOWN_GRACE_MS = 10_000;
+/** Slow-client bounds of every listening port (`server.*TimeoutMs`, `server.maxConnections`). */
+export const DEFAULT_EDGE_TIMEOUTS = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 };
+export const DEFAULT_LIMITS: LimitsConfig = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxCost: 5000, maxDirectives: 20, maxUpdatesPerRequest: 100 };
+
+const SCOPE_HELP = 'must be keys:read, keys:write or audit:read, optionally narrowed with :<provider> or :*';
+
+const tokenEntry = z
+  .object({
+    // No `:` or `#`: the caller is `token:<name>` beside `jwt:<issuer>#<sub>` (src/auth/).
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1..64 of letters, digits, . _ @ - (starting with a letter or digit)'),
+    token: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
+    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits: the SHA-256 of the token').optional(),
+    scopes: z.array(z.string().refine((s) => parseScope(s) !== undefined, SCOPE_HELP)).min(1, 'must list at least one scope'),
+  })
+  .strict()
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), 'needs exactly one of token or sha256');
+
+const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+const jwtSection = z
+  .object({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    jwksUrl: z.string().refine(isHttpUrl, 'must be an absolute http(s) URL').optional(),
+    publicKey: z.string().min(1).optional(),
+    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
+    scopesClaim: z.string().min(1).default('scope'),
+    nameClaim: z.string().min(1).default('sub'),
+    clockToleranceSec: z.number().int().min(0).max(300).default(30),
+  })
+  .strict()
+  .refine((j) => (j.jwksUrl === undefined) !== (j.publicKey === undefined), 'needs exactly one of jwksUrl or publicKey');
+
+const authSection = z
+  .object({ tokens: z.array(tokenEntry).default([]), jwt: jwtSection.optional() })
+  .strict()
+  .refine((a) => a.tokens.length > 0 || a.jwt !== undefined, 'needs tokens, jwt or both');
+
+const auditSection = z
+  .object({
+    sqlite: z.string().min(1).optional(),
+    postgres: z
+      .string()
+      .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (letters, digits, _)').optional(),
+    synchronous: z.enum(['normal', 'full']).optional(),
+  })
+  .strict()
+  .refine((a) => !(a.sqlite !== undefined && a.postgres !== undefined), 'set sqlite or postgres, not both')
+  .refine((a) => a.schema === undefined || a.postgres !== undefined, 'schema applies to postgres only')
+  .refine((a) => a.synchronous === undefined || a.postgres === undefined, 'synchronous applies to sqlite only');
+
+const serverSection = z
+  .object({
+    graphiql: z.boolean().default(false),
+    introspection: z.boolean().default(true),
+    cors: z
+      .object({ origins: z.array(z.string().refine(isOrigin, 'must be an origin such as https://dash.example.com (no path)')).default([]) })
+      .strict()
+      .default({ origins: [] }),
+    maxBodyBytes: z.number().int().min(1024).max(MAX_BODY_BYTES).default(MAX_BODY_BYTES),
+    shutdownGraceMs: z.number().int().min(0).max(600_000).default(SHUTDOWN_GRACE_MS),
+    headersTimeoutMs: z.number().int().min(100).max(600_000).default(DEFAULT_EDGE_TIMEOUTS.headersTimeoutMs),
+    requestTimeoutMs: z.number().int().min(100).max(600_000).default(DEFAULT_EDGE_TIMEOUTS.requestTimeoutMs),
+    keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(DEFAULT_EDGE_TIMEOUTS.keepAliveTimeoutMs),
+    maxConnections: z.number().int().min(1).max(1_000_000).default(DEFAULT_EDGE_TIMEOUTS.maxConnections),
+  })
+  .strict()
+  // Node refuses a headers timeout longer than the request timeout.
+  .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { path: ['headersTimeoutMs'], message: 'must not exceed server.requestTimeoutMs' })
+  .default({ graphiql: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...DEFAULT_EDGE_TIMEOUTS });
+
+const limitsSection = z
+  .object({
+    maxDepth: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.maxDepth),
+    maxAliases: z.number().int().min(0).max(1000).default(DEFAULT_LIMITS.maxAliases),
+    maxTokens: z.number().int().min(100).max(100_000).default(DEFAULT_LIMITS.maxTokens),
+    maxCost: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIMITS.maxCost),
+    maxDirectives: z.number().int().min(0).max(1000).default(DEFAULT_LIMITS.maxDirectives),
+    maxUpdatesPerRequest: z.number().int().min(1).max(10_000).default(DEFAULT_LIMITS.maxUpdatesPerRequest),
+  })
+  .strict()
+  .default(DEFAULT_LIMITS);
+
+const tracingSection = z
+  .object({
+    otlpEndpoint: z.string().refine(isHttpUrl, 'must be an absolute http(s) URL, e.g. http://collector:4318/v1/traces').optional(),
+    serviceName: z.string().min(1).default('keygate'),
+  })
+  .strict()
+  .default({ serviceName: 'keygate' });
+
+const metricsSection = z
+  .object({
+    port: z.number().int().min(0).max(65535).optional(),
+    host: z.string().min(1).default('127.0.0.1'),
+  })
+  .strict()
+  .default({ host: '127.0.0.1' });
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+export const DEFAULT_TIMEOUT_MS = 5_000;
+const PROVIDER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+const connectionCommon = z.object({
+  kind: z.enum(providerKinds as [ProviderKind, ...ProviderKind[]]),
+  baseUrl: z
+    .string()
+    .refine(isHttpUrl, 'must be an absolute http(s) URL without credentials, query or fragment')
+    .optional(),
+  timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_TIMEOUT_MS),
+  deadlineMs: z.number().int().min(1).max(3_600_000).default(15_000),
+  retry: z
+    .object({ attempts: z.number().int().min(1).max(10).default(3), maxDelayMs: z.number().int().min(0).max(600_000).default(10_000) })
+    .strict()
+    .default({ attempts: 3, maxDelayMs: 10_000 }),
+  maxConcurrency: z.number().int().min(1).max(1024).default(8),
+  circuitBreaker: z
+    .object({ failures: z.number().int().min(1).max(1000).default(5), cooldownMs: z.number().int().min(1).max(3_600_000).default(30_000) })
+    .strict()
+    .default({ failures: 5, cooldownMs: 30_000 }),
+});
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  return parseConfig(text, env, { baseDir: dirname(resolvePath(path)) });
+}
+
+export interface ResolveOptions {
+  /** Relative file paths in the config (the SQLite audit file) are resolved from here (default: the working directory). */
+  baseDir?: string;
+}
+
+export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv = process.env, options: ResolveOptions = {}): Config {
+  let doc: unknown;
+  try {
+    doc = parseYaml(yamlText);
+  } catch (err) {
+    throw new ConfigError([`YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const problems: string[] = [];
+  const expanded = expandEnv(doc, [], env, problems);
+  if (problems.length) throw new ConfigError(problems);
+  return resolveConfig(expanded, options);
+}
+
+/** Validates an already-parsed, already-expanded config object. */
+export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Config {
+  const problems: string[] = [];
+  if (!isPlainObject(doc)) throw new ConfigError(['(root): must be a mapping with a `providers` section']);
+  for (const key of Object.keys(doc)) if (!SECTIONS.includes(key)) problems.push(`${key}: unknown section (allowed: ${SECTIONS.join(', ')})`);
+  const metrics = metricsSection.safeParse(doc.metrics, { error: requiredMessage });
+  if (!metrics.success) problems.push(...formatIssues('metrics', metrics.error.issues));
+  const tracing = tracingSection.safeParse(doc.tracing, { error: requiredMessage });
+  if (!tracing.success) problems.push(...formatIssues('tracing', tracing.error.issues));
+  const server = serverSection.safeParse(doc.server, { error: requiredMessage });
+  if (!server.success) problems.push(...formatIssues('server', server.error.issues));
+  const limits = limitsSection.safeParse(doc.limits, { error: requiredMessage });
+  if (!limits.success) problems.push(...formatIssues('limits', limits.error.issues));
+  const section = doc.providers;
+  if (!isPlainObject(section) || Object.keys(section).length === 0) {
+    problems.push('providers: required (a mapping of at least one provider connection)');
+    throw new ConfigError(problems);
+  }
+
+  const connections = new Map<string, ConnectionConfig>();
+  const secrets: string[] = [];
+  for (const [name, raw] of Object.entries(section)) {
+    const at = `providers.${name}`;
+    if (!PROVIDER_NAME.test(name)) {
+      problems.push(`${at}: a provider name must start with a letter and hold only letters, digits, '_' or '-' (max 64)`);
+      continue;
+    }
+    const common = connectionCommon.safeParse(raw, { error: requiredMessage });
+    if (!common.success) {
+      problems.push(...formatIssues(at, common.error.issues));
+      continue;
+    }
+    const { kind, baseUrl, timeoutMs, deadlineMs, retry, maxConcurrency, circuitBreaker } = common.data;
+    const adapter = registry[kind].adapter as ProviderAdapter;
+    const specific = connectionCommon.extend(adapter.configSchema.shape).strict().safeParse(raw, { error: requiredMessage });
+    if (!specific.success) {
+      problems.push(...formatIssues(at, specific.error.issues));
+      continue;
+    }
+    const url = baseUrl ?? adapter.defaultBaseUrl;
+    if (url === undefined) {
+      problems.push(`${at}.baseUrl: required (${kind} has no default URL)`);
+      continue;
+    }
+    const { kind: _k, timeoutMs: _t, deadlineMs: _d, retry: _r, maxConcurrency: _m, circuitBreaker: _c, ...settings } = specific.data as Record<string, unknown>;
+    for (const field of adapter.secretConfigFields) {
+      const value = settings[field];
+      if (typeof value === 'string' && value.length > 0) secrets.push(value);
+    }
+    connections.set(name, {
+      name,
+      kind,
+      adapter,
+      settings: { ...settings, baseUrl: url.replace(/\/+$/, '') },
+      timeoutMs,
+      deadlineMs: Math.max(deadlineMs, timeoutMs),
+      retry,
+      maxConcurrency,
+      circuitBreaker,
+    });
+  }
+  const auth = resolveAuth(doc.auth, connections, secrets, problems);
+  const audit = resolveAudit(doc.audit, options.baseDir ?? process.cwd(), secrets, problems);
+  if (problems.length || !metrics.success || !tracing.success || !server.success || !limits.success) throw new ConfigError(problems);
+  return { providers: connections, secrets, metrics: metrics.data, tracing: tracing.data, auth, audit, server: server.data, limits: limits.data };
+}
+
+/** `auth`: tokens kept as SHA-256 digests; every narrowed scope must name a configured provider. */
+function resolveAuth(raw: unknown, connections: Map<string, ConnectionConfig>, secrets: string[], problems: string[]): AuthConfig | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = authSection.safeParse(raw, { error: requiredMessage });
+  if (!parsed.success) {
+    problems.push(...formatIssues('auth', parsed.error.issues));
+    return undefined;
+  }
+  const names = new Set<string>();
+  const tokens: CallerTokenConfig[] = parsed.data.tokens.map((t, i) => {
+    const at = `auth.tokens.${i}`;
+    if (names.has(t.name)) problems.push(`${at}.name: "${t.name}" is used by another token`);
+    names.add(t.name);
+    const scopes = t.scopes.map((text, j) => {
+      const scope = parseScope(text)!;
+      if (scope.provider !== '*' && !connections.has(scope.provider))
+        problems.push(`${at}.scopes.${j}: provider "${scope.provider}" is not configured (configured: ${[...connections.keys()].join(', ')})`);
+      return scope;
+    });
+    if (t.token !== undefined) secrets.push(t.token);
+    return { name: t.name, sha256: t.token !== undefined ? sha256(t.token) : Buffer.from(t.sha256!, 'hex'), scopes };
+  });
+  return { tokens, ...(parsed.data.jwt && { jwt: parsed.data.jwt }) };
+}
+
+/** `audit`: absent means SQLite beside the config; `false` turns it off. */
+function resolveAudit(raw: unknown, baseDir: string, secrets: string[], problems: string[]): AuditConfig {
+  if (raw === false) return { store: 'off' };
+  const parsed = auditSection.safeParse(raw ?? {}, { error: requiredMessage });
+  if (!parsed.success) {
+    problems.push(...formatIssues('audit', parsed.error.issues));
+    return { store: 'off' };
+  }
+  const { sqlite, postgres, schema, synchronous } = parsed.data;
+  if (postgres !== undefined) {
+    try {
+      const password = new URL(postgres).password;
+      if (password) secrets.push(decodeURIComponent(password), postgres);
+    } catch {
+      problems.push('audit.postgres: must be a valid URL');
+    }
+    return { store: 'postgres', url: postgres, schema: schema ?? 'keygate' };
+  }
+  return { store: 'sqlite', path: resolvePath(baseDir, sqlite ?? DEFAULT_AUDIT_FILE), synchronous: synchronous ?? 'normal' };
+}
+
+/** Replaces `${VAR}` in every string; a missing variable is a problem naming the path. */
+function expandEnv(value: unknown, path: string[], env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) {
+        problems.push(`${path.join('.') || '(root)'}: environment variable ${name} is not set`);
+        return '';
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, [...path, String(i)], env, problems));
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, [...path, k], env, problems);
+    return out;
+  }
+  return value;
+}
+
+function requiredMessage(issue: { code?: string; input?: unknown }): string | undefined {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'required';
+  return undefined;
+}
+
+function formatIssues(at: string, issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') return `${at}: unknown field(s) ${issue.keys.join(', ')}`;
+    const path = issue.path.length ? `${at}.${issue.path.join('.')}` : at;
+    return `${path}: ${issue.message}`;
+  });
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !u.search && !u.hash;
+  } catch {
+    return false;
+  }
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The config as `--check-config` prints it: resolved, with every credential "[redacted]". */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const providers: Record<string, unknown> = {};
+  for (const c of config.providers.values()) {
+    const settings = Object.fromEntries(
+      Object.entries(c.settings).map(([k, v]) => [k, c.adapter.secretConfigFields.includes(k) ? '[redacted]' : v]),
+    );
+    providers[c.name] = {
+      kind: c.kind,
+      ...settings,
+      timeoutMs: c.timeoutMs,
+      deadlineMs: c.deadlineMs,
+      retry: c.retry,
+      maxConcurrency: c.maxConcurrency,
+      circuitBreaker: c.circuitBreaker,
+    };
+  }
+  const auth = config.auth && {
+    tokens: config.auth.tokens.map((t) => ({ name: t.name, token: '[redacted]', scopes: t.scopes.map((s) => `${s.action}:${s.provider}`) })),
+    ...(config.auth.jwt && { jwt: config.auth.jwt }),
+  };
+  const audit = config.audit.store === 'postgres' ? { postgres: redactUrl(config.audit.url), schema: config.audit.schema } : config.audit.store === 'sqlite' ? { sqlite: config.audit.path, synchronous: config.audit.synchronous } : false;
+  return { providers, metrics: config.metrics, tracing: config.tracing, ...(auth && { auth }), audit, server: config.server, limits: config.limits };
+}
+
+/** A URL with its password shown as "[redacted]". */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = 'redacted';
+    return u.toString().replace(':redacted@', ':[redacted]@');
+  } catch {
+    return '[redacted]';
+  }
+}

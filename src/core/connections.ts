@@ -1,0 +1,64 @@
+/**
+ * A live provider connection: its config, its adapter, its HTTP client and its per-key lock.
+ * Built once from the Config; closed on shutdown.
+ */
+import type { Config, ConnectionConfig } from '../config/schema.ts';
+import { statusClass, type Metrics } from '../observability/metrics.ts';
+import { chainKeyLocks, createKeyLock, type KeyLock } from './key-lock.ts';
+import { createUpstreamClient, type UpstreamClient } from '../upstream/client.ts';
+import { createResilience, type Resilience } from '../upstream/resilience.ts';
+
+export interface Connection extends ConnectionConfig {
+  client: UpstreamClient;
+  lock: KeyLock;
+  /** Deadlines, retries, circuit breaker and bulkhead for this connection. */
+  resilience: Resilience;
+}
+
+export interface Connections {
+  get(name: string): Connection | undefined;
+  list(): Connection[];
+  /** Every configured credential, for redaction. */
+  secrets: readonly string[];
+  /** Closes every pool once its calls are done; `force` aborts those still running. */
+  close(force?: boolean): Promise<void>;
+}
+
+export interface ConnectionsOptions {
+  /**
+   * A per-key lock shared with other gateway replicas (the PostgreSQL audit store's advisory
+   * locks), taken inside the in-process one. `scope` names the vendor account: kind and base URL.
+   */
+  sharedLock?: (scope: string) => KeyLock;
+}
+
+export function createConnections(config: Config, metrics?: Metrics, options: ConnectionsOptions = {}): Connections {
+  const byName = new Map<string, Connection>();
+  for (const c of config.providers.values()) {
+    const labels = { provider: c.name, kind: c.kind };
+    const client = createUpstreamClient({
+      baseUrl: c.settings.baseUrl,
+      auth: c.adapter.auth(c.settings),
+      timeoutMs: c.timeoutMs,
+      // The bulkhead keeps at most maxConcurrency calls in flight, so as many sockets suffice.
+      maxConnections: c.maxConcurrency,
+      onExchange: metrics
+        ? ({ method, status, seconds }) => {
+            metrics.upstreamRequests.inc({ ...labels, method, status_class: status === undefined ? 'error' : statusClass(status) });
+            metrics.upstreamDuration.observe({ ...labels, method }, seconds);
+          }
+        : undefined,
+    });
+    const shared = options.sharedLock?.(`${c.kind}:${c.settings.baseUrl}`);
+    const lock = shared ? chainKeyLocks(createKeyLock(), shared) : createKeyLock();
+    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics }) });
+  }
+  return {
+    get: (name) => byName.get(name),
+    list: () => [...byName.values()],
+    secrets: config.secrets,
+    close: async (force) => {
+      await Promise.all([...byName.values()].map((c) => c.client.close(force)));
+    },
+  };
+}
