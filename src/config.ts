@@ -81,6 +81,8 @@ export type AuditConfig =
 
 export interface ServerConfig {
   graphiql: boolean;
+  /** The keys console at /console (src/console-assets.ts). */
+  console: boolean;
   /** Schema introspection; when on and `auth` is configured it needs a valid token like any operation. */
   introspection: boolean;
   /** Origins allowed by CORS; empty: no CORS headers at all. */
@@ -159,6 +161,7 @@ const auditSection = z
 const serverSection = z
   .object({
     graphiql: z.boolean().default(false),
+    console: z.boolean().default(false),
     introspection: z.boolean().default(true),
     cors: z
       .object({ origins: z.array(z.string().refine(isOrigin, 'must be an origin such as https://dash.example.com (no path)')).default([]) })
@@ -168,7 +171,7 @@ const serverSection = z
     shutdownGraceMs: z.number().int().min(0).max(600_000).default(SHUTDOWN_GRACE_MS),
   })
   .strict()
-  .default({ graphiql: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS });
+  .default({ graphiql: false, console: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS });
 
 const limitsSection = z
   .object({

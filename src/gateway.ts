@@ -11,6 +11,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { AuditStore } from './audit/store.ts';
 import { createAuthenticator, type Caller } from './auth.ts';
 import type { Config } from './config.ts';
+import { useConsole } from './console-assets.ts';
 import { createConnections, type Connections, type ConnectionsOptions } from './connections.ts';
 import type { GatewayContext } from './context.ts';
 import { createLoaders } from './loaders.ts';
@@ -141,6 +142,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         },
       },
       useRequestId(),
+      ...(edge.console ? [useConsole({ log })] : []),
       useAuth({ authenticator: () => authenticator, log }),
       // A GET, or a POST a browser form could send, must carry a header no simple request can.
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),

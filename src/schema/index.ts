@@ -6,5 +6,6 @@ import './read-api-keys.ts';
 import './update-api-keys.ts';
 import './preview-api-key-update.ts';
 import './audit-log.ts';
+import './viewer.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
