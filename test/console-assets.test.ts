@@ -1,0 +1,69 @@
+/**
+ * Issue 18: the console's built assets and how keygate serves them, in-process (the browser
+ * tests are test/console.browser.test.ts).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { createSchema, createYoga } from 'graphql-yoga';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { consoleDistDir, loadConsoleAssets, useConsole } from '../src/console-assets.ts';
+import { createLogger } from '../src/log.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const schema = createSchema({ typeDefs: 'type Query { ok: Boolean }' });
+const quiet = createLogger({ level: 'silent' });
+
+function yogaWith(dir: string) {
+  return createYoga({ schema, plugins: [useConsole({ log: quiet, dir })], logging: false });
+}
+
+beforeAll(() => {
+  if (!existsSync(join(ROOT, 'console/dist/index.html'))) execFileSync('npm', ['run', 'build:console'], { cwd: ROOT, stdio: 'ignore' });
+}, 60_000);
+
+describe('console assets', () => {
+  it('finds console/dist from the project root', () => {
+    expect(consoleDistDir()).toBe(join(ROOT, 'console', 'dist'));
+  });
+
+  it('keeps the gzipped JavaScript and CSS within 300 KB', () => {
+    const assets = loadConsoleAssets(consoleDistDir());
+    let gzipped = 0;
+    for (const [name, asset] of assets) if (/\.(js|css)$/.test(name)) gzipped += gzipSync(asset.body).length;
+    expect(gzipped).toBeGreaterThan(0);
+    expect(gzipped).toBeLessThanOrEqual(300 * 1024);
+  });
+
+  it('serves a file only under its own name: other paths with an extension are 404, others the app', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-console-'));
+    try {
+      writeFileSync(join(dir, 'index.html'), '<!doctype html><title>app</title>');
+      writeFileSync(join(dir, 'secret.txt'), 'outside');
+      const yoga = yogaWith(join(dir));
+      const get = (path: string) => yoga.fetch(`http://127.0.0.1${path}`);
+      expect(await (await get('/console/providers/x/keys/..%2F..%2Fsecret.txt')).text()).toBe('not found');
+      expect((await get('/console/../secret.txt')).status).toBe(404);
+      expect(await (await get('/console/providers/tyk')).text()).toContain('<title>app</title>');
+      expect((await get('/consoleX')).status).toBe(404);
+      const head = await yoga.fetch('http://127.0.0.1/console/', { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers 503 with the fix when the console was never built', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-console-'));
+    try {
+      const res = await yogaWith(dir).fetch('http://127.0.0.1/console/');
+      expect(res.status).toBe(503);
+      expect(await res.text()).toContain('npm run build:console');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
