@@ -90,13 +90,17 @@ export interface ConsoleOptions {
   log: Logger;
   /** Where the built console is (default: console/dist of this project). */
   dir?: string;
+  /** Key ids to suggest per provider (sandbox: the demo keys), served as /console/key-hints.json. */
+  keyHints?: Record<string, string[]>;
 }
 
 /** Serves the console at /console: GET and HEAD only, deep links answered with index.html. */
 export function useConsole(options: ConsoleOptions): Plugin {
   const dir = options.dir ?? consoleDistDir();
   const assets = loadConsoleAssets(dir);
-  if (assets.size === 0) options.log.warn({ dir }, 'server.console is on but the console is not built (run `npm run build:console`); /console answers 503');
+  const hints = new TextEncoder().encode(JSON.stringify(options.keyHints ?? {}));
+  assets.set('/key-hints.json', { type: CONTENT_TYPES['.json'], body: hints, immutable: false });
+  if (!assets.has('/index.html')) options.log.warn({ dir }, 'server.console is on but the console is not built (run `npm run build:console`); /console answers 503');
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
       const { pathname } = url;
@@ -104,7 +108,7 @@ export function useConsole(options: ConsoleOptions): Plugin {
       const respond = (status: number, body: Uint8Array | string | null, headers: Record<string, string>) =>
         endResponse(new fetchAPI.Response(request.method === 'HEAD' ? null : (body as BodyInit | null), { status, headers: { ...SECURITY_HEADERS, ...headers } }));
       if (request.method !== 'GET' && request.method !== 'HEAD') return respond(405, 'method not allowed', { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
-      if (assets.size === 0) return respond(503, 'the console is not built: run `npm run build:console`', { 'content-type': 'text/plain; charset=utf-8' });
+      if (!assets.has('/index.html')) return respond(503, 'the console is not built: run `npm run build:console`', { 'content-type': 'text/plain; charset=utf-8' });
       const sub = pathname.slice(CONSOLE_PATH.length) || '/';
       let asset = assets.get(sub);
       // A deep link (/console/providers/tyk/keys/abc) is the app's to route; a missing file is a 404.

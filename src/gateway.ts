@@ -32,6 +32,8 @@ export interface GatewayOptions {
   graphiql?: boolean;
   /** What GraphiQL's editor starts with (the sandbox puts its examples there). */
   graphiqlDefaultQuery?: string;
+  /** Key ids the console suggests per provider (the sandbox's demo keys). */
+  consoleKeyHints?: Record<string, string[]>;
   /** The opened audit store (src/audit/store.ts); undefined when the audit log is off. */
   audit?: AuditStore;
   /** Serve /metrics on the main port (default true; false when a separate metrics port is used). */
@@ -142,7 +144,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         },
       },
       useRequestId(),
-      ...(edge.console ? [useConsole({ log })] : []),
+      ...(edge.console ? [useConsole({ log, keyHints: options.consoleKeyHints })] : []),
       useAuth({ authenticator: () => authenticator, log }),
       // A GET, or a POST a browser form could send, must carry a header no simple request can.
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),

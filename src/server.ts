@@ -27,6 +27,8 @@ export interface KeygateOptions {
   sandbox?: boolean;
   /** What GraphiQL's editor starts with. */
   graphiqlDefaultQuery?: string;
+  /** Key ids the console suggests per provider (the sandbox's demo keys). */
+  consoleKeyHints?: Record<string, string[]>;
   /** The environment checked at start-up (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -72,7 +74,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     throw err;
   }
   const separateMetrics = config.metrics.port !== undefined;
-  const gateway = createGateway({ config, log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery });
+  const gateway = createGateway({ config, log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery, consoleKeyHints: options.consoleKeyHints });
   const server = createServer(gateway.yoga);
   let port: number;
   try {
@@ -237,6 +239,7 @@ async function main(argv: string[]): Promise<void> {
       configPath: args.config,
       sandbox: sandbox !== undefined,
       graphiqlDefaultQuery: sandbox && sandboxExamples(sandbox),
+      consoleKeyHints: sandbox && Object.fromEntries([...sandbox.sandboxes].map(([kind, s]) => [kind, s.demoKeyIds])),
     });
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -279,6 +282,7 @@ function printSandbox(url: string, sandbox: RunningSandbox): void {
   const lines = [
     '',
     `keygate (sandbox mode) — GraphiQL at ${url}`,
+    `Keys console at ${url.replace(/\/graphql$/, '/console')}`,
     'Every provider below is an in-process simulator on 127.0.0.1; nothing leaves this machine.',
     '',
   ];

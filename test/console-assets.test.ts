@@ -16,8 +16,8 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const schema = createSchema({ typeDefs: 'type Query { ok: Boolean }' });
 const quiet = createLogger({ level: 'silent' });
 
-function yogaWith(dir: string) {
-  return createYoga({ schema, plugins: [useConsole({ log: quiet, dir })], logging: false });
+function yogaWith(dir: string, keyHints?: Record<string, string[]>) {
+  return createYoga({ schema, plugins: [useConsole({ log: quiet, dir, keyHints })], logging: false });
 }
 
 beforeAll(() => {
@@ -54,6 +54,14 @@ describe('console assets', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('serves the key ids to suggest (the sandbox demo keys), and none by default', async () => {
+    const dist = consoleDistDir();
+    expect(await (await yogaWith(dist, { basic: ['b-1'] }).fetch('http://127.0.0.1/console/key-hints.json')).json()).toEqual({ basic: ['b-1'] });
+    const none = await yogaWith(dist).fetch('http://127.0.0.1/console/key-hints.json');
+    expect(none.headers.get('content-type')).toBe('application/json');
+    expect(await none.json()).toEqual({});
   });
 
   it('answers 503 with the fix when the console was never built', async () => {

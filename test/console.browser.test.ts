@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderKind } from '../providers/types.ts';
-import type { RunningSandbox } from '../src/sandbox.ts';
-import type { RunningKeygate } from '../src/server.ts';
-import { recordSeen, registerSecret, startGateway, startSandboxGateway, type TestGateway } from './harness.ts';
+import { Writable } from 'node:stream';
+import { createLogger } from '../src/log.ts';
+import { startSandbox, type RunningSandbox } from '../src/sandbox.ts';
+import { startKeygate, type RunningKeygate } from '../src/server.ts';
+import { recordSeen, registerSecret, startGateway, type TestGateway } from './harness.ts';
 
 const CHROMIUM = process.env.KEYGATE_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = new URL('../test-results/console/', import.meta.url).pathname;
@@ -21,7 +23,6 @@ const ROOT = new URL('..', import.meta.url).pathname;
 
 let sandbox: RunningSandbox;
 let keygate: RunningKeygate;
-let closeSandbox: () => Promise<void>;
 let browser: BrowserContext;
 let profile: string;
 let origin: string;
@@ -30,7 +31,16 @@ beforeAll(async () => {
   // `npm install` builds the console (prepare); a tree where it was never built gets it built here.
   if (!existsSync(join(ROOT, 'console/dist/index.html'))) execFileSync('npm', ['run', 'build:console'], { cwd: ROOT, stdio: 'ignore' });
   mkdirSync(SHOTS, { recursive: true });
-  ({ sandbox, keygate, close: closeSandbox } = await startSandboxGateway());
+  // As `npm start` runs it: the sandbox, and its demo key ids suggested by the console.
+  sandbox = await startSandbox();
+  registerSecret(...sandbox.config.secrets);
+  const destination = new Writable({ write: (chunk, _enc, cb) => (recordSeen(chunk.toString()), cb()) });
+  keygate = await startKeygate({
+    config: sandbox.config,
+    port: 0,
+    log: createLogger({ destination }),
+    consoleKeyHints: Object.fromEntries([...sandbox.sandboxes].map(([kind, s]) => [kind, s.demoKeyIds])),
+  });
   origin = new URL(keygate.url).origin;
   profile = mkdtempSync(join(tmpdir(), 'keygate-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
@@ -45,7 +55,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (profile) rmSync(profile, { recursive: true, force: true });
-  await closeSandbox?.();
+  await keygate?.close();
+  await sandbox?.close();
 });
 
 /** A fresh tab (its own sessionStorage) that fails the test on any page error or CSP violation. */
@@ -130,7 +141,7 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     await page.close();
   });
 
-  const edits: { kind: ProviderKind; open: 'list' | 'lookup'; edit(page: Page): Promise<void>; sent: string }[] = [
+  const edits: { kind: ProviderKind; open: 'list' | 'lookup' | 'demo key link'; edit(page: Page): Promise<void>; sent: string }[] = [
     {
       kind: 'mesa',
       open: 'list',
@@ -152,7 +163,7 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
       },
       sent: '"is_inactive":true',
     },
-    { kind: 'plumaa', open: 'lookup', edit: (page) => page.getByLabel('Name').fill('Plumaa via console'), sent: '"name":"Plumaa via console"' },
+    { kind: 'plumaa', open: 'demo key link', edit: (page) => page.getByLabel('Name').fill('Plumaa via console'), sent: '"name":"Plumaa via console"' },
   ];
 
   it.each(edits)('$kind: finds a key ($open), reviews and applies a change the simulator receives', async ({ kind, open, edit, sent }) => {
@@ -162,6 +173,8 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     await page.getByRole('heading', { name: `Keys at ${kind}` }).waitFor();
     if (open === 'list') {
       await page.getByRole('table').getByRole('link', { name: id, exact: true }).click();
+    } else if (open === 'demo key link') {
+      await page.getByRole('search').getByRole('link', { name: id, exact: true }).click();
     } else {
       await page.locator('#lookup-id').fill(id);
       await page.getByRole('button', { name: 'Open' }).click();
@@ -276,7 +289,7 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     await page.getByRole('cell', { name, exact: true }).waitFor();
     expect(await page.locator('img[src="x"]').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
-    await page.getByRole('link', { name: id, exact: true }).click();
+    await page.getByRole('table').getByRole('link', { name: id, exact: true }).click();
     await page.getByRole('heading', { name: 'Change this key' }).waitFor();
     expect(await page.locator('img[src="x"]').count()).toBe(0);
     expect(await page.getByLabel('Name').inputValue()).toBe(name);

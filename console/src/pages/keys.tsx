@@ -40,8 +40,27 @@ export function KeysPage({ provider }: { provider: string }) {
   );
 }
 
+/** Key ids keygate suggests per provider (the sandbox's demo keys; empty elsewhere), fetched once. */
+let keyHints: Promise<Record<string, string[]>> | undefined;
+function useKeyHints(provider: string): string[] {
+  const [ids, setIds] = useState<string[]>([]);
+  useEffect(() => {
+    let live = true;
+    keyHints ??= fetch('/console/key-hints.json').then(
+      (r) => (r.ok ? (r.json() as Promise<Record<string, string[]>>) : {}),
+      () => ({}),
+    );
+    void keyHints.then((all) => live && setIds(Array.isArray(all[provider]) ? all[provider] : []));
+    return () => {
+      live = false;
+    };
+  }, [provider]);
+  return ids;
+}
+
 function LookUp({ provider, canRead }: { provider: string; canRead: boolean }) {
   const [id, setId] = useState('');
+  const hints = useKeyHints(provider);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (id.trim()) navigate(paths.key(provider, id.trim()));
@@ -53,6 +72,19 @@ function LookUp({ provider, canRead }: { provider: string; canRead: boolean }) {
       <button type="submit" disabled={!id.trim()}>
         Open
       </button>
+      {hints.length > 0 && (
+        <span className="muted">
+          Demo keys:{' '}
+          {hints.map((h, i) => (
+            <span key={h}>
+              {i > 0 && ', '}
+              <Link to={paths.key(provider, h)} className="id">
+                {h}
+              </Link>
+            </span>
+          ))}
+        </span>
+      )}
     </form>
   );
 }
