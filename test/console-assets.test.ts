@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, resolveConfig } from '../src/config.ts';
 import { consoleDistDir, loadConsoleAssets, useConsole } from '../src/console-assets.ts';
 import { createLogger } from '../src/log.ts';
+import { startGateway } from './harness.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const schema = createSchema({ typeDefs: 'type Query { ok: Boolean }' });
@@ -72,6 +74,24 @@ describe('console assets', () => {
       expect(await res.text()).toContain('npm run build:console');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is off by default (no /console at all), on with server.console: true; a non-boolean names its path', async () => {
+    const providers = { mesa: { kind: 'mesa', baseUrl: 'http://127.0.0.1:9', org: 'acme', token: 'mesa-token-never-used' } };
+    expect(resolveConfig({ providers }).server.console).toBe(false);
+    expect(() => resolveConfig({ providers, server: { console: 'yes' } })).toThrow(ConfigError);
+    expect(() => resolveConfig({ providers, server: { console: 'yes' } })).toThrow(/server\.console: /);
+    const off = await startGateway({ providers, audit: false });
+    const on = await startGateway({ providers, audit: false, server: { console: true } });
+    try {
+      expect((await off.fetch('/console/')).status).toBe(404);
+      const res = await on.fetch('/console/');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+    } finally {
+      await off.close();
+      await on.close();
     }
   });
 });

@@ -2,6 +2,8 @@ import type { KeyFieldsFragment, PreviewUpdateQuery } from '../gql/graphql.ts';
 import { formatDate, formatEnabled, formatTags, Json } from './common.tsx';
 
 type Preview = PreviewUpdateQuery['previewApiKeyUpdate'];
+/** Bodies longer than this (Tyk's whole session) start folded. */
+const BODY_SHOWN = 600;
 
 const ROWS: [string, (k: KeyFieldsFragment) => string][] = [
   ['Name', (k) => k.name ?? '—'],
@@ -17,18 +19,6 @@ export function PreviewView({ preview }: { preview: Preview }) {
   return (
     <section className="preview" aria-labelledby="preview-title">
       <h3 id="preview-title">Review: what keygate would send</h3>
-      {preview.requests.map((r, i) => (
-        <div key={i} className="planned">
-          <p>
-            <code className="method">{r.method}</code> <code className="url">{r.url}</code>
-          </p>
-          <details>
-            <summary>Headers</summary>
-            <Json value={r.headers} label={`headers of request ${i + 1}`} />
-          </details>
-          {r.body !== null && r.body !== undefined && <Json value={r.body} label={`body of request ${i + 1}`} />}
-        </div>
-      ))}
       {after && (
         <table className="diff">
           <caption>Before and after</caption>
@@ -58,6 +48,23 @@ export function PreviewView({ preview }: { preview: Preview }) {
           </tbody>
         </table>
       )}
+      {preview.requests.map((r, i) => (
+        <div key={i} className="planned">
+          <p>
+            <code className="method">{r.method}</code> <code className="url">{r.url}</code>
+          </p>
+          <details>
+            <summary>Headers</summary>
+            <Json value={r.headers} label={`headers of request ${i + 1}`} />
+          </details>
+          {r.body !== null && r.body !== undefined && (
+            <details open={JSON.stringify(r.body).length <= BODY_SHOWN}>
+              <summary>Body</summary>
+              <Json value={r.body} label={`body of request ${i + 1}`} />
+            </details>
+          )}
+        </div>
+      ))}
     </section>
   );
 }
