@@ -3,7 +3,7 @@
  * enabled, chips for roles, a tag editor, a date-time field for expiry and a JSON editor for
  * `tyk`. It reports the ApiKeyPatch the edits amount to (only what changed), or why it cannot.
  */
-import { useEffect, useId, useState, type KeyboardEvent } from 'react';
+import { useEffect, useId, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { ApiKeyPatch, KeyFieldsFragment, TagInput } from '../gql/graphql.ts';
 
 export interface PatchResult {
@@ -237,5 +237,38 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
         </div>
       )}
     </div>
+  );
+}
+
+interface ReviewApplyProps {
+  result: PatchResult;
+  busy?: 'review' | 'apply';
+  /** Apply is offered once the current patch has been reviewed. */
+  reviewed: boolean;
+  labels: { review: string; apply: string };
+  onReview(): void;
+  onApply(): void;
+  children?: ReactNode;
+}
+
+/** The form's problem, if any, and its Review and Apply buttons (Apply only after a review of this patch). */
+export function ReviewApply({ result, busy, reviewed, labels, onReview, onApply, children }: ReviewApplyProps) {
+  return (
+    <>
+      {result.problem && (
+        <p className="error" role="alert">
+          {result.problem}
+        </p>
+      )}
+      <div className="actions">
+        <button type="button" onClick={onReview} disabled={!result.patch || busy !== undefined}>
+          {busy === 'review' ? 'Reviewing…' : labels.review}
+        </button>
+        <button type="button" className="primary" onClick={onApply} disabled={!result.patch || !reviewed || busy !== undefined}>
+          {busy === 'apply' ? 'Applying…' : labels.apply}
+        </button>
+        {children}
+      </div>
+    </>
   );
 }

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import { request, type ApiError } from '../api.ts';
 import { Empty, ErrorBox, Loading, TableWrap } from '../components/common.tsx';
-import { PatchForm, type PatchResult } from '../components/patch-form.tsx';
+import { PatchForm, ReviewApply, type PatchResult } from '../components/patch-form.tsx';
 import { ApplyBulkDocument, ConsoleProvidersDocument, PreviewUpdateDocument, type ApplyBulkMutation } from '../gql/graphql.ts';
 import { toApiError, useQuery } from '../hooks.ts';
 import { Link, paths } from '../router.tsx';
@@ -124,19 +124,7 @@ export function BulkPage() {
             {providers.loading && <Loading what="providers" />}
             {providers.error && <ErrorBox error={providers.error} title="Could not load the providers" />}
             {fields.length > 0 && <PatchForm fields={fields} tagsHaveValues={!concerned.every((p) => p.kind === 'TYK')} onChange={setResult} notes={notes} />}
-            {result.problem && (
-              <p className="error" role="alert">
-                {result.problem}
-              </p>
-            )}
-            <div className="actions">
-              <button type="button" onClick={review} disabled={!result.patch || busy !== undefined}>
-                {busy === 'review' ? 'Reviewing…' : 'Review all'}
-              </button>
-              <button type="button" className="primary" onClick={apply} disabled={!result.patch || reviewed !== patchText || busy !== undefined}>
-                {busy === 'apply' ? 'Applying…' : `Apply to ${selection.length}`}
-              </button>
-            </div>
+            <ReviewApply result={result} busy={busy} reviewed={reviewed === patchText} labels={{ review: 'Review all', apply: `Apply to ${selection.length}` }} onReview={review} onApply={apply} />
             {error && <ErrorBox error={error} title="keygate refused the bulk update" />}
           </section>
         </>

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { request, type ApiError } from '../api.ts';
 import { Empty, ErrorBox, Json, KeyFacts, Loading } from '../components/common.tsx';
-import { PatchForm, type PatchResult } from '../components/patch-form.tsx';
+import { PatchForm, ReviewApply, type PatchResult } from '../components/patch-form.tsx';
 import { PreviewView } from '../components/preview.tsx';
 import { ApplyUpdateDocument, ConsoleProvidersDocument, KeyDetailDocument, PreviewUpdateDocument, type ApplyUpdateMutation, type PreviewUpdateQuery } from '../gql/graphql.ts';
 import { toApiError, useQuery } from '../hooks.ts';
@@ -118,21 +118,10 @@ function Editor({ provider, id, fields, tagsHaveValues, current, onApplied }: Ed
     <section aria-labelledby="edit-title" className="editor">
       <h2 id="edit-title">Change this key</h2>
       <PatchForm fields={fields} tagsHaveValues={tagsHaveValues} current={current} onChange={setResult} />
-      {result.problem && (
-        <p className="error" role="alert">
-          {result.problem}
-        </p>
-      )}
-      <div className="actions">
-        <button type="button" onClick={review} disabled={!result.patch || busy !== undefined}>
-          {busy === 'review' ? 'Reviewing…' : 'Review'}
-        </button>
-        <button type="button" className="primary" onClick={apply} disabled={!preview || reviewed !== patchText || busy !== undefined}>
-          {busy === 'apply' ? 'Applying…' : 'Apply'}
-        </button>
+      <ReviewApply result={result} busy={busy} reviewed={!!preview && reviewed === patchText} labels={{ review: 'Review', apply: 'Apply' }} onReview={review} onApply={apply}>
         {!result.patch && !result.problem && <span className="muted">Change a field, then Review.</span>}
         {preview && reviewed !== patchText && <span className="muted">The form changed since the review: Review again.</span>}
-      </div>
+      </ReviewApply>
       {error && <ErrorBox error={error} title="keygate refused" />}
       {preview && reviewed === patchText && <PreviewView preview={preview} />}
     </section>
