@@ -29,6 +29,7 @@ let origin: string;
 
 beforeAll(async () => {
   // `npm install` builds the console (prepare); a tree where it was never built gets it built here.
+  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install -y chromium (Debian's package), or set KEYGATE_CHROMIUM`);
   if (!existsSync(join(ROOT, 'console/dist/index.html'))) execFileSync('npm', ['run', 'build:console'], { cwd: ROOT, stdio: 'ignore' });
   mkdirSync(SHOTS, { recursive: true });
   // As `npm start` runs it: the sandbox, and its demo key ids suggested by the console.
@@ -289,6 +290,8 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     await page.getByRole('cell', { name, exact: true }).waitFor();
     expect(await page.locator('img[src="x"]').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    await shot(page, 'keys-tyk');
+    await expectAccessible(page, 'keys list');
     await page.getByRole('table').getByRole('link', { name: id, exact: true }).click();
     await page.getByRole('heading', { name: 'Change this key' }).waitFor();
     expect(await page.locator('img[src="x"]').count()).toBe(0);
