@@ -94,4 +94,21 @@ describe('console assets', () => {
       await on.close();
     }
   });
+
+  it('Query.viewer: the caller and its scopes; the open loopback caller holds every scope', async () => {
+    const providers = { mesa: { kind: 'mesa', baseUrl: 'http://127.0.0.1:9', org: 'acme', token: 'mesa-token-never-used' } };
+    const open = await startGateway({ providers, audit: false });
+    const token = 'viewer-test-token-0123456789';
+    const withAuth = await startGateway({ providers, audit: false, auth: { tokens: [{ name: 'ops', token, scopes: ['keys:read', 'keys:write:mesa'] }] } });
+    try {
+      expect((await open.gql('{ viewer { name scopes } }')).body.data!.viewer).toEqual({ name: 'anonymous@loopback', scopes: ['keys:read:*', 'keys:write:*', 'audit:read:*'] });
+      expect((await withAuth.as(token)('{ viewer { name scopes } }')).body.data!.viewer).toEqual({ name: 'ops', scopes: ['keys:read:*', 'keys:write:mesa'] });
+      const anonymous = await withAuth.gql('{ viewer { name } }');
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body.errors![0].extensions.code).toBe('UNAUTHENTICATED');
+    } finally {
+      await open.close();
+      await withAuth.close();
+    }
+  });
 });

@@ -379,6 +379,7 @@ describe('keys console in chromium (config mode, caller tokens)', { timeout: 60_
     const id = sim('tyk').demoKeyIds[0];
     await page.getByRole('link', { name: id, exact: true }).waitFor();
     expect(await page.getByRole('checkbox').count()).toBe(0);
+    expect(await page.getByRole('link', { name: /^History of/ }).count()).toBe(0);
     await page.getByRole('link', { name: id, exact: true }).click();
     await page.getByRole('heading', { name: 'Now' }).waitFor();
     expect(await page.getByRole('heading', { name: 'Change this key' }).count()).toBe(0);

@@ -27,9 +27,11 @@ export function KeyPage({ provider, id }: { provider: string; id: string }) {
       <h1>
         Key <code className="id">{id}</code>
       </h1>
-      <p>
-        <Link to={paths.audit({ provider, keyId: id })}>History of this key</Link>
-      </p>
+      {can('audit:read', provider) && (
+        <p>
+          <Link to={paths.audit({ provider, keyId: id })}>History of this key</Link>
+        </p>
+      )}
       {providers.error && <ErrorBox error={providers.error} title="Could not load the providers" />}
       {providers.loading && <Loading what="the provider" />}
       {providers.data && !info && <Empty>No provider connection named “{provider}” is visible to you.</Empty>}

@@ -117,6 +117,7 @@ function KeyTable({ provider }: { provider: string }) {
   const needle = filter.trim().toLowerCase();
   const shown = needle ? keys.filter((k) => [k.id, k.name ?? '', ...(k.roles ?? []), formatTags(k.tags)].some((s) => s.toLowerCase().includes(needle))) : keys;
   const writable = can('keys:write', provider);
+  const auditable = can('audit:read', provider);
   return (
     <section aria-labelledby="keys-title">
       <h2 id="keys-title">Keys</h2>
@@ -144,7 +145,7 @@ function KeyTable({ provider }: { provider: string }) {
                 <th scope="col">Tags</th>
                 <th scope="col">Expires</th>
                 <th scope="col">Updated</th>
-                <th scope="col">History</th>
+                {auditable && <th scope="col">History</th>}
               </tr>
             </thead>
             <tbody>
@@ -164,11 +165,13 @@ function KeyTable({ provider }: { provider: string }) {
                   <td>{formatTags(k.tags)}</td>
                   <td>{formatDate(k.expiresAt)}</td>
                   <td>{formatDate(k.updatedAt)}</td>
-                  <td>
-                    <Link to={paths.audit({ provider, keyId: k.id })} aria-label={`History of ${k.id}`}>
-                      history
-                    </Link>
-                  </td>
+                  {auditable && (
+                    <td>
+                      <Link to={paths.audit({ provider, keyId: k.id })} aria-label={`History of ${k.id}`}>
+                        history
+                      </Link>
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>
