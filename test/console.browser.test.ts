@@ -177,8 +177,10 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     } else if (open === 'demo key link') {
       await page.getByRole('search').getByRole('link', { name: id, exact: true }).click();
     } else {
-      await page.locator('#lookup-id').fill(id);
-      await page.getByRole('button', { name: 'Open' }).click();
+      // By keyboard: the field, the id, Enter.
+      await page.locator('#lookup-id').focus();
+      await page.keyboard.type(id);
+      await page.keyboard.press('Enter');
     }
     await page.getByRole('heading', { name: 'Change this key' }).waitFor();
     expect(page.url()).toBe(`${origin}/console/providers/${kind}/keys/${id}`);
@@ -218,6 +220,20 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     expect(await alert.textContent()).toContain('key is being rotated');
     expect(sim('basic').simulator.writes().length).toBe(writes);
     await shot(page, 'vendor-fault');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows empty and not-found states, never a blank page', async () => {
+    const { page, problems } = await openPage('/console/providers/nope');
+    await page.getByText('No provider connection named “nope” is visible to you.').waitFor();
+    await page.goto(`${origin}/console/providers/atlas/keys/5c47ba5127d9d61b9fd8a999`);
+    await page.getByText('atlas says there is no key “5c47ba5127d9d61b9fd8a999”.').waitFor();
+    expect(await page.getByRole('heading', { name: 'Change this key' }).count()).toBe(0);
+    await page.goto(`${origin}/console/no/such/page`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await page.goto(`${origin}/console/audit?provider=tyk&keyId=no-such-key`);
+    await page.getByText('No audit entry matches these filters.').waitFor();
     expect(problems).toEqual([]);
     await page.close();
   });
