@@ -2,8 +2,9 @@
  * Sandbox mode: every vendor's simulator on 127.0.0.1 (random ports), seeded with demo keys, and a
  * Config pointing at them. What `npm start` runs when no --config is given.
  *
- * No `auth` (so keygate listens on loopback only, every caller holding every scope), GraphiQL on,
- * and the audit log in a throw-away SQLite file, so `auditLog` can be tried; it goes on close.
+ * No `auth` (so keygate listens on loopback only, every caller holding every scope), GraphiQL and
+ * the console (/console) on, and the audit log in a throw-away SQLite file, so `auditLog` can be
+ * tried; it goes on close.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,7 @@ export async function startSandbox(): Promise<RunningSandbox> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-sandbox-'));
   const config = resolveConfig({
     providers: Object.fromEntries([...sandboxes].map(([kind, s]) => [kind, { kind, ...s.connection }])),
-    server: { graphiql: true },
+    server: { graphiql: true, console: true },
     audit: { sqlite: join(dir, 'audit.db') },
   });
   return {
@@ -50,6 +51,7 @@ export function printSandbox(url: string, sandbox: RunningSandbox): void {
   const lines = [
     '',
     `keygate (sandbox mode) — GraphiQL at ${url}`,
+    `Keys console at ${url.replace(/\/graphql$/, '/console')}`,
     'Every provider below is an in-process simulator on 127.0.0.1; nothing leaves this machine.',
     '',
   ];

@@ -23,6 +23,8 @@ export interface KeygateOptions {
   sandbox?: boolean;
   /** What GraphiQL's editor starts with. */
   graphiqlDefaultQuery?: string;
+  /** Key ids the console suggests per provider (the sandbox's demo keys). */
+  consoleKeyHints?: Record<string, string[]>;
   /** The environment checked at start-up (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -68,7 +70,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     throw err;
   }
   const separateMetrics = config.metrics.port !== undefined;
-  const gateway = createGateway({ config, log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery });
+  const gateway = createGateway({ config, log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery, consoleKeyHints: options.consoleKeyHints });
   const server = createHttpServer(config.server, gateway.yoga);
   let port: number;
   try {

@@ -77,6 +77,7 @@ async function main(argv: string[]): Promise<void> {
       configPath: args.config,
       sandbox: sandbox !== undefined,
       graphiqlDefaultQuery: sandbox && (await import('../sandbox/start.ts')).sandboxExamples(sandbox),
+      consoleKeyHints: sandbox && Object.fromEntries([...sandbox.sandboxes].map(([kind, s]) => [kind, s.demoKeyIds])),
     });
   } catch (err) {
     if (err instanceof ConfigError) {

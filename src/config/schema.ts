@@ -81,6 +81,8 @@ export type AuditConfig =
 
 export interface ServerConfig {
   graphiql: boolean;
+  /** The keys console at /console (src/http/console-assets.ts). */
+  console: boolean;
   /** Schema introspection; when on and `auth` is configured it needs a valid token like any operation. */
   introspection: boolean;
   /** Origins allowed by CORS; empty: no CORS headers at all. */
@@ -172,6 +174,7 @@ const auditSection = z
 const serverSection = z
   .object({
     graphiql: z.boolean().default(false),
+    console: z.boolean().default(false),
     introspection: z.boolean().default(true),
     cors: z
       .object({ origins: z.array(z.string().refine(isOrigin, 'must be an origin such as https://dash.example.com (no path)')).default([]) })
@@ -187,7 +190,7 @@ const serverSection = z
   .strict()
   // Node refuses a headers timeout longer than the request timeout.
   .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { path: ['headersTimeoutMs'], message: 'must not exceed server.requestTimeoutMs' })
-  .default({ graphiql: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...DEFAULT_EDGE_TIMEOUTS });
+  .default({ graphiql: false, console: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...DEFAULT_EDGE_TIMEOUTS });
 
 const limitsSection = z
   .object({

@@ -12,6 +12,7 @@ import type { AuditStore } from '../audit/model.ts';
 import { createAuthenticator } from '../auth/callers.ts';
 import { type Caller } from '../auth/scopes.ts';
 import type { Config } from '../config/schema.ts';
+import { useConsole } from './console-assets.ts';
 import { createConnections, type Connections, type ConnectionsOptions } from '../core/connections.ts';
 import type { GatewayContext } from '../core/context.ts';
 import { createLoaders } from '../core/loaders.ts';
@@ -34,6 +35,8 @@ export interface GatewayOptions {
   graphiql?: boolean;
   /** What GraphiQL's editor starts with (the sandbox puts its examples there). */
   graphiqlDefaultQuery?: string;
+  /** Key ids the console suggests per provider (the sandbox's demo keys). */
+  consoleKeyHints?: Record<string, string[]>;
   /** The opened audit store (src/audit/model.ts); undefined when the audit log is off. */
   audit?: AuditStore;
   /** Serve /metrics on the main port (default true; false when a separate metrics port is used). */
@@ -144,6 +147,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         },
       },
       useRequestId(),
+      ...(edge.console ? [useConsole({ log, keyHints: options.consoleKeyHints })] : []),
       useAuth({ authenticator: () => authenticator, log }),
       // A GET, or a POST a browser form could send, must carry a header no simple request can.
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),

@@ -1,0 +1,564 @@
+/* eslint-disable */
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** What to change. Absent or null fields are left alone; `Provider.patchFields` lists what each provider supports. */
+export type ApiKeyPatch = {
+  /** tyk is_inactive = !enabled · plumaa enabled */
+  enabled?: boolean | null | undefined;
+  /** tyk expires (unix seconds) */
+  expiresAt?: string | null | undefined;
+  /** basic label · atlas desc · tyk alias · plumaa name */
+  name?: string | null | undefined;
+  /** mesa tags[key] = null · tyk tags -= key */
+  removeTags?: Array<string> | null | undefined;
+  /** basic roles (comma-joined) · atlas roles (replaces the set) */
+  roles?: Array<string> | null | undefined;
+  /** mesa tags[key] = value (value required) · tyk tags += key (no value allowed) */
+  setTags?: Array<TagInput> | null | undefined;
+  /** Any other Tyk SessionState field; each one given replaces that field. */
+  tyk?: TykSessionPatch | null | undefined;
+};
+
+export type ApiKeyUpdateInput = {
+  id: string;
+  patch: ApiKeyPatch;
+  provider: string;
+};
+
+/** Every field given must match; `since` is inclusive, `until` exclusive. */
+export type AuditLogFilter = {
+  /** A caller name exactly as `AuditEntry.caller` shows it, e.g. `token:admin`. */
+  caller?: string | null | undefined;
+  keyId?: string | null | undefined;
+  /** OK, an error code, or PENDING. */
+  outcome?: string | null | undefined;
+  provider?: string | null | undefined;
+  since?: string | null | undefined;
+  until?: string | null | undefined;
+};
+
+/** A provider connection's circuit breaker (see docs/resilience.md). */
+export type CircuitState =
+  | 'CLOSED'
+  | 'HALF_OPEN'
+  | 'OPEN';
+
+/** The vendor a provider connection talks to. */
+export type ProviderKind =
+  | 'ATLAS'
+  | 'BASIC'
+  | 'MESA'
+  | 'PLUMAA'
+  | 'TYK';
+
+export type TagInput = {
+  key: string;
+  /** Required for Mesa; not allowed for Tyk, whose tags have no value. */
+  value?: string | null | undefined;
+};
+
+/** One entry of Tyk `access_rights` (an AccessDefinition), keyed by `api_id`. */
+export type TykAccessRightInput = {
+  /** Scope the allowance is counted in. */
+  allowance_scope?: string | null | undefined;
+  /** GraphQL types the key may use; null clears them. */
+  allowed_types?: Array<TykGraphqlTypeInput> | null | undefined;
+  /** URL allow-list; null clears it. */
+  allowed_urls?: Array<TykAccessSpecInput> | null | undefined;
+  /** The API id: the key of this entry in the access_rights map. */
+  api_id: string;
+  /** The API name. */
+  api_name?: string | null | undefined;
+  /** Blocks GraphQL introspection. */
+  disable_introspection?: boolean | null | undefined;
+  /** Per-endpoint rate limits. */
+  endpoints?: Array<TykSessionEndpointInput> | null | undefined;
+  /** GraphQL field limits; null clears them. */
+  field_access_rights?: Array<TykFieldAccessDefinitionInput> | null | undefined;
+  /** Per-API rate and quota; null clears it. */
+  limit?: TykApiLimitInput | null | undefined;
+  /** GraphQL types the key may not use; null clears them. */
+  restricted_types?: Array<TykGraphqlTypeInput> | null | undefined;
+  /** API versions the key may use; null clears them. */
+  versions?: Array<string> | null | undefined;
+};
+
+/** Tyk AccessSpec: an allowed URL and its methods. */
+export type TykAccessSpecInput = {
+  /** HTTP methods allowed on it; null clears them. */
+  methods?: Array<string> | null | undefined;
+  /** URL path (regex) the key may call. */
+  url?: string | null | undefined;
+};
+
+/** Tyk APILimit: rate and quota for one API of the key. */
+export type TykApiLimitInput = {
+  /** Maximum GraphQL query depth. */
+  max_query_depth?: number | null | undefined;
+  /** Rate-limit window in seconds. */
+  per?: number | null | undefined;
+  /** Requests per quota period (-1 = unlimited); int64 (Float, since values may exceed 2^31; send a whole number). */
+  quota_max?: number | null | undefined;
+  /** Requests left in the quota period; int64 (Float, since values may exceed 2^31; send a whole number). */
+  quota_remaining?: number | null | undefined;
+  /** Quota period in seconds; int64 (Float, since values may exceed 2^31; send a whole number). */
+  quota_renewal_rate?: number | null | undefined;
+  /** Unix seconds when the quota renews; int64 (Float, since values may exceed 2^31; send a whole number). */
+  quota_renews?: number | null | undefined;
+  /** Requests allowed per `per` seconds. */
+  rate?: number | null | undefined;
+  /** Whether a policy set this limit. */
+  set_by_policy?: boolean | null | undefined;
+  /** Rate-limit smoothing; null clears it. */
+  smoothing?: TykRateLimitSmoothingInput | null | undefined;
+  /** Seconds between retries when throttled. */
+  throttle_interval?: number | null | undefined;
+  /** Retries when throttled. */
+  throttle_retry_limit?: number | null | undefined;
+};
+
+/** Tyk SessionState.basic_auth_data. */
+export type TykBasicAuthDataInput = {
+  /** How the password is hashed. */
+  hash_type?: string | null | undefined;
+  /** Basic-auth password (secret; redacted in answers). */
+  password?: string | null | undefined;
+  /** Basic-auth user name. */
+  user?: string | null | undefined;
+};
+
+/** Tyk FieldAccessDefinition: limits on one GraphQL field. */
+export type TykFieldAccessDefinitionInput = {
+  /** GraphQL field name. */
+  field_name?: string | null | undefined;
+  /** Limits on the field. */
+  limits?: TykFieldLimitsInput | null | undefined;
+  /** GraphQL type name. */
+  type_name?: string | null | undefined;
+};
+
+/** Tyk FieldLimits. */
+export type TykFieldLimitsInput = {
+  /** Maximum query depth below this field. */
+  max_query_depth?: number | null | undefined;
+};
+
+/** Tyk GraphqlType: a GraphQL type and some of its fields. */
+export type TykGraphqlTypeInput = {
+  /** Field names of the type; null clears them. */
+  fields?: Array<string> | null | undefined;
+  /** GraphQL type name. */
+  name?: string | null | undefined;
+};
+
+/** Tyk SessionState.jwt_data. */
+export type TykJwtDataInput = {
+  /** JWT secret (secret; redacted in answers). */
+  secret?: string | null | undefined;
+};
+
+/** Tyk SessionState.monitor. */
+export type TykMonitorInput = {
+  /** Quota percentages that fire a monitor event; null clears them. */
+  trigger_limits?: Array<number> | null | undefined;
+};
+
+/** One entry of Tyk `oauth_keys` (a string map). */
+export type TykOAuthKeyInput = {
+  /** Map key. */
+  key: string;
+  /** Map value. */
+  value: string;
+};
+
+/** Tyk RateLimitSmoothing: gradual rate-limit changes. */
+export type TykRateLimitSmoothingInput = {
+  /** Seconds between allowance changes; int64 (Float, since values may exceed 2^31; send a whole number). */
+  delay?: number | null | undefined;
+  /** Turns smoothing on. */
+  enabled?: boolean | null | undefined;
+  /** Amount the allowance changes by per step; int64 (Float, since values may exceed 2^31; send a whole number). */
+  step?: number | null | undefined;
+  /** Minimum rate smoothing allows; int64 (Float, since values may exceed 2^31; send a whole number). */
+  threshold?: number | null | undefined;
+  /** Fraction of the current allowance that triggers a step up. */
+  trigger?: number | null | undefined;
+};
+
+/** Tyk SessionEndpoint: per-endpoint rate limits. */
+export type TykSessionEndpointInput = {
+  /** Limits per method. */
+  methods?: Array<TykSessionEndpointMethodInput> | null | undefined;
+  /** Endpoint path. */
+  path?: string | null | undefined;
+};
+
+/** Tyk SessionEndpointMethod: the rate limit of one method of an endpoint. */
+export type TykSessionEndpointMethodInput = {
+  /** Rate limit of the method. */
+  limit?: TykSessionEndpointRateLimitInput | null | undefined;
+  /** HTTP method. */
+  name?: string | null | undefined;
+};
+
+/** Tyk SessionEndpointRateLimit. */
+export type TykSessionEndpointRateLimitInput = {
+  /** Window in seconds; int64 (Float, since values may exceed 2^31; send a whole number). */
+  per?: number | null | undefined;
+  /** Requests allowed per `per` seconds; int64 (Float, since values may exceed 2^31; send a whole number). */
+  rate?: number | null | undefined;
+};
+
+/** Tyk SessionState fields in Tyk's wire names. Each field given replaces that whole field; the rest of the session is kept. alias, is_inactive, tags and expires are set through name, enabled, setTags/removeTags and expiresAt. */
+export type TykSessionPatch = {
+  /** Replaces the whole access_rights map (one entry per api_id); list every API the key should keep. null clears it. */
+  access_rights?: Array<TykAccessRightInput> | null | undefined;
+  /** Current rate-limit allowance. */
+  allowance?: number | null | undefined;
+  /** Policy ids applied to the key; null clears them. */
+  apply_policies?: Array<string> | null | undefined;
+  /** Legacy single policy id. */
+  apply_policy_id?: string | null | undefined;
+  /** Basic-auth credentials. */
+  basic_auth_data?: TykBasicAuthDataInput | null | undefined;
+  /** Client certificate id. */
+  certificate?: string | null | undefined;
+  /** Seconds analytics data is kept; int64 (Float, since values may exceed 2^31; send a whole number). */
+  data_expires?: number | null | undefined;
+  /** When the key was created. */
+  date_created?: string | null | undefined;
+  /** Records full requests and responses in analytics. */
+  enable_detailed_recording?: boolean | null | undefined;
+  /** Requires HMAC-signed requests. */
+  hmac_enabled?: boolean | null | undefined;
+  /** HMAC secret (secret; redacted in answers). */
+  hmac_string?: string | null | undefined;
+  /** Unix seconds the extracted id is cached until; int64 (Float, since values may exceed 2^31; send a whole number). */
+  id_extractor_deadline?: number | null | undefined;
+  /** JWT data. */
+  jwt_data?: TykJwtDataInput | null | undefined;
+  /** The key id. */
+  key_id?: string | null | undefined;
+  /** Unix seconds of the last check; int64 (Float, since values may exceed 2^31; send a whole number). */
+  last_check?: number | null | undefined;
+  /** Unix seconds of the last update, as a string. */
+  last_updated?: string | null | undefined;
+  /** Maximum GraphQL query depth. */
+  max_query_depth?: number | null | undefined;
+  /** Free-form metadata; replaces the whole object. null clears it. */
+  meta_data?: any;
+  /** Quota monitor. */
+  monitor?: TykMonitorInput | null | undefined;
+  /** OAuth client id the key belongs to. */
+  oauth_client_id?: string | null | undefined;
+  /** Replaces the whole oauth_keys map; null clears it. */
+  oauth_keys?: Array<TykOAuthKeyInput> | null | undefined;
+  /** Organisation id. Tyk refuses to change it (BAD_USER_INPUT). */
+  org_id?: string | null | undefined;
+  /** Rate-limit window in seconds. */
+  per?: number | null | undefined;
+  /** Requests per quota period (-1 = unlimited); int64 (Float, since values may exceed 2^31; send a whole number). */
+  quota_max?: number | null | undefined;
+  /** Requests left in the quota period; int64 (Float, since values may exceed 2^31; send a whole number). */
+  quota_remaining?: number | null | undefined;
+  /** Quota period in seconds (-1 = never); int64 (Float, since values may exceed 2^31; send a whole number). */
+  quota_renewal_rate?: number | null | undefined;
+  /** Unix seconds when the quota renews; int64 (Float, since values may exceed 2^31; send a whole number). */
+  quota_renews?: number | null | undefined;
+  /** Requests allowed per `per` seconds. */
+  rate?: number | null | undefined;
+  /** Seconds the session lives in Tyk's store; int64 (Float, since values may exceed 2^31; send a whole number). */
+  session_lifetime?: number | null | undefined;
+  /** Rate-limit smoothing; null clears it. */
+  smoothing?: TykRateLimitSmoothingInput | null | undefined;
+  /** Seconds between retries when throttled. */
+  throttle_interval?: number | null | undefined;
+  /** Retries when throttled. */
+  throttle_retry_limit?: number | null | undefined;
+};
+
+export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ViewerQuery = { viewer: { name: string, scopes: Array<string> } };
+
+export type ConsoleProvidersQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ConsoleProvidersQuery = { providers: Array<{ name: string, kind: ProviderKind, operations: Array<string>, patchFields: Array<string>, health: { state: CircuitState, consecutiveFailures: number } }> };
+
+export type KeyFieldsFragment = { provider: string, kind: ProviderKind, id: string, name: string | null, enabled: boolean | null, roles: Array<string> | null, expiresAt: string | null, updatedAt: string | null, tags: Array<{ key: string, value: string | null }> | null };
+
+export type KeyPageQueryVariables = Exact<{
+  provider: string;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type KeyPageQuery = { apiKeys: { edges: Array<{ cursor: string, node: { provider: string, kind: ProviderKind, id: string, name: string | null, enabled: boolean | null, roles: Array<string> | null, expiresAt: string | null, updatedAt: string | null, tags: Array<{ key: string, value: string | null }> | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type KeyDetailQueryVariables = Exact<{
+  provider: string;
+  id: string;
+}>;
+
+
+export type KeyDetailQuery = { apiKey: { raw: any, provider: string, kind: ProviderKind, id: string, name: string | null, enabled: boolean | null, roles: Array<string> | null, expiresAt: string | null, updatedAt: string | null, tags: Array<{ key: string, value: string | null }> | null } | null };
+
+export type PreviewUpdateQueryVariables = Exact<{
+  provider: string;
+  id: string;
+  patch: ApiKeyPatch;
+}>;
+
+
+export type PreviewUpdateQuery = { previewApiKeyUpdate: { requests: Array<{ method: string, url: string, headers: any, body: any }>, before: { raw: any, provider: string, kind: ProviderKind, id: string, name: string | null, enabled: boolean | null, roles: Array<string> | null, expiresAt: string | null, updatedAt: string | null, tags: Array<{ key: string, value: string | null }> | null } | null, after: { raw: any, provider: string, kind: ProviderKind, id: string, name: string | null, enabled: boolean | null, roles: Array<string> | null, expiresAt: string | null, updatedAt: string | null, tags: Array<{ key: string, value: string | null }> | null } | null } };
+
+export type ApplyUpdateMutationVariables = Exact<{
+  provider: string;
+  id: string;
+  patch: ApiKeyPatch;
+}>;
+
+
+export type ApplyUpdateMutation = { updateApiKey: { raw: any, provider: string, kind: ProviderKind, id: string, name: string | null, enabled: boolean | null, roles: Array<string> | null, expiresAt: string | null, updatedAt: string | null, tags: Array<{ key: string, value: string | null }> | null } };
+
+export type ApplyBulkMutationVariables = Exact<{
+  updates: Array<ApiKeyUpdateInput> | ApiKeyUpdateInput;
+}>;
+
+
+export type ApplyBulkMutation = { updateApiKeys: Array<{ provider: string, id: string, apiKey: { provider: string, kind: ProviderKind, id: string, name: string | null, enabled: boolean | null, roles: Array<string> | null, expiresAt: string | null, updatedAt: string | null, tags: Array<{ key: string, value: string | null }> | null } | null, error: { code: string, message: string, upstream: any, attempts: number | null, retryAfter: number | null } | null }> };
+
+export type AuditQueryVariables = Exact<{
+  filter?: AuditLogFilter | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type AuditQuery = { auditLog: { edges: Array<{ cursor: string, node: { id: string, at: string, caller: string, requestId: string, provider: string | null, keyId: string | null, operation: string, patch: any, outcome: string, upstreamStatus: number | null, traceId: string | null, attempts: number | null, durationMs: number | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export class TypedDocumentString<TResult, TVariables>
+  extends String
+  implements DocumentTypeDecoration<TResult, TVariables>
+{
+  __apiType?: NonNullable<DocumentTypeDecoration<TResult, TVariables>['__apiType']>;
+  private value: string;
+  public __meta__?: Record<string, any> | undefined;
+
+  constructor(value: string, __meta__?: Record<string, any> | undefined) {
+    super(value);
+    this.value = value;
+    this.__meta__ = __meta__;
+  }
+
+  override toString(): string & DocumentTypeDecoration<TResult, TVariables> {
+    return this.value;
+  }
+}
+export const KeyFieldsFragmentDoc = new TypedDocumentString(`
+    fragment KeyFields on ApiKey {
+  provider
+  kind
+  id
+  name
+  enabled
+  roles
+  tags {
+    key
+    value
+  }
+  expiresAt
+  updatedAt
+}
+    `, {"fragmentName":"KeyFields"}) as unknown as TypedDocumentString<KeyFieldsFragment, unknown>;
+export const ViewerDocument = new TypedDocumentString(`
+    query Viewer {
+  viewer {
+    name
+    scopes
+  }
+}
+    `) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;
+export const ConsoleProvidersDocument = new TypedDocumentString(`
+    query ConsoleProviders {
+  providers {
+    name
+    kind
+    operations
+    patchFields
+    health {
+      state
+      consecutiveFailures
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ConsoleProvidersQuery, ConsoleProvidersQueryVariables>;
+export const KeyPageDocument = new TypedDocumentString(`
+    query KeyPage($provider: String!, $first: Int, $after: String) {
+  apiKeys(provider: $provider, first: $first, after: $after) {
+    edges {
+      cursor
+      node {
+        ...KeyFields
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment KeyFields on ApiKey {
+  provider
+  kind
+  id
+  name
+  enabled
+  roles
+  tags {
+    key
+    value
+  }
+  expiresAt
+  updatedAt
+}`) as unknown as TypedDocumentString<KeyPageQuery, KeyPageQueryVariables>;
+export const KeyDetailDocument = new TypedDocumentString(`
+    query KeyDetail($provider: String!, $id: ID!) {
+  apiKey(provider: $provider, id: $id) {
+    ...KeyFields
+    raw
+  }
+}
+    fragment KeyFields on ApiKey {
+  provider
+  kind
+  id
+  name
+  enabled
+  roles
+  tags {
+    key
+    value
+  }
+  expiresAt
+  updatedAt
+}`) as unknown as TypedDocumentString<KeyDetailQuery, KeyDetailQueryVariables>;
+export const PreviewUpdateDocument = new TypedDocumentString(`
+    query PreviewUpdate($provider: String!, $id: ID!, $patch: ApiKeyPatch!) {
+  previewApiKeyUpdate(provider: $provider, id: $id, patch: $patch) {
+    requests {
+      method
+      url
+      headers
+      body
+    }
+    before {
+      ...KeyFields
+      raw
+    }
+    after {
+      ...KeyFields
+      raw
+    }
+  }
+}
+    fragment KeyFields on ApiKey {
+  provider
+  kind
+  id
+  name
+  enabled
+  roles
+  tags {
+    key
+    value
+  }
+  expiresAt
+  updatedAt
+}`) as unknown as TypedDocumentString<PreviewUpdateQuery, PreviewUpdateQueryVariables>;
+export const ApplyUpdateDocument = new TypedDocumentString(`
+    mutation ApplyUpdate($provider: String!, $id: ID!, $patch: ApiKeyPatch!) {
+  updateApiKey(provider: $provider, id: $id, patch: $patch) {
+    ...KeyFields
+    raw
+  }
+}
+    fragment KeyFields on ApiKey {
+  provider
+  kind
+  id
+  name
+  enabled
+  roles
+  tags {
+    key
+    value
+  }
+  expiresAt
+  updatedAt
+}`) as unknown as TypedDocumentString<ApplyUpdateMutation, ApplyUpdateMutationVariables>;
+export const ApplyBulkDocument = new TypedDocumentString(`
+    mutation ApplyBulk($updates: [ApiKeyUpdateInput!]!) {
+  updateApiKeys(updates: $updates) {
+    provider
+    id
+    apiKey {
+      ...KeyFields
+    }
+    error {
+      code
+      message
+      upstream
+      attempts
+      retryAfter
+    }
+  }
+}
+    fragment KeyFields on ApiKey {
+  provider
+  kind
+  id
+  name
+  enabled
+  roles
+  tags {
+    key
+    value
+  }
+  expiresAt
+  updatedAt
+}`) as unknown as TypedDocumentString<ApplyBulkMutation, ApplyBulkMutationVariables>;
+export const AuditDocument = new TypedDocumentString(`
+    query Audit($filter: AuditLogFilter, $first: Int, $after: String) {
+  auditLog(filter: $filter, first: $first, after: $after) {
+    edges {
+      cursor
+      node {
+        id
+        at
+        caller
+        requestId
+        provider
+        keyId
+        operation
+        patch
+        outcome
+        upstreamStatus
+        traceId
+        attempts
+        durationMs
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<AuditQuery, AuditQueryVariables>;
