@@ -370,7 +370,7 @@ describe('keys console in chromium (config mode, caller tokens)', { timeout: 60_
     expect(await page.getByRole('alert').textContent()).toContain('UNAUTHENTICATED');
     await signIn(page, ADMIN);
     await page.getByTestId('viewer-name').waitFor();
-    expect(await page.getByTestId('viewer-name').textContent()).toBe('admin');
+    expect(await page.getByTestId('viewer-name').textContent()).toBe('token:admin');
     expect(page.url()).not.toContain(ADMIN);
     expect(await page.evaluate(() => JSON.stringify(localStorage))).toBe('{}');
     expect(await page.evaluate(() => sessionStorage.getItem('keygate.token'))).toBe(ADMIN);
