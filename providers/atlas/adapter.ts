@@ -49,6 +49,7 @@ export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
   configSchema: z.object({ orgId: z.string().min(1), publicKey: z.string().min(1), privateKey: z.string().min(1) }),
   secretConfigFields: ['privateKey'],
   patchFields: ['name', 'roles'],
+  updateIdempotency: { idempotent: true, why: 'PATCH {desc?, roles?} replaces the description and the whole role set' },
   secretBodyFields: ['privateKey'],
 
   auth: (cfg) => ({ type: 'digest', username: cfg.publicKey, password: cfg.privateKey }),

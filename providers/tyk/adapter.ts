@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pathSegment, type ApiKeyPatch, type FieldProblem, type NormalizedKey, type ProviderAdapter } from '../types.ts';
+import { GENERIC_FIELDS, INTEGER_FIELDS, tykPatchInput } from './patch-input.ts';
 import { TYK_ORG_ID_CHANGE, TykApiError, TykKeyData, TykKeyList, type TykSessionState } from './wire.ts';
 
 export interface TykConfig {
@@ -9,28 +10,6 @@ export interface TykConfig {
   adminSecret: string;
 }
 
-/** SessionState fields that have a vendor-neutral patch field; `tyk` must not set them. */
-const GENERIC_FIELDS: Record<string, string> = {
-  alias: 'name',
-  is_inactive: 'enabled',
-  tags: 'setTags / removeTags',
-  expires: 'expiresAt',
-};
-
-/** Top-level SessionState fields the seed types as integers (int64 or int). */
-const INTEGER_FIELDS = [
-  'data_expires',
-  'id_extractor_deadline',
-  'last_check',
-  'max_query_depth',
-  'quota_max',
-  'quota_remaining',
-  'quota_renewal_rate',
-  'quota_renews',
-  'session_lifetime',
-  'throttle_retry_limit',
-];
-
 const SECRET_FIELDS = ['hmac_string', 'jwt_data.secret', 'basic_auth_data.password'];
 
 export const tykAdapter: ProviderAdapter<TykConfig> = {
@@ -38,6 +17,11 @@ export const tykAdapter: ProviderAdapter<TykConfig> = {
   configSchema: z.object({ adminSecret: z.string().min(1) }),
   secretConfigFields: ['adminSecret'],
   patchFields: ['name', 'enabled', 'setTags', 'removeTags', 'expiresAt', 'tyk'],
+  patchInput: tykPatchInput,
+  updateIdempotency: {
+    idempotent: true,
+    why: 'PUT <session> replaces the whole session; a retry repeats the whole read-modify-write from a fresh read',
+  },
   // The session as written (raw), and KeyData bodies, which wrap it in `data`.
   secretBodyFields: [...SECRET_FIELDS, ...SECRET_FIELDS.map((p) => `data.${p}`)],
 

@@ -75,7 +75,7 @@ async function applyRecorded(
   // and a retry repeats the whole read-modify-write.
   // With the PostgreSQL audit store the lock also holds across gateway replicas.
   // Losing the PostgreSQL lock mid-call (its connection dropped) aborts the call.
-  const resilient = (lost?: AbortSignal) => connection.resilience.execute(() => write(), joinSignals(ctx.signal, lost), deadline);
+  const resilient = (lost?: AbortSignal) => connection.resilience.execute(() => write(), joinSignals(ctx.signal, lost), deadline, 'update');
   if (!adapter.readBeforeWrite) return resilient();
   let cut: KeyLockError | undefined;
   try {

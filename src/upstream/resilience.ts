@@ -3,15 +3,10 @@
  * read-modify-write): the deadline, the retries, the circuit breaker and the bulkhead of one
  * provider connection. `attempt` performs the call once and throws a GatewayError on failure.
  *
- * Retry policy. Every call wrapped here is safe to repeat. Reads are GETs, and all five update
- * calls are idempotent — sending one twice leaves the key as sending it once:
- *   - mesa   PATCH {tags: {k: v | null}}  sets or deletes the named tags (set semantics);
- *   - basic  PATCH {label?, roles?}       replaces the label and the whole role list;
- *   - atlas  PATCH {desc?, roles?}        replaces the description and the whole role set;
- *   - tyk    PUT <session>                replaces the whole session; a retry repeats the whole
- *                                         read-modify-write, so it starts from a fresh read;
- *   - plumaa PUT {input: {id, name?, enabled?}} sets the named fields.
- * So an attempt whose outcome is unknown (a timeout, a reset, a 502/503/504) may be repeated.
+ * Retry policy. Reads are GETs, always safe to repeat. An update whose outcome is unknown (a
+ * timeout, a reset, a 502/503/504: the vendor may have applied it) is repeated only when the
+ * adapter declares its update idempotent (`ProviderAdapter.updateIdempotency`, with the reason);
+ * a 429 or a connection never made (refused, unresolvable) applied nothing, so it is repeated for any.
  *
  * - Retried: connection errors, timeouts, 502/503/504 and 429 — never another 4xx, never a 500
  *   (a vendor's 500 may be a deterministic refusal, e.g. Tyk's org_id change).
@@ -50,9 +45,10 @@ export interface Health {
 export interface Resilience {
   /**
    * Runs one call. `deadline` is the call's, when it started before this (a Tyk update's lock
-   * wait counts against it); without one the call's deadline starts here.
+   * wait counts against it); without one the call's deadline starts here. `call` says whether it
+   * may change the key ('update': repeated after an unknown outcome only if the adapter allows).
    */
-  execute<T>(attempt: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal, deadline?: Deadline): Promise<T>;
+  execute<T>(attempt: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal, deadline?: Deadline, call?: 'read' | 'update'): Promise<T>;
   health(): Health;
 }
 
@@ -103,7 +99,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
   const self: Resilience = {
     health: () => ({ state: breaker.state(), consecutiveFailures: breaker.failures() }),
 
-    async execute(attempt, signal, callDeadline) {
+    async execute(attempt, signal, callDeadline, call = 'read') {
       // A call made from inside one of ours (a read inside an update) is part of that attempt.
       const outer = scope.getStore();
       if (outer?.owner === self) return attempt(outer.signal);
@@ -119,7 +115,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
         try {
           // Its whole deadline went on waiting (for a key lock): nothing is sent.
           if (deadline.signal.aborted) throw deadlinePassedError(config.name, deadline.ms);
-          return await run(attempt, callSignal, signal, deadline);
+          return await run(attempt, callSignal, signal, deadline, call === 'read' || config.adapter.updateIdempotency.idempotent);
         } finally {
           release();
         }
@@ -134,6 +130,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
     callSignal: AbortSignal,
     callerSignal: AbortSignal | undefined,
     deadline: Deadline,
+    repeatable: boolean,
   ): Promise<T> {
     let last: GatewayError | undefined;
     for (let attempts = 1; ; attempts++) {
@@ -157,7 +154,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
       breaker.leave(permit.probe, judged.outcome);
       if (!(failure instanceof GatewayError)) throw failure;
       const counted = withAttempts(failure, attempts);
-      if (!judged.retry || attempts >= config.retry.attempts || callSignal.aborted) throw counted;
+      if (!judged.retry || (judged.outcomeUnknown && !repeatable) || attempts >= config.retry.attempts || callSignal.aborted) throw counted;
       last = counted;
 
       const left = deadline.remaining();
@@ -182,6 +179,8 @@ interface Judgement {
   outcome: 'failure' | 'success' | 'neutral';
   retry: boolean;
   retryAfterMs?: number;
+  /** The vendor may have applied the request (no answer after connecting, or a 502/503/504). */
+  outcomeUnknown?: boolean;
 }
 
 const NEUTRAL: Judgement = { outcome: 'neutral', retry: false };
@@ -193,10 +192,11 @@ function judge(err: unknown): Judgement {
   if (!(err instanceof GatewayError)) return NEUTRAL;
   const upstream = err.extensions.upstream as UpstreamInfo | undefined;
   // No answer at all: a timeout or a connection error.
-  if (!upstream) return err.code === 'UPSTREAM_UNAVAILABLE' ? { outcome: 'failure', retry: true } : NEUTRAL;
+  if (!upstream) return err.code === 'UPSTREAM_UNAVAILABLE' ? { outcome: 'failure', retry: true, outcomeUnknown: !err.nothingSent } : NEUTRAL;
   const retryAfterMs = upstream.retryAfter === undefined ? undefined : upstream.retryAfter * 1000;
   if (upstream.status === 429) return { outcome: 'success', retry: true, retryAfterMs };
-  if (RETRYABLE_STATUS.has(upstream.status)) return { outcome: 'failure', retry: true, retryAfterMs };
+  // A 502/503/504 may come from a proxy after the vendor applied the request.
+  if (RETRYABLE_STATUS.has(upstream.status)) return { outcome: 'failure', retry: true, retryAfterMs, outcomeUnknown: true };
   // A 5xx the vendor's body does not attribute to the caller (Plumaa answers NOT_FOUND with 500).
   if (upstream.status >= 500 && err.code === 'UPSTREAM_ERROR') return { outcome: 'failure', retry: false };
   return { outcome: 'success', retry: false };
