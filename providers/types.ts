@@ -166,6 +166,8 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
    * (src/upstream/resilience.ts); reads are always repeated.
    */
   readonly updateIdempotency: UpdateIdempotency;
+  /** The vendor's documented rate limit of its key endpoints as a token bucket; absent where it publishes none. */
+  readonly defaultRateLimit?: { requests: number; perSeconds: number; burst: number };
   /** The vendor's own GraphQL patch input, declared as data (Tyk's SessionState fields). */
   readonly patchInput?: PatchInputSpec;
 

@@ -31,8 +31,9 @@ describe.each(providerKinds)('%s meets the shared contract', (kind) => {
     // A privileged port nothing listens on: a port that was merely free could be taken by another
     // test file's server in the meantime.
     closedPort = 1;
-    // One attempt each: these scenarios are about mapping; test/resilience.test.ts covers retries.
-    const once = { retry: { attempts: 1, maxDelayMs: 0 } };
+    // One attempt each and no pacing: these scenarios are about mapping; test/resilience.test.ts
+    // covers retries, test/rate-limit.test.ts the pause a 429 starts.
+    const once = { retry: { attempts: 1, maxDelayMs: 0 }, rateLimit: false };
     gw = await startGateway({
       providers: {
         [kind]: { kind, ...sandbox.connection, ...once },

@@ -55,11 +55,14 @@ async function startSandboxes(): Promise<Map<ProviderKind, Sandbox>> {
 let sandboxes: Map<ProviderKind, Sandbox>;
 let gw: TestGateway;
 
-/** Per kind: `<kind>` retries fast; `<kind>-patient` may wait out a Retry-After of 1 s; `<kind>-tight` has a short deadline. */
+/**
+ * Per kind: `<kind>` retries fast; `<kind>-patient` may wait out a Retry-After of 1 s; `<kind>-tight` has a short deadline.
+ * No pacing: these are per-call semantics (the connection-wide pause a 429 starts is test/rate-limit.test.ts's).
+ */
 const CONNECTIONS = {
-  '': { timeoutMs: 150, deadlineMs: 2_000, retry: { attempts: 3, maxDelayMs: 20 }, circuitBreaker: { failures: 1000, cooldownMs: 1000 } },
-  '-patient': { timeoutMs: 150, deadlineMs: 3_000, retry: { attempts: 3, maxDelayMs: 2_000 }, circuitBreaker: { failures: 1000, cooldownMs: 1000 } },
-  '-tight': { timeoutMs: 150, deadlineMs: 280, retry: { attempts: 5, maxDelayMs: 5_000 }, circuitBreaker: { failures: 1000, cooldownMs: 1000 } },
+  '': { timeoutMs: 150, deadlineMs: 2_000, retry: { attempts: 3, maxDelayMs: 20 }, circuitBreaker: { failures: 1000, cooldownMs: 1000 }, rateLimit: false },
+  '-patient': { timeoutMs: 150, deadlineMs: 3_000, retry: { attempts: 3, maxDelayMs: 2_000 }, circuitBreaker: { failures: 1000, cooldownMs: 1000 }, rateLimit: false },
+  '-tight': { timeoutMs: 150, deadlineMs: 280, retry: { attempts: 5, maxDelayMs: 5_000 }, circuitBreaker: { failures: 1000, cooldownMs: 1000 }, rateLimit: false },
 };
 
 beforeAll(async () => {

@@ -90,6 +90,8 @@ beforeAll(async () => {
     retry: { attempts: 3, maxDelayMs: 50 },
     maxConcurrency: MAX_CONCURRENCY,
     circuitBreaker: { failures: 5, cooldownMs: 200 },
+    // No pacing: an injected 429 would pause a connection for its Retry-After (test/rate-limit.test.ts).
+    rateLimit: false,
   };
   // Audit off: this test measures the resilience path's memory; the audit store has its own tests.
   gw = await startGateway({ providers: Object.fromEntries([...sandboxes].map(([kind, s]) => [kind, { kind, ...s.connection, ...options }])), audit: false });

@@ -49,6 +49,8 @@ export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
   configSchema: z.object({ orgId: z.string().min(1), publicKey: z.string().min(1), privateKey: z.string().min(1) }),
   secretConfigFields: ['privateKey'],
   patchFields: ['name', 'roles'],
+  // Atlas Admin API v2 org API-key endpoints: a bucket of 500, refilled 250 per 60 s (vendor-facts-2).
+  defaultRateLimit: { requests: 250, perSeconds: 60, burst: 500 },
   updateIdempotency: { idempotent: true, why: 'PATCH {desc?, roles?} replaces the description and the whole role set' },
   secretBodyFields: ['privateKey'],
 

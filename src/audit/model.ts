@@ -10,6 +10,7 @@
  */
 import type { KeyLock } from '../core/key-lock.ts';
 import type { Logger } from '../observability/log.ts';
+import type { BucketStore } from '../upstream/rate-limit.ts';
 
 export interface AuditRow {
   /** Ties an intent row to its outcome row. */
@@ -68,6 +69,8 @@ export interface AuditStore {
    * names the vendor account (kind and base URL), so replicas with one config share the locks.
    */
   createKeyLock?(scope: string): KeyLock;
+  /** Rate-limit buckets every replica on this store shares (PostgreSQL). */
+  createBucketStore?(): BucketStore;
   close(): Promise<void>;
 }
 

@@ -10,6 +10,7 @@
 import { escapeIdentifier, Pool, type PoolClient } from 'pg';
 import { withinDeadline, type Deadline } from '../core/deadline.ts';
 import { KeyLockError, lockWaitTimeout, type KeyLock } from '../core/key-lock.ts';
+import { createPostgresBucketStore } from './pg-buckets.ts';
 import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditStore } from './model.ts';
 
 /** Schema versions, applied in order; `audit_schema_version` records those applied. `%s` is the schema. */
@@ -40,6 +41,8 @@ const MIGRATIONS = [
      FOR EACH ROW EXECUTE FUNCTION %s.audit_log_append_only();
    CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON %s.audit_log
      FOR EACH STATEMENT EXECUTE FUNCTION %s.audit_log_append_only();`,
+  // Rate-limit buckets shared by replicas (src/upstream/rate-limit.ts): the theoretical arrival time, in ms of the database's clock.
+  `CREATE TABLE %s.rate_limit_bucket (scope TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL);`,
 ];
 
 /** A write or a read of the log never waits longer than this for the database. */
@@ -88,6 +91,7 @@ export async function createPostgresAuditStore(url: string, schema: string): Pro
       }
     },
     createKeyLock: (scope) => createAdvisoryKeyLock(lockPool, `keygate:${schema}:${scope}`),
+    createBucketStore: () => createPostgresBucketStore(pool, `${s}.rate_limit_bucket`),
     async close() {
       if (closed) return;
       closed = true;

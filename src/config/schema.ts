@@ -26,6 +26,8 @@ export interface ConnectionConfig {
   /** Calls in flight to this connection (the bulkhead); bulk updates never exceed it either. */
   maxConcurrency: number;
   circuitBreaker: { failures: number; cooldownMs: number };
+  /** The vendor's budget as a token bucket (src/upstream/rate-limit.ts); false: no pacing. */
+  rateLimit: { requests: number; perSeconds: number; burst: number } | false;
 }
 
 export interface Config {
@@ -249,6 +251,18 @@ const connectionCommon = z.object({
     .object({ failures: z.number().int().min(1).max(1000).default(5), cooldownMs: z.number().int().min(1).max(3_600_000).default(30_000) })
     .strict()
     .default({ failures: 5, cooldownMs: 30_000 }),
+  rateLimit: z
+    .union([
+      z.literal(false),
+      z
+        .object({
+          requests: z.number().int().min(1).max(1_000_000),
+          perSeconds: z.number().min(0.001).max(86_400),
+          burst: z.number().int().min(1).max(1_000_000).optional(),
+        })
+        .strict(),
+    ])
+    .optional(),
 });
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -311,7 +325,7 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       problems.push(...formatIssues(at, common.error.issues));
       continue;
     }
-    const { kind, baseUrl, timeoutMs, deadlineMs, retry, maxConcurrency, circuitBreaker } = common.data;
+    const { kind, baseUrl, timeoutMs, deadlineMs, retry, maxConcurrency, circuitBreaker, rateLimit } = common.data;
     const adapter = registry[kind].adapter as ProviderAdapter;
     const specific = connectionCommon.extend(adapter.configSchema.shape).strict().safeParse(raw, { error: requiredMessage });
     if (!specific.success) {
@@ -323,7 +337,7 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       problems.push(`${at}.baseUrl: required (${kind} has no default URL)`);
       continue;
     }
-    const { kind: _k, timeoutMs: _t, deadlineMs: _d, retry: _r, maxConcurrency: _m, circuitBreaker: _c, ...settings } = specific.data as Record<string, unknown>;
+    const { kind: _k, timeoutMs: _t, deadlineMs: _d, retry: _r, maxConcurrency: _m, circuitBreaker: _c, rateLimit: _l, ...settings } = specific.data as Record<string, unknown>;
     for (const field of adapter.secretConfigFields) {
       const value = settings[field];
       if (typeof value === 'string' && value.length > 0) secrets.push(value);
@@ -338,6 +352,8 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       retry,
       maxConcurrency,
       circuitBreaker,
+      // Absent: the vendor's documented budget, if it publishes one; a bucket holds `requests` unless told.
+      rateLimit: rateLimit === false ? false : rateLimit ? { ...rateLimit, burst: rateLimit.burst ?? rateLimit.requests } : (adapter.defaultRateLimit ?? false),
     });
   }
   const auth = resolveAuth(doc.auth, connections, secrets, problems);
@@ -463,6 +479,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       retry: c.retry,
       maxConcurrency: c.maxConcurrency,
       circuitBreaker: c.circuitBreaker,
+      rateLimit: c.rateLimit,
     };
   }
   const auth = config.auth && {

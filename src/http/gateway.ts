@@ -13,6 +13,7 @@ import { createAuthenticator } from '../auth/callers.ts';
 import { type Caller } from '../auth/scopes.ts';
 import type { Config } from '../config/schema.ts';
 import { useConsole } from './console-assets.ts';
+import { createMemoryBucketStore } from '../upstream/rate-limit.ts';
 import { createConnections, type Connections, type ConnectionsOptions } from '../core/connections.ts';
 import type { GatewayContext } from '../core/context.ts';
 import { createLoaders } from '../core/loaders.ts';
@@ -83,8 +84,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   const tracing = createTracing(options.config.tracing);
   const { audit } = options;
   const { server: edge, limits } = options.config;
-  // With PostgreSQL the per-key lock also holds across replicas.
-  const connectionOptions: ConnectionsOptions = { sharedLock: audit?.createKeyLock?.bind(audit) };
+  // With PostgreSQL the per-key lock and the rate-limit buckets also hold across replicas.
+  const connectionOptions: ConnectionsOptions = {
+    sharedLock: audit?.createKeyLock?.bind(audit),
+    buckets: audit?.createBucketStore?.() ?? createMemoryBucketStore(),
+    log,
+  };
   let authenticator = createAuthenticator(options.config.auth);
   let current: Generation = { connections: createConnections(options.config, metrics, connectionOptions), active: 0, retired: false };
   let draining = false;

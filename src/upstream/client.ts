@@ -39,6 +39,10 @@ export interface UpstreamClientOptions {
   maxConnections?: number;
   /** Told of every HTTP exchange (for metrics): status undefined when no answer came. */
   onExchange?(e: { method: string; status: number | undefined; seconds: number }): void;
+  /** Awaited before every HTTP exchange (the rate-limit token, src/upstream/rate-limit.ts); a rejection sends nothing. */
+  beforeExchange?(signal: AbortSignal | undefined): Promise<void>;
+  /** Told of every answer's status and headers (rate-limit signals). */
+  onAnswer?(status: number, headers: Headers): void;
 }
 
 export interface SendOptions {
@@ -108,6 +112,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   };
 
   const once = async (req: UpstreamRequest, url: string, sendOptions: SendOptions): Promise<UpstreamResponse> => {
+    if (options.beforeExchange) await options.beforeExchange(sendOptions.signal);
     let response: Response;
     const started = performance.now();
     const exchanged = (status: number | undefined) =>
@@ -130,6 +135,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       throw toFailure(err, options.timeoutMs);
     }
     exchanged(response.status);
+    options.onAnswer?.(response.status, response.headers);
     const text = responseText(response) ?? (await response.text());
     let json: unknown;
     if (text.length > 0) {

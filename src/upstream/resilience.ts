@@ -33,6 +33,7 @@ import type { ConnectionConfig } from '../config/schema.ts';
 import { startDeadline, type Deadline } from '../core/deadline.ts';
 import { circuitOpenError, deadlinePassedError, GatewayError, tooManyCallsError, withAttempts, type UpstreamInfo } from '../core/errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { RateLimitRefusal } from './rate-limit.ts';
 
 export type CircuitState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
 
@@ -67,6 +68,7 @@ export const QUEUE_PER_SLOT = 4;
 interface AttemptScope {
   owner: Resilience;
   signal: AbortSignal;
+  deadline: Deadline;
   /** 1 for the first attempt of the call, 2 for the first retry, ... */
   attempt: number;
 }
@@ -79,6 +81,11 @@ const scope = new AsyncLocalStorage<AttemptScope>();
  */
 export function attemptSignal(): AbortSignal | undefined {
   return scope.getStore()?.signal;
+}
+
+/** The deadline of the call running in this async context (pacing waits within it). */
+export function attemptDeadline(): Deadline | undefined {
+  return scope.getStore()?.deadline;
 }
 
 /** The number of the attempt running in this async context (for spans); undefined outside one. */
@@ -144,7 +151,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
       if (attempts > 1) options.metrics?.upstreamRetries.inc(labels);
       let failure: unknown;
       try {
-        const result = await scope.run({ owner: self, signal: callSignal, attempt: attempts }, () => attempt(callSignal));
+        const result = await scope.run({ owner: self, signal: callSignal, deadline, attempt: attempts }, () => attempt(callSignal));
         breaker.leave(permit.probe, 'success');
         return result;
       } catch (err) {
@@ -188,8 +195,8 @@ const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
 /** What a failed attempt means, read from the error it threw (src/core/call.ts `call`). */
 function judge(err: unknown): Judgement {
-  // Not a GatewayError: a bug of ours, which says nothing about the vendor.
-  if (!(err instanceof GatewayError)) return NEUTRAL;
+  // Not a GatewayError: a bug of ours, which says nothing about the vendor; pacing already waited all it could.
+  if (!(err instanceof GatewayError) || err instanceof RateLimitRefusal) return NEUTRAL;
   const upstream = err.extensions.upstream as UpstreamInfo | undefined;
   // No answer at all: a timeout or a connection error.
   if (!upstream) return err.code === 'UPSTREAM_UNAVAILABLE' ? { outcome: 'failure', retry: true, outcomeUnknown: !err.nothingSent } : NEUTRAL;
