@@ -449,7 +449,7 @@ describe('PostgreSQL schema', () => {
         startGateway({ providers: providers(), audit: { postgres: url, schema } }),
       ]);
       await Promise.all([a.close(), b.close()]);
-      expect(await sql(`SELECT version FROM ${escapeIdentifier(schema)}.audit_schema_version ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(await sql(`SELECT version FROM ${escapeIdentifier(schema)}.audit_schema_version ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       const triggers = await sql('SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY tgname', [schema]);
       expect(triggers.map((t) => t.tgname)).toEqual(['audit_log_no_truncate', 'audit_log_no_update_delete']);
     } finally {

@@ -11,6 +11,7 @@
 import type { KeyLock } from '../core/key-lock.ts';
 import type { Logger } from '../observability/log.ts';
 import type { BucketStore } from '../upstream/rate-limit.ts';
+import type { JobStore } from '../jobs/store.ts';
 
 export interface AuditRow {
   /** Ties an intent row to its outcome row. */
@@ -69,6 +70,8 @@ export interface AuditStore {
    * names the vendor account (kind and base URL), so replicas with one config share the locks.
    */
   createKeyLock?(scope: string): KeyLock;
+  /** Durable bulk update jobs (src/jobs/store.ts), in this store's database. */
+  readonly jobs?: JobStore;
   /** Rate-limit buckets every replica on this store shares (PostgreSQL). */
   createBucketStore?(): BucketStore;
   close(): Promise<void>;

@@ -110,6 +110,8 @@ export interface LimitsConfig {
   maxDirectives: number;
   /** Vendor writes one request may ask for: each updateApiKey counts 1, each updateApiKeys its items. */
   maxUpdatesPerRequest: number;
+  /** Items one bulk update job may hold (`startApiKeyUpdateJob`). */
+  maxJobItems: number;
 }
 
 /** The top-level sections a config may have. */
@@ -122,7 +124,7 @@ export const MAX_BODY_BYTES = 1_048_576;
 const SHUTDOWN_GRACE_MS = 10_000;
 /** Slow-client bounds of every listening port (`server.*TimeoutMs`, `server.maxConnections`). */
 export const DEFAULT_EDGE_TIMEOUTS = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 };
-export const DEFAULT_LIMITS: LimitsConfig = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxCost: 5000, maxDirectives: 20, maxUpdatesPerRequest: 100 };
+export const DEFAULT_LIMITS: LimitsConfig = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxCost: 5000, maxDirectives: 20, maxUpdatesPerRequest: 100, maxJobItems: 10_000 };
 
 const SCOPE_HELP = 'must be keys:read, keys:write or audit:read, optionally narrowed with :<provider> or :*';
 
@@ -202,6 +204,7 @@ const limitsSection = z
     maxCost: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIMITS.maxCost),
     maxDirectives: z.number().int().min(0).max(1000).default(DEFAULT_LIMITS.maxDirectives),
     maxUpdatesPerRequest: z.number().int().min(1).max(10_000).default(DEFAULT_LIMITS.maxUpdatesPerRequest),
+    maxJobItems: z.number().int().min(1).max(10_000).default(DEFAULT_LIMITS.maxJobItems),
   })
   .strict()
   .default(DEFAULT_LIMITS);

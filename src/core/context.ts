@@ -12,6 +12,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import type { Connection, Connections } from './connections.ts';
 import type { GatewayError } from './errors.ts';
+import type { Jobs } from '../operations/api-key-update-jobs.ts';
 
 export interface ApiKey extends NormalizedKey {
   provider: string;
@@ -60,4 +61,6 @@ export interface GatewayContext extends YogaInitialContext, OperationContext {
   tracing: Tracing;
   /** `limits.maxUpdatesPerRequest` (src/operations/request-updates.ts). */
   maxUpdatesPerRequest: number;
+  /** Bulk update jobs (src/operations/api-key-update-jobs.ts); undefined when the audit store is off. */
+  jobs?: Jobs;
 }

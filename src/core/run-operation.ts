@@ -21,7 +21,7 @@ import type { AuditRow, AuditStore } from '../audit/model.ts';
 /** What accounting needs of an operation's context. */
 export type RunOperationContext = Pick<OperationContext, 'caller' | 'log' | 'requestId' | 'audit' | 'metrics' | 'connections'>;
 
-export type KeyOperation = 'update' | 'preview' | 'updateApiKeys' | 'read' | 'list';
+export type KeyOperation = 'update' | 'preview' | 'updateApiKeys' | 'startApiKeyUpdateJob' | 'read' | 'list';
 
 export interface OperationMeta {
   operation: KeyOperation;

@@ -14,6 +14,11 @@ import { type Caller } from '../auth/scopes.ts';
 import type { Config } from '../config/schema.ts';
 import { useConsole } from './console-assets.ts';
 import { createMemoryBucketStore } from '../upstream/rate-limit.ts';
+import { createJobRunner } from '../jobs/runner.ts';
+import type { Jobs } from '../operations/api-key-update-jobs.ts';
+import type { JobStore } from '../jobs/store.ts';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { createConnections, type Connections, type ConnectionsOptions } from '../core/connections.ts';
 import type { GatewayContext } from '../core/context.ts';
 import { createLoaders } from '../core/loaders.ts';
@@ -91,6 +96,23 @@ export function createGateway(options: GatewayOptions): Gateway {
     log,
   };
   let authenticator = createAuthenticator(options.config.auth);
+  // Bulk update jobs live in the audit store's database; every replica runs jobs whose lease it holds.
+  const jobStore = audit?.jobs;
+  const jobs: Jobs | undefined =
+    audit && jobStore
+      ? {
+          store: jobStore,
+          maxJobItems: limits.maxJobItems,
+          runner: createJobRunner({
+            audit: audit as AuditStore & { jobs: JobStore },
+            connections: () => current.connections,
+            log,
+            metrics,
+            owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+            singleProcess: audit.kind === 'sqlite',
+          }),
+        }
+      : undefined;
   let current: Generation = { connections: createConnections(options.config, metrics, connectionOptions), active: 0, retired: false };
   let draining = false;
   let inFlight = 0;
@@ -182,7 +204,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       // onRequestParse (src/http/plugins/auth.ts) authenticated every GraphQL request; a caller-less one holds no scope.
       const caller = callerOf(initial.request) ?? NOBODY;
       const requestLog: RequestLog = new LazyChildLog(log, { requestId, caller: caller.name });
-      const ctx = { ...initial, caller, audit, connections, log: requestLog, requestId, metrics, tracing, maxUpdatesPerRequest: limits.maxUpdatesPerRequest } as GatewayContext;
+      const ctx = { ...initial, caller, audit, connections, log: requestLog, requestId, metrics, tracing, maxUpdatesPerRequest: limits.maxUpdatesPerRequest, jobs } as GatewayContext;
       ctx.loaders = createLoaders(ctx);
       return ctx;
     },
@@ -205,6 +227,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     drain: () => void (draining = true),
     close: async (force) => {
       draining = true;
+      await jobs?.runner.close();
       await current.connections.close(force);
       await tracing.shutdown();
     },
