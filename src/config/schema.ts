@@ -28,6 +28,8 @@ export interface ConnectionConfig {
   circuitBreaker: { failures: number; cooldownMs: number };
   /** The vendor's budget as a token bucket (src/upstream/rate-limit.ts); false: no pacing. */
   rateLimit: { requests: number; perSeconds: number; burst: number } | false;
+  /** `apiKey` and `apiKeys` answers kept this long (src/core/read-cache.ts); undefined: no cache. */
+  cache?: { ttlSeconds: number };
 }
 
 export interface Config {
@@ -266,6 +268,7 @@ const connectionCommon = z.object({
         .strict(),
     ])
     .optional(),
+  cache: z.object({ ttlSeconds: z.number().min(0.001).max(3600) }).strict().optional(),
 });
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -328,7 +331,7 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       problems.push(...formatIssues(at, common.error.issues));
       continue;
     }
-    const { kind, baseUrl, timeoutMs, deadlineMs, retry, maxConcurrency, circuitBreaker, rateLimit } = common.data;
+    const { kind, baseUrl, timeoutMs, deadlineMs, retry, maxConcurrency, circuitBreaker, rateLimit, cache } = common.data;
     const adapter = registry[kind].adapter as ProviderAdapter;
     const specific = connectionCommon.extend(adapter.configSchema.shape).strict().safeParse(raw, { error: requiredMessage });
     if (!specific.success) {
@@ -340,7 +343,7 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       problems.push(`${at}.baseUrl: required (${kind} has no default URL)`);
       continue;
     }
-    const { kind: _k, timeoutMs: _t, deadlineMs: _d, retry: _r, maxConcurrency: _m, circuitBreaker: _c, rateLimit: _l, ...settings } = specific.data as Record<string, unknown>;
+    const { kind: _k, timeoutMs: _t, deadlineMs: _d, retry: _r, maxConcurrency: _m, circuitBreaker: _c, rateLimit: _l, cache: _cache, ...settings } = specific.data as Record<string, unknown>;
     for (const field of adapter.secretConfigFields) {
       const value = settings[field];
       if (typeof value === 'string' && value.length > 0) secrets.push(value);
@@ -357,6 +360,7 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       circuitBreaker,
       // Absent: the vendor's documented budget, if it publishes one; a bucket holds `requests` unless told.
       rateLimit: rateLimit === false ? false : rateLimit ? { ...rateLimit, burst: rateLimit.burst ?? rateLimit.requests } : (adapter.defaultRateLimit ?? false),
+      ...(cache && { cache }),
     });
   }
   const auth = resolveAuth(doc.auth, connections, secrets, problems);
@@ -483,6 +487,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       maxConcurrency: c.maxConcurrency,
       circuitBreaker: c.circuitBreaker,
       rateLimit: c.rateLimit,
+      ...(c.cache && { cache: c.cache }),
     };
   }
   const auth = config.auth && {

@@ -45,6 +45,7 @@ export function toApiKey(connection: Connection, provider: string, key: Normaliz
     provider,
     kind: connection.kind,
     raw: redactBody(key.raw, connection.adapter.secretBodyFields, secrets),
+    fetchedAt: new Date(),
   };
 }
 

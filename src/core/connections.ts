@@ -4,6 +4,7 @@
  */
 import type { Config, ConnectionConfig } from '../config/schema.ts';
 import { statusClass, type Metrics } from '../observability/metrics.ts';
+import { createReadCache, type ReadCache } from './read-cache.ts';
 import { chainKeyLocks, createKeyLock, type KeyLock } from './key-lock.ts';
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.ts';
 import { createPacer, createMemoryBucketStore, type BucketStore } from '../upstream/rate-limit.ts';
@@ -14,6 +15,8 @@ export interface Connection extends ConnectionConfig {
   lock: KeyLock;
   /** Deadlines, retries, circuit breaker and bulkhead for this connection. */
   resilience: Resilience;
+  /** Cached reads (`cache.ttlSeconds`); undefined when off. */
+  readCache?: ReadCache;
 }
 
 export interface Connections {
@@ -60,7 +63,8 @@ export function createConnections(config: Config, metrics?: Metrics, options: Co
     });
     const shared = options.sharedLock?.(`${c.kind}:${c.settings.baseUrl}`);
     const lock = shared ? chainKeyLocks(createKeyLock(), shared) : createKeyLock();
-    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics }) });
+    const readCache = c.cache ? createReadCache(c.cache.ttlSeconds * 1000) : undefined;
+    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics }), readCache });
   }
   return {
     get: (name) => byName.get(name),

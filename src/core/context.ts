@@ -17,6 +17,8 @@ import type { Jobs } from '../operations/api-key-update-jobs.ts';
 export interface ApiKey extends NormalizedKey {
   provider: string;
   kind: ProviderKind;
+  /** When keygate read (or wrote) this value at the vendor: a cached answer is as old as this. */
+  fetchedAt?: Date;
 }
 
 export interface OperationContext {

@@ -22,6 +22,12 @@ export const ApiKeyRef = builder.objectRef<ApiKey>('ApiKey').implement({
     tags: t.field({ type: [TagRef], nullable: true, resolve: (k) => k.tags }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime', nullable: true }),
+    fetchedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: "When keygate read (or wrote) this value at the vendor; older than now when served from the connection's read cache (`cache.ttlSeconds`).",
+      resolve: (k) => k.fetchedAt ?? null,
+    }),
     raw: t.field({
       type: 'JSON',
       description: 'The vendor\'s response body, secret fields replaced by "[redacted]". Tyk answers a PUT with a status line only, so for Tyk this is the session as written.',

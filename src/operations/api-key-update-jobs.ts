@@ -112,14 +112,14 @@ export async function jobResults(ctx: JobsContext, job: JobRow, first: number, a
 }
 
 function toResult(r: ItemRow): JobItemResult {
-  const result = r.result as { apiKey: (ApiKey & { expiresAt: string | null; updatedAt: string | null }) | null; error: ApiKeyError | null } | null;
+  const result = r.result as { apiKey: (ApiKey & { expiresAt: string | null; updatedAt: string | null; fetchedAt?: string }) | null; error: ApiKeyError | null } | null;
   const key = result?.apiKey;
   return {
     index: r.seq,
     state: r.state,
     provider: r.provider,
     id: r.keyId,
-    apiKey: key ? { ...key, expiresAt: key.expiresAt ? new Date(key.expiresAt) : null, updatedAt: key.updatedAt ? new Date(key.updatedAt) : null } : null,
+    apiKey: key ? { ...key, expiresAt: key.expiresAt ? new Date(key.expiresAt) : null, updatedAt: key.updatedAt ? new Date(key.updatedAt) : null, fetchedAt: key.fetchedAt ? new Date(key.fetchedAt) : undefined } : null,
     error: result?.error ?? null,
   };
 }

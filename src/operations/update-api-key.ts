@@ -63,10 +63,12 @@ async function applyRecorded(
       const key = toApiKey(connection, provider, normalized, ctx.connections.secrets);
       // A later read in this operation sees the new value (for Tyk, the session as written).
       loader.prime(id, { found: true, key, current: adapter.readBeforeWrite ? request.body : undefined });
+      connection.readCache?.written(id, key);
       return key;
     } catch (err) {
       // After a failed write the vendor's state is unknown: the next attempt reads afresh.
       loader.clear(id);
+      connection.readCache?.written(id);
       throw err;
     }
   };
