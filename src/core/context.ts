@@ -12,7 +12,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import type { Connection, Connections } from './connections.ts';
 import type { GatewayError } from './errors.ts';
-import type { Jobs } from '../operations/api-key-update-jobs.ts';
+import type { Jobs } from '../jobs/store.ts';
 
 export interface ApiKey extends NormalizedKey {
   provider: string;

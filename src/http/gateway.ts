@@ -15,8 +15,7 @@ import type { Config } from '../config/schema.ts';
 import { useConsole } from './console-assets.ts';
 import { createMemoryBucketStore } from '../upstream/rate-limit.ts';
 import { createJobRunner } from '../jobs/runner.ts';
-import type { Jobs } from '../operations/api-key-update-jobs.ts';
-import type { JobStore } from '../jobs/store.ts';
+import type { Jobs, JobStore } from '../jobs/store.ts';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createConnections, type Connections, type ConnectionsOptions } from '../core/connections.ts';
@@ -98,21 +97,18 @@ export function createGateway(options: GatewayOptions): Gateway {
   let authenticator = createAuthenticator(options.config.auth);
   // Bulk update jobs live in the audit store's database; every replica runs jobs whose lease it holds.
   const jobStore = audit?.jobs;
-  const jobs: Jobs | undefined =
+  const runner =
     audit && jobStore
-      ? {
-          store: jobStore,
-          maxJobItems: limits.maxJobItems,
-          runner: createJobRunner({
-            audit: audit as AuditStore & { jobs: JobStore },
-            connections: () => current.connections,
-            log,
-            metrics,
-            owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-            singleProcess: audit.kind === 'sqlite',
-          }),
-        }
+      ? createJobRunner({
+          audit: audit as AuditStore & { jobs: JobStore },
+          connections: () => current.connections,
+          log,
+          metrics,
+          owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+          singleProcess: audit.kind === 'sqlite',
+        })
       : undefined;
+  const jobs: Jobs | undefined = jobStore && runner ? { store: jobStore, runner, maxJobItems: limits.maxJobItems } : undefined;
   let current: Generation = { connections: createConnections(options.config, metrics, connectionOptions), active: 0, retired: false };
   let draining = false;
   let inFlight = 0;
@@ -227,7 +223,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     drain: () => void (draining = true),
     close: async (force) => {
       draining = true;
-      await jobs?.runner.close();
+      await runner?.close();
       await current.connections.close(force);
       await tracing.shutdown();
     },

@@ -21,7 +21,7 @@ import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { patchFor } from '../operations/update-api-key.fields.ts';
 import { errorResult, runUpdateItems, type ApiKeyUpdateInput, type ApiKeyUpdateResult } from '../operations/update-api-keys.ts';
-import type { ItemRow, JobStore } from './store.ts';
+import type { ItemRow, JobControl, JobStore } from './store.ts';
 
 /** How long a runner's lease lasts without renewal; renewed every third of it. */
 export const LEASE_MS = 10_000;
@@ -43,11 +43,7 @@ export interface JobRunnerOptions {
   pollMs?: number;
 }
 
-export interface JobRunner {
-  /** Looks for work now (after a job was started or a cancel asked for). */
-  kick(): void;
-  /** A cancel asked for on this replica: its running job stops taking items at once. */
-  cancelled(id: string): void;
+export interface JobRunner extends JobControl {
   close(): Promise<void>;
 }
 

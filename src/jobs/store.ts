@@ -80,6 +80,21 @@ export const JOB_TABLES = `CREATE TABLE %s.update_job (
      PRIMARY KEY (job_id, seq)
    );`;
 
+/** What operations need of the runner (src/jobs/runner.ts). */
+export interface JobControl {
+  /** Looks for work now (after a job was started or a cancel asked for). */
+  kick(): void;
+  /** A cancel asked for on this replica: its running job stops taking items at once. */
+  cancelled(id: string): void;
+}
+
+/** Bulk update jobs as a request sees them (undefined when the audit store is off). */
+export interface Jobs {
+  store: JobStore;
+  runner: JobControl;
+  maxJobItems: number;
+}
+
 export interface JobStore {
   create(job: { id: string; caller: string; scopes: string[]; requestId: string; createdAt: Date }, items: NewItem[]): Promise<void>;
   get(id: string): Promise<JobRow | undefined>;

@@ -8,19 +8,12 @@ import type { ApiKey, OperationContext } from '../core/context.ts';
 import { authorize, hasScope } from '../auth/scopes.ts';
 import { forbiddenError, GatewayError } from '../core/errors.ts';
 import { runOperation, timeOrderedUUID } from '../core/run-operation.ts';
-import type { JobRunner } from '../jobs/runner.ts';
-import type { ItemRow, JobRow, JobStore } from '../jobs/store.ts';
+import type { ItemRow, JobRow, Jobs } from '../jobs/store.ts';
 import type { ApiKeyError } from './update-api-keys.ts';
 
 export const DEFAULT_MAX_JOB_ITEMS = 10_000;
 export const MAX_RESULTS_PAGE = 1000;
 export const MAX_JOBS_PAGE = 100;
-
-export interface Jobs {
-  store: JobStore;
-  runner: JobRunner;
-  maxJobItems: number;
-}
 
 export interface JobItemResult {
   index: number;
