@@ -14,7 +14,7 @@ import { resolveConfig, type ConnectionConfig } from '../src/config/schema.ts';
 import { createMemoryBucketStore, createPacer, gcraOf, RateLimitRefusal, type BucketStore } from '../src/upstream/rate-limit.ts';
 import { createPostgresBucketStore } from '../src/audit/pg-buckets.ts';
 import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
-import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
+import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
 
 const TOKEN = 'mesa_ratelimit_admin_5a6b7c8d';
 registerSecret(TOKEN);
@@ -245,5 +245,21 @@ describe('pacing end to end', () => {
     for (let i = 0; i < 5; i++) results.push(await update(i % 2 ? b : a, i));
     expect(results.map((r) => r.body.errors?.[0].extensions.code ?? 'OK')).toEqual(['OK', 'OK', 'OK', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
     expect(sim.requests).toHaveLength(3);
+  });
+
+  it('a replica that loses the shared bucket store fails closed: UPSTREAM_UNAVAILABLE, nothing sent', async () => {
+    sim.reset();
+    const lost = uniqueSchema('ratelimit_lost');
+    try {
+      const gw = await start({ requests: 100, perSeconds: 1, burst: 100 }, { postgres: await testDatabaseUrl(), schema: lost });
+      // The bucket table is gone (a stand-in for a store that cannot answer); the audit log still works.
+      await sql(`ALTER TABLE ${lost}.rate_limit_bucket RENAME TO rate_limit_bucket_gone`);
+      const res = await update(gw, 0);
+      expect(res.body.errors?.[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+      expect(res.body.errors?.[0].message).toMatch(/rate limit budget unavailable \(the shared rate-limit store cannot be reached\); nothing was sent/);
+      expect(sim.requests).toHaveLength(0);
+    } finally {
+      await dropSchema(lost);
+    }
   });
 });
