@@ -54,7 +54,12 @@ async function bucketProxy(upstream: string): Promise<{ origin: string; counts: 
     counts.forwarded += 1;
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const answer = await pool.request({ method: req.method as 'GET', path: req.url!, headers: req.headers as Record<string, string>, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    const answer = await pool.request({
+      method: req.method as 'GET',
+      path: req.url!,
+      headers: req.headers as Record<string, string>,
+      body: chunks.length ? Buffer.concat(chunks) : undefined,
+    });
     const body = await answer.body.text();
     res.writeHead(answer.statusCode, { 'content-type': 'application/json' }).end(body);
   });
@@ -89,7 +94,10 @@ async function runJob(origin: string, ids: string[], value: string): Promise<str
   return started.data.startApiKeyUpdateJob.id;
 }
 
-async function finished(origin: string, id: string): Promise<{ createdAt: string; finishedAt: string; progress: { total: number; done: number; failed: number } }> {
+async function finished(
+  origin: string,
+  id: string,
+): Promise<{ createdAt: string; finishedAt: string; progress: { total: number; done: number; failed: number } }> {
   for (;;) {
     const job = (await gql(origin, STATE, { id })).data.apiKeyUpdateJob;
     if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(job.state)) return job;
@@ -99,7 +107,10 @@ async function finished(origin: string, id: string): Promise<{ createdAt: string
 
 function configFile(o: ScaleOptions, name: string, providers: string[], audit: string): string {
   const file = join(o.dir, `scale-${name}.yaml`);
-  writeFileSync(file, ['providers:', ...providers, 'auth:', '  tokens:', `    - { name: bench, token: "${CALLER}", scopes: [keys:write, keys:read] }`, audit].join('\n'));
+  writeFileSync(
+    file,
+    ['providers:', ...providers, 'auth:', '  tokens:', `    - { name: bench, token: "${CALLER}", scopes: [keys:write, keys:read] }`, audit].join('\n'),
+  );
   return file;
 }
 
@@ -129,7 +140,11 @@ export async function measureBulkAtLimit(o: ScaleOptions): Promise<Record<string
   try {
     {
       const proxy = await bucketProxy(mesa.origin);
-      const { child, origin } = await startGatewayProcess(configFile(o, 'bulk', [mesaLine(proxy.origin)], `audit: { sqlite: "${join(o.dir, 'scale-audit.db')}" }`), o.nodeFlags, o.env);
+      const { child, origin } = await startGatewayProcess(
+        configFile(o, 'bulk', [mesaLine(proxy.origin)], `audit: { sqlite: "${join(o.dir, 'scale-audit.db')}" }`),
+        o.nodeFlags,
+        o.env,
+      );
       try {
         // The bucket starts full at both ends; the job starts at once.
         report('one replica, SQLite', [await finished(origin, await runJob(origin, ids, 'one'))], proxy.counts);
@@ -167,9 +182,16 @@ export async function measurePolling(o: ScaleOptions): Promise<Record<string, un
   const clients = o.quick ? 20 : 100;
   const seconds = o.quick ? 10 : 30;
   const ttl = 5;
-  const keys = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`5e9d9544a1dcd60001d0ed20${String(i).padStart(32, '0')}`, demoSession(`k${i}`, ['a'])]));
+  const keys = Object.fromEntries(
+    Array.from({ length: 60 }, (_, i) => [`5e9d9544a1dcd60001d0ed20${String(i).padStart(32, '0')}`, demoSession(`k${i}`, ['a'])]),
+  );
   const tyk = await createTykSimulator({ adminSecret: TYK_SECRET, keys });
-  const file = configFile(o, 'polling', [`  tyk: { kind: tyk, baseUrl: "${tyk.baseUrl}", adminSecret: "${TYK_SECRET}", cache: { ttlSeconds: ${ttl} } }`], 'audit: false');
+  const file = configFile(
+    o,
+    'polling',
+    [`  tyk: { kind: tyk, baseUrl: "${tyk.baseUrl}", adminSecret: "${TYK_SECRET}", cache: { ttlSeconds: ${ttl} } }`],
+    'audit: false',
+  );
   const { child, origin } = await startGatewayProcess(file, o.nodeFlags, o.env);
   const latencies: number[] = [];
   // Answers served from the cache: their fetchedAt is older than the request.
@@ -186,7 +208,12 @@ export async function measurePolling(o: ScaleOptions): Promise<Record<string, un
         for (let next = performance.now(); next < end; next += 1000) {
           const t0 = performance.now();
           const sent = Date.now();
-          const res = await pool.request({ method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER}` }, body });
+          const res = await pool.request({
+            method: 'POST',
+            path: '/graphql',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER}` },
+            body,
+          });
           const text = await res.body.text();
           const ms = performance.now() - t0;
           latencies.push(ms);

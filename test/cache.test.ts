@@ -68,10 +68,12 @@ describe('the read cache (fake clock)', () => {
   });
 
   it('cache.ttlSeconds is validated at start-up, naming the path', () => {
-    expect(() => resolveConfig({ providers: { t: { kind: 'tyk', baseUrl: 'http://127.0.0.1:9', adminSecret: SECRET, cache: { ttlSeconds: 0 } } }, audit: false })).toThrow(
-      /providers\.t\.cache\.ttlSeconds: /,
-    );
-    expect(() => resolveConfig({ providers: { t: { kind: 'tyk', baseUrl: 'http://127.0.0.1:9', adminSecret: SECRET, cache: { ttl: 5 } } }, audit: false })).toThrow(/providers\.t\.cache/);
+    expect(() =>
+      resolveConfig({ providers: { t: { kind: 'tyk', baseUrl: 'http://127.0.0.1:9', adminSecret: SECRET, cache: { ttlSeconds: 0 } } }, audit: false }),
+    ).toThrow(/providers\.t\.cache\.ttlSeconds: /);
+    expect(() =>
+      resolveConfig({ providers: { t: { kind: 'tyk', baseUrl: 'http://127.0.0.1:9', adminSecret: SECRET, cache: { ttl: 5 } } }, audit: false }),
+    ).toThrow(/providers\.t\.cache/);
   });
 });
 

@@ -23,7 +23,11 @@ const children: GatewayProcess[] = [];
 const schema = uniqueSchema('jobs');
 
 beforeAll(async () => {
-  sim = await createMesaSimulator({ org: 'acme', tokens: { [TOKEN]: ['admin'] }, keys: Array.from({ length: N }, (_, i) => demoKey(`key_d${i}`, `k${i}`, {})) });
+  sim = await createMesaSimulator({
+    org: 'acme',
+    tokens: { [TOKEN]: ['admin'] },
+    keys: Array.from({ length: N }, (_, i) => demoKey(`key_d${i}`, `k${i}`, {})),
+  });
   dir = mkdtempSync(join(tmpdir(), 'keygate-jobs-'));
 });
 afterAll(async () => {
@@ -106,7 +110,9 @@ describe('bulk update jobs survive a crash', () => {
     const first = await start(file);
     // The 5th write is held 1.5 s at the vendor: the kill lands while it is in flight (PENDING).
     sim.inject(faults.delay(1500, { method: 'PATCH', skip: 4 }));
-    const started = await gql(first.url, START, { u: Array.from({ length: N }, (_, i) => ({ provider: 'mesa', id: `key_d${i}`, patch: { setTags: [{ key: 'owner', value: 'sqlite' }] } })) });
+    const started = await gql(first.url, START, {
+      u: Array.from({ length: N }, (_, i) => ({ provider: 'mesa', id: `key_d${i}`, patch: { setTags: [{ key: 'owner', value: 'sqlite' }] } })),
+    });
     const id = started.data.startApiKeyUpdateJob.id;
     await killMidWrite(first, 5);
     expect(sim.writes().length).toBeLessThan(N);
@@ -125,7 +131,9 @@ describe('bulk update jobs survive a crash', () => {
     const a = await start(file);
     const b = await start(file);
     sim.inject(faults.delay(1500, { method: 'PATCH', skip: 4 }));
-    const started = await gql(a.url, START, { u: Array.from({ length: N }, (_, i) => ({ provider: 'mesa', id: `key_d${i}`, patch: { setTags: [{ key: 'owner', value: 'pg' }] } })) });
+    const started = await gql(a.url, START, {
+      u: Array.from({ length: N }, (_, i) => ({ provider: 'mesa', id: `key_d${i}`, patch: { setTags: [{ key: 'owner', value: 'pg' }] } })),
+    });
     const id = started.data.startApiKeyUpdateJob.id;
     // Whichever replica holds the lease is killed mid-write; the other resumes once the lease lapses.
     await until(() => a.output().includes('bulk update job running') || b.output().includes('bulk update job running'), 30_000);

@@ -9,7 +9,12 @@ import { patchApplied } from '../src/jobs/runner.ts';
 import { registerSecret, startGateway, type TestGateway } from './harness.ts';
 
 const TOKEN = 'mesa_jobs_admin_0a1b2c3d4e';
-const T = { admin: 'kg_jobs_admin_token_aaaa1111', mesaOnly: 'kg_jobs_mesa_only_bbbb2222', reader: 'kg_jobs_reader_cccc3333', auditor: 'kg_jobs_auditor_dddd4444' };
+const T = {
+  admin: 'kg_jobs_admin_token_aaaa1111',
+  mesaOnly: 'kg_jobs_mesa_only_bbbb2222',
+  reader: 'kg_jobs_reader_cccc3333',
+  auditor: 'kg_jobs_auditor_dddd4444',
+};
 registerSecret(TOKEN, ...Object.values(T));
 const N = 12;
 
@@ -34,7 +39,11 @@ async function finished(id: string, as = T.admin): Promise<Record<string, any>> 
 }
 
 beforeAll(async () => {
-  sim = await createMesaSimulator({ org: 'acme', tokens: { [TOKEN]: ['admin'] }, keys: Array.from({ length: N }, (_, i) => demoKey(`key_j${i}`, `k${i}`, { env: 'prod' })) });
+  sim = await createMesaSimulator({
+    org: 'acme',
+    tokens: { [TOKEN]: ['admin'] },
+    keys: Array.from({ length: N }, (_, i) => demoKey(`key_j${i}`, `k${i}`, { env: 'prod' })),
+  });
   const mesa = { kind: 'mesa', baseUrl: sim.baseUrl, org: 'acme', token: TOKEN, maxConcurrency: 3, rateLimit: { requests: 50, perSeconds: 1, burst: 4 } };
   gw = await startGateway({
     providers: { mesa, mesa2: { ...mesa } },
@@ -57,7 +66,10 @@ beforeEach(() => sim.reset());
 
 describe('bulk update jobs', () => {
   it('runs every item once, paced and bounded, with results in input order; a bad item fails alone', async () => {
-    const updates = [...Array.from({ length: N }, (_, i) => tag(i)), { provider: 'mesa', id: 'key_j0', patch: { setTags: [{ key: 'x'.repeat(65), value: 'v' }] } }];
+    const updates = [
+      ...Array.from({ length: N }, (_, i) => tag(i)),
+      { provider: 'mesa', id: 'key_j0', patch: { setTags: [{ key: 'x'.repeat(65), value: 'v' }] } },
+    ];
     const start = await gw.as(T.admin)(START, { u: updates });
     expect(start.body.errors).toBeUndefined();
     const started = start.body.data!.startApiKeyUpdateJob;
@@ -89,7 +101,12 @@ describe('bulk update jobs', () => {
     const { id } = (await gw.as(T.admin)(START, { u: updates })).body.data!.startApiKeyUpdateJob;
     const job = await finished(id);
     expect(job.state).toBe('SUCCEEDED');
-    expect(sim.writes().filter((r) => r.path.endsWith('/key_j1')).map((r) => (r.body as any).tags.owner)).toEqual(['first', 'second', 'third']);
+    expect(
+      sim
+        .writes()
+        .filter((r) => r.path.endsWith('/key_j1'))
+        .map((r) => (r.body as any).tags.owner),
+    ).toEqual(['first', 'second', 'third']);
     expect(sim.keys.get('key_j1')!.tags.owner).toBe('third');
     const page1 = (await gw.as(T.admin)(GET, { id, first: 3 })).body.data!.apiKeyUpdateJob.results;
     expect(page1.edges.map((e: any) => e.node.index)).toEqual([0, 1, 2]);
@@ -108,7 +125,12 @@ describe('bulk update jobs', () => {
       ['FAILED', 'FORBIDDEN'],
       ['SUCCEEDED', null],
     ]);
-    expect(sim.writes().map((r) => r.path).sort()).toEqual(['/v1/acme/api-keys/key_j3', '/v1/acme/api-keys/key_j5']);
+    expect(
+      sim
+        .writes()
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(['/v1/acme/api-keys/key_j3', '/v1/acme/api-keys/key_j5']);
     expect((await gw.as(T.auditor)(GET, { id })).body.data!.apiKeyUpdateJob.id).toBe(id);
     const denied = await gw.as(T.reader)(GET, { id });
     expect(denied.body.errors?.[0].extensions.code).toBe('FORBIDDEN');
@@ -123,9 +145,15 @@ describe('bulk update jobs', () => {
     const over = await gw.as(T.admin)(START, { u: Array.from({ length: 21 }, (_, i) => tag(i % N)) });
     expect(over.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', limit: 'maxJobItems', max: 20, count: 21 } });
     expect(over.body.errors?.[0].message).toMatch(/^limits\.maxJobItems: a job holds at most 20 items \(got 21\); nothing was started$/);
-    const two = await gw.as(T.admin)(`mutation($u: [ApiKeyUpdateInput!]!) { a: startApiKeyUpdateJob(updates: $u) { id } b: startApiKeyUpdateJob(updates: $u) { id } }`, { u: [tag(0)] });
+    const two = await gw.as(T.admin)(
+      `mutation($u: [ApiKeyUpdateInput!]!) { a: startApiKeyUpdateJob(updates: $u) { id } b: startApiKeyUpdateJob(updates: $u) { id } }`,
+      { u: [tag(0)] },
+    );
     // The first refuses (non-null), so the mutation stops there: neither starts.
-    expect(two.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(/one request starts at most one job \(this one asks for 2\)/) });
+    expect(two.body.errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT' },
+      message: expect.stringMatching(/one request starts at most one job \(this one asks for 2\)/),
+    });
     expect(two.body.data).toBeNull();
     const empty = await gw.as(T.admin)(START, { u: [] });
     expect(empty.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
@@ -138,7 +166,9 @@ describe('bulk update jobs', () => {
 
   it('cancel: items not started are not run', async () => {
     const slow = await startGateway({
-      providers: { mesa: { kind: 'mesa', baseUrl: sim.baseUrl, org: 'acme', token: TOKEN, maxConcurrency: 1, rateLimit: { requests: 2, perSeconds: 1, burst: 1 } } },
+      providers: {
+        mesa: { kind: 'mesa', baseUrl: sim.baseUrl, org: 'acme', token: TOKEN, maxConcurrency: 1, rateLimit: { requests: 2, perSeconds: 1, burst: 1 } },
+      },
     });
     try {
       const { id } = (await slow.gql(START, { u: Array.from({ length: 10 }, (_, i) => tag(i, 'carol')) })).body.data!.startApiKeyUpdateJob;
@@ -177,7 +207,16 @@ describe('bulk update jobs', () => {
 });
 
 describe('patchApplied (the read-back of a PENDING item)', () => {
-  const key = { id: 'k', name: 'n', enabled: true, roles: ['a', 'b'], tags: [{ key: 'owner', value: 'alice' }], expiresAt: new Date(1000), updatedAt: null, raw: {} };
+  const key = {
+    id: 'k',
+    name: 'n',
+    enabled: true,
+    roles: ['a', 'b'],
+    tags: [{ key: 'owner', value: 'alice' }],
+    expiresAt: new Date(1000),
+    updatedAt: null,
+    raw: {},
+  };
   it('is true only when every field the patch sets is already so', () => {
     expect(patchApplied(key, { setTags: [{ key: 'Owner', value: 'alice' }] })).toBe(true);
     expect(patchApplied(key, { setTags: [{ key: 'owner', value: 'bob' }] })).toBe(false);

@@ -142,10 +142,12 @@ describe('the pacer (fake timers)', () => {
   });
 
   it('refuses a bad rateLimit at start-up naming the path', () => {
-    expect(() => resolveConfig({ providers: { m: { kind: 'mesa', org: 'acme', token: TOKEN, rateLimit: { requests: 0, perSeconds: 1 } } }, audit: false })).toThrow(
-      /providers\.m\.rateLimit\.requests: /,
+    expect(() =>
+      resolveConfig({ providers: { m: { kind: 'mesa', org: 'acme', token: TOKEN, rateLimit: { requests: 0, perSeconds: 1 } } }, audit: false }),
+    ).toThrow(/providers\.m\.rateLimit\.requests: /);
+    expect(() => resolveConfig({ providers: { m: { kind: 'mesa', org: 'acme', token: TOKEN, rateLimit: { requests: 5, per: 1 } } }, audit: false })).toThrow(
+      /providers\.m\.rateLimit/,
     );
-    expect(() => resolveConfig({ providers: { m: { kind: 'mesa', org: 'acme', token: TOKEN, rateLimit: { requests: 5, per: 1 } } }, audit: false })).toThrow(/providers\.m\.rateLimit/);
   });
 });
 
@@ -165,7 +167,10 @@ describe('the PostgreSQL bucket store', () => {
     const stores = pools.map((p) => createPostgresBucketStore(p, `${schema}.rate_limit_bucket`));
     const gcra = gcraOf({ requests: 1, perSeconds: 10, burst: 4 }); // a token every 10 s
     const all = await Promise.all(Array.from({ length: 12 }, (_, i) => stores[i % 2].reserve('shared', gcra, 25_000)));
-    const reserved = all.filter((r) => r.reserved).map((r) => r.waitMs).sort((a, b) => a - b);
+    const reserved = all
+      .filter((r) => r.reserved)
+      .map((r) => r.waitMs)
+      .sort((a, b) => a - b);
     // 4 now, then one per 10 s within the 25 s they may wait: 2 more; the other 6 refused.
     expect(reserved).toHaveLength(6);
     expect(reserved.filter((w) => w === 0)).toHaveLength(4);

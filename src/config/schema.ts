@@ -126,7 +126,15 @@ export const MAX_BODY_BYTES = 1_048_576;
 const SHUTDOWN_GRACE_MS = 10_000;
 /** Slow-client bounds of every listening port (`server.*TimeoutMs`, `server.maxConnections`). */
 export const DEFAULT_EDGE_TIMEOUTS = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 };
-export const DEFAULT_LIMITS: LimitsConfig = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxCost: 5000, maxDirectives: 20, maxUpdatesPerRequest: 100, maxJobItems: 10_000 };
+export const DEFAULT_LIMITS: LimitsConfig = {
+  maxDepth: 10,
+  maxAliases: 15,
+  maxTokens: 5000,
+  maxCost: 5000,
+  maxDirectives: 20,
+  maxUpdatesPerRequest: 100,
+  maxJobItems: 10_000,
+};
 
 const SCOPE_HELP = 'must be keys:read, keys:write or audit:read, optionally narrowed with :<provider> or :*';
 
@@ -135,7 +143,10 @@ const tokenEntry = z
     // No `:` or `#`: the caller is `token:<name>` beside `jwt:<issuer>#<sub>` (src/auth/).
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1..64 of letters, digits, . _ @ - (starting with a letter or digit)'),
     token: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
-    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits: the SHA-256 of the token').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits: the SHA-256 of the token')
+      .optional(),
     scopes: z.array(z.string().refine((s) => parseScope(s) !== undefined, SCOPE_HELP)).min(1, 'must list at least one scope'),
   })
   .strict()
@@ -169,7 +180,10 @@ const auditSection = z
       .string()
       .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL')
       .optional(),
-    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (letters, digits, _)').optional(),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (letters, digits, _)')
+      .optional(),
     synchronous: z.enum(['normal', 'full']).optional(),
   })
   .strict()
@@ -196,7 +210,15 @@ const serverSection = z
   .strict()
   // Node refuses a headers timeout longer than the request timeout.
   .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { path: ['headersTimeoutMs'], message: 'must not exceed server.requestTimeoutMs' })
-  .default({ graphiql: false, console: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...DEFAULT_EDGE_TIMEOUTS });
+  .default({
+    graphiql: false,
+    console: false,
+    introspection: true,
+    cors: { origins: [] },
+    maxBodyBytes: MAX_BODY_BYTES,
+    shutdownGraceMs: SHUTDOWN_GRACE_MS,
+    ...DEFAULT_EDGE_TIMEOUTS,
+  });
 
 const limitsSection = z
   .object({
@@ -241,10 +263,7 @@ const PROVIDER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const connectionCommon = z.object({
   kind: z.enum(providerKinds as [ProviderKind, ...ProviderKind[]]),
-  baseUrl: z
-    .string()
-    .refine(isHttpUrl, 'must be an absolute http(s) URL without credentials, query or fragment')
-    .optional(),
+  baseUrl: z.string().refine(isHttpUrl, 'must be an absolute http(s) URL without credentials, query or fragment').optional(),
   timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_TIMEOUT_MS),
   deadlineMs: z.number().int().min(1).max(3_600_000).default(15_000),
   retry: z
@@ -268,7 +287,10 @@ const connectionCommon = z.object({
         .strict(),
     ])
     .optional(),
-  cache: z.object({ ttlSeconds: z.number().min(0.001).max(3600) }).strict().optional(),
+  cache: z
+    .object({ ttlSeconds: z.number().min(0.001).max(3600) })
+    .strict()
+    .optional(),
 });
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -343,7 +365,17 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       problems.push(`${at}.baseUrl: required (${kind} has no default URL)`);
       continue;
     }
-    const { kind: _k, timeoutMs: _t, deadlineMs: _d, retry: _r, maxConcurrency: _m, circuitBreaker: _c, rateLimit: _l, cache: _cache, ...settings } = specific.data as Record<string, unknown>;
+    const {
+      kind: _k,
+      timeoutMs: _t,
+      deadlineMs: _d,
+      retry: _r,
+      maxConcurrency: _m,
+      circuitBreaker: _c,
+      rateLimit: _l,
+      cache: _cache,
+      ...settings
+    } = specific.data as Record<string, unknown>;
     for (const field of adapter.secretConfigFields) {
       const value = settings[field];
       if (typeof value === 'string' && value.length > 0) secrets.push(value);
@@ -475,9 +507,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function describeConfig(config: Config): Record<string, unknown> {
   const providers: Record<string, unknown> = {};
   for (const c of config.providers.values()) {
-    const settings = Object.fromEntries(
-      Object.entries(c.settings).map(([k, v]) => [k, c.adapter.secretConfigFields.includes(k) ? '[redacted]' : v]),
-    );
+    const settings = Object.fromEntries(Object.entries(c.settings).map(([k, v]) => [k, c.adapter.secretConfigFields.includes(k) ? '[redacted]' : v]));
     providers[c.name] = {
       kind: c.kind,
       ...settings,
@@ -494,7 +524,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
     tokens: config.auth.tokens.map((t) => ({ name: t.name, token: '[redacted]', scopes: t.scopes.map((s) => `${s.action}:${s.provider}`) })),
     ...(config.auth.jwt && { jwt: config.auth.jwt }),
   };
-  const audit = config.audit.store === 'postgres' ? { postgres: redactUrl(config.audit.url), schema: config.audit.schema } : config.audit.store === 'sqlite' ? { sqlite: config.audit.path, synchronous: config.audit.synchronous } : false;
+  const audit =
+    config.audit.store === 'postgres'
+      ? { postgres: redactUrl(config.audit.url), schema: config.audit.schema }
+      : config.audit.store === 'sqlite'
+        ? { sqlite: config.audit.path, synchronous: config.audit.synchronous }
+        : false;
   return { providers, metrics: config.metrics, tracing: config.tracing, ...(auth && { auth }), audit, server: config.server, limits: config.limits };
 }
 

@@ -142,14 +142,25 @@ export function createJobStore(exec: SqlExec, prefix: string): JobStore {
   return {
     async create(j, items) {
       const statements: Array<[string, unknown[]]> = [
-        [`INSERT INTO ${job} (id, caller, scopes, request_id, state, total, created_at) VALUES (?, ?, ?, ?, 'QUEUED', ?, ?)`, [j.id, j.caller, JSON.stringify(j.scopes), j.requestId, items.length, j.createdAt.getTime()]],
+        [
+          `INSERT INTO ${job} (id, caller, scopes, request_id, state, total, created_at) VALUES (?, ?, ?, ?, 'QUEUED', ?, ?)`,
+          [j.id, j.caller, JSON.stringify(j.scopes), j.requestId, items.length, j.createdAt.getTime()],
+        ],
       ];
       // Multi-row inserts: 10,000 items in a few hundred statements.
       for (let start = 0; start < items.length; start += 100) {
         const chunk = items.slice(start, start + 100);
         statements.push([
           `INSERT INTO ${item} (job_id, seq, provider, key_id, patch, state, result) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-          chunk.flatMap((it, i) => [j.id, start + i, it.provider, it.keyId, JSON.stringify(it.patch), it.state, it.result === null ? null : JSON.stringify(it.result)]),
+          chunk.flatMap((it, i) => [
+            j.id,
+            start + i,
+            it.provider,
+            it.keyId,
+            JSON.stringify(it.patch),
+            it.state,
+            it.result === null ? null : JSON.stringify(it.result),
+          ]),
         ]);
       }
       await exec.batch(statements);
@@ -170,10 +181,22 @@ export function createJobStore(exec: SqlExec, prefix: string): JobStore {
         `SELECT seq, provider, key_id, patch, state, result FROM ${item} WHERE job_id = ? AND seq > ? ${onlyUnfinished ? `AND state IN ('QUEUED', 'PENDING')` : ''} ORDER BY seq LIMIT ?`,
         [jobId, afterSeq, first],
       );
-      return rows.map((r) => ({ seq: Number(r.seq), provider: String(r.provider), keyId: String(r.key_id), patch: parse(r.patch), state: r.state as ItemState, result: parse(r.result) }));
+      return rows.map((r) => ({
+        seq: Number(r.seq),
+        provider: String(r.provider),
+        keyId: String(r.key_id),
+        patch: parse(r.patch),
+        state: r.state as ItemState,
+        result: parse(r.result),
+      }));
     },
     async setItem(jobId, seq, state, result) {
-      await exec.run(`UPDATE ${item} SET state = ?, result = ? WHERE job_id = ? AND seq = ?`, [state, result === null ? null : JSON.stringify(result), jobId, seq]);
+      await exec.run(`UPDATE ${item} SET state = ?, result = ? WHERE job_id = ? AND seq = ?`, [
+        state,
+        result === null ? null : JSON.stringify(result),
+        jobId,
+        seq,
+      ]);
     },
     async runnable(now, ignoreLeases) {
       const rows = await exec.all(
@@ -203,7 +226,11 @@ export function createJobStore(exec: SqlExec, prefix: string): JobStore {
         params.push(at.finishedAt);
       }
       if (releaseOwner !== undefined) sets.push('lease_owner = NULL, lease_until = NULL');
-      await exec.run(`UPDATE ${job} SET ${sets.join(', ')} WHERE id = ?${releaseOwner !== undefined ? ' AND lease_owner = ?' : ''}`, [...params, id, ...(releaseOwner !== undefined ? [releaseOwner] : [])]);
+      await exec.run(`UPDATE ${job} SET ${sets.join(', ')} WHERE id = ?${releaseOwner !== undefined ? ' AND lease_owner = ?' : ''}`, [
+        ...params,
+        id,
+        ...(releaseOwner !== undefined ? [releaseOwner] : []),
+      ]);
     },
     async requestCancel(id) {
       return (await exec.run(`UPDATE ${job} SET cancel_requested = 1 WHERE id = ? AND state NOT IN ${FINISHED}`, [id])) > 0;

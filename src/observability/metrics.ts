@@ -60,20 +60,20 @@ export function createMetrics(): Metrics {
     }),
     rateLimitWait: new Histogram({
       name: 'keygate_rate_limit_wait_seconds',
-      help: 'Time an upstream exchange waited for a token of its connection\'s rate-limit bucket.',
+      help: "Time an upstream exchange waited for a token of its connection's rate-limit bucket.",
       labelNames: ['provider', 'kind'],
       buckets: [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
     rateLimitRefused: new Counter({
       name: 'keygate_rate_limit_refused_total',
-      help: 'Calls refused for budget (no token within the call\'s deadline, or the shared store unreachable); nothing was sent.',
+      help: "Calls refused for budget (no token within the call's deadline, or the shared store unreachable); nothing was sent.",
       labelNames: ['provider', 'kind'],
       registers: [registry],
     }),
     rateLimited: new Counter({
       name: 'keygate_upstream_rate_limited_total',
-      help: 'Vendor answers 429 (each pauses the connection\'s bucket).',
+      help: "Vendor answers 429 (each pauses the connection's bucket).",
       labelNames: ['provider', 'kind'],
       registers: [registry],
     }),
@@ -110,4 +110,3 @@ export function createMetrics(): Metrics {
 export function statusClass(status: number): string {
   return `${Math.floor(status / 100)}xx`;
 }
-

@@ -93,7 +93,12 @@ const JobConnectionRef = builder.objectRef<{ jobs: JobRow[]; hasNextPage: boolea
     edges: t.field({ type: [JobEdgeRef], resolve: (c) => c.jobs.map((j) => ({ cursor: j.id, node: j })) }),
     pageInfo: t.field({
       type: PageInfoRef,
-      resolve: (c) => ({ hasNextPage: c.hasNextPage, hasPreviousPage: c.after !== undefined, startCursor: c.jobs[0]?.id ?? null, endCursor: c.jobs.at(-1)?.id ?? null }),
+      resolve: (c) => ({
+        hasNextPage: c.hasNextPage,
+        hasPreviousPage: c.after !== undefined,
+        startCursor: c.jobs[0]?.id ?? null,
+        endCursor: c.jobs.at(-1)?.id ?? null,
+      }),
     }),
   }),
 });

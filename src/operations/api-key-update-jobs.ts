@@ -33,7 +33,9 @@ type JobsContext = OperationContext & { jobs?: Jobs };
 
 function jobsOf(ctx: JobsContext): Jobs {
   if (ctx.jobs) return ctx.jobs;
-  throw new GatewayError('bulk update jobs need the audit store (they are kept in its database); it is off (`audit: false`)', { code: 'UNSUPPORTED_OPERATION' });
+  throw new GatewayError('bulk update jobs need the audit store (they are kept in its database); it is off (`audit: false`)', {
+    code: 'UNSUPPORTED_OPERATION',
+  });
 }
 
 /** keys:write or audit:read, on any provider. */
@@ -41,13 +43,23 @@ function authorizeRead(ctx: OperationContext): void {
   if (!hasScope(ctx.caller, 'keys:write') && !hasScope(ctx.caller, 'audit:read')) throw forbiddenError(ctx.caller.name, 'keys:write or audit:read');
 }
 
-export async function startApiKeyUpdateJob(ctx: JobsContext, updates: { provider: string; id: string; patch: unknown }[], jobsInRequest: number): Promise<JobRow> {
+export async function startApiKeyUpdateJob(
+  ctx: JobsContext,
+  updates: { provider: string; id: string; patch: unknown }[],
+  jobsInRequest: number,
+): Promise<JobRow> {
   return runOperation(ctx, { operation: 'startApiKeyUpdateJob', provider: null, keyId: null, audited: true }, async () => {
     authorize(ctx.caller, 'keys:write');
     const jobs = jobsOf(ctx);
     if (jobsInRequest > 1)
-      throw new GatewayError(`startApiKeyUpdateJob: one request starts at most one job (this one asks for ${jobsInRequest}); nothing was started`, { code: 'BAD_USER_INPUT' });
-    if (updates.length === 0) throw new GatewayError('startApiKeyUpdateJob: `updates` must hold at least one item; nothing was started', { code: 'BAD_USER_INPUT', details: { field: 'updates' } });
+      throw new GatewayError(`startApiKeyUpdateJob: one request starts at most one job (this one asks for ${jobsInRequest}); nothing was started`, {
+        code: 'BAD_USER_INPUT',
+      });
+    if (updates.length === 0)
+      throw new GatewayError('startApiKeyUpdateJob: `updates` must hold at least one item; nothing was started', {
+        code: 'BAD_USER_INPUT',
+        details: { field: 'updates' },
+      });
     if (updates.length > jobs.maxJobItems)
       throw new GatewayError(`limits.maxJobItems: a job holds at most ${jobs.maxJobItems} items (got ${updates.length}); nothing was started`, {
         code: 'BAD_USER_INPUT',
@@ -92,7 +104,10 @@ export async function cancelApiKeyUpdateJob(ctx: JobsContext, id: string): Promi
 
 export async function jobResults(ctx: JobsContext, job: JobRow, first: number, after: string | undefined): Promise<JobItemPage> {
   if (!Number.isInteger(first) || first < 1 || first > MAX_RESULTS_PAGE)
-    throw new GatewayError(`ApiKeyUpdateJob.results: \`first\` must be 1..${MAX_RESULTS_PAGE} (got ${first})`, { code: 'BAD_USER_INPUT', details: { field: 'first' } });
+    throw new GatewayError(`ApiKeyUpdateJob.results: \`first\` must be 1..${MAX_RESULTS_PAGE} (got ${first})`, {
+      code: 'BAD_USER_INPUT',
+      details: { field: 'first' },
+    });
   const afterSeq = after === undefined ? -1 : Number(after);
   if (!Number.isInteger(afterSeq) || afterSeq < -1)
     throw new GatewayError('ApiKeyUpdateJob.results: `after` must be a cursor from an earlier page', { code: 'BAD_USER_INPUT', details: { field: 'after' } });
@@ -100,19 +115,34 @@ export async function jobResults(ctx: JobsContext, job: JobRow, first: number, a
   const edges = rows.slice(0, first).map((r) => ({ cursor: String(r.seq), node: toResult(r) }));
   return {
     edges,
-    pageInfo: { hasNextPage: rows.length > first, hasPreviousPage: afterSeq >= 0, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+    pageInfo: {
+      hasNextPage: rows.length > first,
+      hasPreviousPage: afterSeq >= 0,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
   };
 }
 
 function toResult(r: ItemRow): JobItemResult {
-  const result = r.result as { apiKey: (ApiKey & { expiresAt: string | null; updatedAt: string | null; fetchedAt?: string }) | null; error: ApiKeyError | null } | null;
+  const result = r.result as {
+    apiKey: (ApiKey & { expiresAt: string | null; updatedAt: string | null; fetchedAt?: string }) | null;
+    error: ApiKeyError | null;
+  } | null;
   const key = result?.apiKey;
   return {
     index: r.seq,
     state: r.state,
     provider: r.provider,
     id: r.keyId,
-    apiKey: key ? { ...key, expiresAt: key.expiresAt ? new Date(key.expiresAt) : null, updatedAt: key.updatedAt ? new Date(key.updatedAt) : null, fetchedAt: key.fetchedAt ? new Date(key.fetchedAt) : undefined } : null,
+    apiKey: key
+      ? {
+          ...key,
+          expiresAt: key.expiresAt ? new Date(key.expiresAt) : null,
+          updatedAt: key.updatedAt ? new Date(key.updatedAt) : null,
+          fetchedAt: key.fetchedAt ? new Date(key.fetchedAt) : undefined,
+        }
+      : null,
     error: result?.error ?? null,
   };
 }

@@ -115,8 +115,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     if (options.beforeExchange) await options.beforeExchange(sendOptions.signal);
     let response: Response;
     const started = performance.now();
-    const exchanged = (status: number | undefined) =>
-      options.onExchange?.({ method: req.method, status, seconds: (performance.now() - started) / 1000 });
+    const exchanged = (status: number | undefined) => options.onExchange?.({ method: req.method, status, seconds: (performance.now() - started) / 1000 });
     try {
       response = await http(url, {
         method: req.method,

@@ -134,7 +134,9 @@ export function createPacer(config: ConnectionConfig, options: PacerOptions): Pa
 
   const pause = (ms: number) => {
     pausedUntil = Math.max(pausedUntil, now() + ms);
-    options.store.pause(scope, gcra, ms).catch((err: Error) => options.log?.warn({ provider: config.name, err: err.message }, 'could not record a rate-limit pause in the shared store'));
+    options.store
+      .pause(scope, gcra, ms)
+      .catch((err: Error) => options.log?.warn({ provider: config.name, err: err.message }, 'could not record a rate-limit pause in the shared store'));
   };
 
   return {
@@ -152,7 +154,11 @@ export function createPacer(config: ConnectionConfig, options: PacerOptions): Pa
         }
         if (!r.reserved) {
           options.metrics?.rateLimitRefused.inc(labels);
-          throw new RateLimitRefusal(config.name, `${BUDGET_EXHAUSTED} (next token in ${Math.ceil(r.waitMs)} ms, after the call's deadline)`, Math.max(1, Math.ceil(r.waitMs / 1000)));
+          throw new RateLimitRefusal(
+            config.name,
+            `${BUDGET_EXHAUSTED} (next token in ${Math.ceil(r.waitMs)} ms, after the call's deadline)`,
+            Math.max(1, Math.ceil(r.waitMs / 1000)),
+          );
         }
         if (r.waitMs > 0 && !(await sleep(r.waitMs, signal))) {
           throw new RateLimitRefusal(config.name, `${BUDGET_EXHAUSTED} (the call ended while waiting for a token)`);
