@@ -281,11 +281,18 @@ describe('atlas sandbox', () => {
       expect(sandbox.demoKeyIds).toEqual(['5c47ba5127d9d61b9fd8a27b', '5c47ba5127d9d61b9fd8a27c']);
       expect(sandbox.simulator.baseUrl).toBe(`${sandbox.simulator.origin}/api/atlas/v1.0`);
       expect(sandbox.exampleMutation('atlas-demo')).toContain('provider: "atlas-demo"');
-      const { baseUrl, orgId, publicKey, privateKey } = sandbox.connection as Record<string, string>;
-      const url = `${baseUrl}/orgs/${orgId}/apiKeys/${sandbox.demoKeyIds[0]}`;
-      const challenge = parseDigestChallenge((await fetch(url)).headers.get('www-authenticate') ?? '')!;
-      const authorization = digestAuthorization({ username: publicKey, password: privateKey, method: 'GET', uri: new URL(url).pathname, challenge, nc: 1, cnonce: 'abc' });
-      const res = await fetch(url, { headers: { authorization } });
+      // v2 with a service account: a token from /api/oauth/token, then Bearer with the versioned Accept.
+      const { baseUrl, orgId, clientId, clientSecret } = sandbox.connection as Record<string, string>;
+      expect(baseUrl).toBe(`${sandbox.simulator.origin}/api/atlas/v2`);
+      const tokenRes = await fetch(`${sandbox.simulator.origin}/api/oauth/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials',
+      });
+      const { access_token } = (await tokenRes.json()) as { access_token: string };
+      const res = await fetch(`${baseUrl}/orgs/${orgId}/apiKeys/${sandbox.demoKeyIds[0]}`, {
+        headers: { authorization: `Bearer ${access_token}`, accept: 'application/vnd.atlas.2023-01-01+json' },
+      });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { desc: string }).desc).toBe('CI deploys');
     } finally {

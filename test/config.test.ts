@@ -22,7 +22,7 @@ describe('config', () => {
       { ORG: 'org-1', ATLAS_KEY: 'priv-key-123' },
     );
     const atlas = config.providers.get('atlas')!;
-    expect(atlas.settings).toEqual({ baseUrl: 'https://cloud.mongodb.com/api/atlas/v1.0', orgId: 'org-1', publicKey: 'pub', privateKey: 'priv-key-123' });
+    expect(atlas.settings).toEqual({ baseUrl: 'https://cloud.mongodb.com/api/atlas/v2', orgId: 'org-1', publicKey: 'pub', privateKey: 'priv-key-123' });
     expect(atlas.timeoutMs).toBe(5_000);
     expect(atlas).toMatchObject({ deadlineMs: 15_000, retry: { attempts: 3, maxDelayMs: 10_000 }, maxConcurrency: 8, circuitBreaker: { failures: 5, cooldownMs: 30_000 } });
     expect(config.providers.get('tyk')!.settings.baseUrl).toBe('http://tyk.internal:3000');
@@ -42,6 +42,10 @@ describe('config', () => {
     ['no providers', 'providers: {}\n', 'providers: required'],
     ['a bad provider name', 'providers:\n  __proto__x:\n    kind: mesa\n    org: o\n    token: t\n', 'providers.__proto__x: a provider name must start with a letter'],
     ['a bad timeout', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\n    timeoutMs: -1\n', 'providers.m.timeoutMs: '],
+    ['atlas with both credential sets', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: s\n    publicKey: p\n    privateKey: k\n', 'providers.a: set exactly one credential set'],
+    ['atlas with no credential set', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n', 'providers.a: needs a credential set'],
+    ['atlas with half a service account', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n', 'providers.a.clientSecret: required with clientId'],
+    ['an atlas baseUrl naming no version', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: s\n    baseUrl: https://cloud.mongodb.com/api/atlas/v1.5\n', 'providers.a.baseUrl: must end in /api/atlas/v2'],
     ['an unknown section', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\nproviderz: {}\n', 'providerz: unknown section'],
   ])('refuses %s, naming the path', (_what, yaml, expected) => {
     expect(problems(yaml).some((p) => p.startsWith(expected))).toBe(true);
@@ -66,5 +70,18 @@ describe('config', () => {
     expect(out).toContain('providers.atlas.orgId: required');
     expect(out).not.toContain('very-secret-value-77');
     expect(out).not.toContain('listening');
+  });
+
+  it('stops with exit 1 naming the path when a connection holds two credential sets', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-config-'));
+    const file = join(dir, 'two.yaml');
+    writeFileSync(file, 'providers:\n  atlas:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: ${ATLAS_SECRET_Y}\n    publicKey: p\n    privateKey: k-private-key\n');
+    const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], { env: { ...process.env, ATLAS_SECRET_Y: 'very-secret-value-88' } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    expect(await new Promise<number | null>((r) => child.on('exit', r))).toBe(1);
+    expect(out).toContain('providers.atlas: set exactly one credential set');
+    expect(out).not.toContain('very-secret-value-88');
   });
 });

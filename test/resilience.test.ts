@@ -10,7 +10,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AtlasSimulator } from '../providers/atlas/simulator.ts';
+import { ATLAS_DEMO, type AtlasSimulator } from '../providers/atlas/simulator.ts';
 import { createMesaSimulator, demoKey } from '../providers/mesa/simulator.ts';
 import { createTykSimulator, demoSession } from '../providers/tyk/simulator.ts';
 import { providerKinds, providers } from '../providers/index.ts';
@@ -67,9 +67,13 @@ beforeAll(async () => {
   const doc: Record<string, Record<string, unknown>> = {};
   for (const [kind, s] of sandboxes)
     for (const [suffix, options] of Object.entries(CONNECTIONS)) doc[`${kind}${suffix}`] = { kind, ...s.connection, ...options };
+  // The sandbox's Atlas uses a service account; its API key (HTTP Digest) gets a connection too.
+  const { clientId: _id, clientSecret: _secret, ...atlas } = sandboxes.get('atlas')!.connection;
+  doc['atlas-digest'] = { kind: 'atlas', ...atlas, publicKey: ATLAS_DEMO.publicKey, privateKey: ATLAS_DEMO.privateKey, ...CONNECTIONS[''] };
   gw = await startGateway({ providers: doc });
-  // Atlas: complete the Digest handshake once, so each later attempt is one request.
+  // Atlas: fetch the token / complete the Digest handshake once, so each later attempt is one request.
   for (const kind of providerKinds) await update(kind, kind);
+  await update('atlas-digest', 'atlas');
 });
 afterAll(async () => {
   await gw?.close();
@@ -251,7 +255,7 @@ describe('vendor specifics', () => {
     atlas.expireNonces();
     // The first PATCH (stale nonce) goes through to the 401; the next three get 503.
     atlas.inject(faults.unavailable({ method: 'PATCH', skip: 1, times: 3 }));
-    const { error } = await update('atlas', 'atlas');
+    const { error } = await update('atlas-digest', 'atlas');
     expect(atlas.requests.map((r) => r.status)).toEqual([401, 503, 503, 503]);
     expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstream: { status: 503, attempts: 3 } });
   });
@@ -259,9 +263,19 @@ describe('vendor specifics', () => {
   it('Atlas: after a stale nonce the update succeeds with one re-challenge', async () => {
     const atlas = sandboxes.get('atlas')!.simulator as AtlasSimulator;
     atlas.expireNonces();
-    const { body } = await update('atlas', 'atlas');
+    const { body } = await update('atlas-digest', 'atlas');
     expect(body.errors).toBeUndefined();
     expect(atlas.requests.map((r) => r.status)).toEqual([401, 200]);
+  });
+
+  it('Atlas: a 401 to a revoked token is answered inside one attempt (one new token), not counted as one', async () => {
+    const atlas = sandboxes.get('atlas')!.simulator as AtlasSimulator;
+    atlas.expireTokens();
+    // The first PATCH (revoked token) goes through to the 401; the next three get 503.
+    atlas.inject(faults.unavailable({ method: 'PATCH', skip: 1, times: 3 }));
+    const { error } = await update('atlas', 'atlas');
+    expect(atlas.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['PATCH 401', 'POST 200', 'PATCH 503', 'PATCH 503', 'PATCH 503']);
+    expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstream: { status: 503, attempts: 3 } });
   });
 
   it('Tyk: a retry repeats the whole read-modify-write', async () => {
@@ -506,8 +520,16 @@ describe('the sandbox fault API over HTTP', () => {
     const atlas = sandboxes.get('atlas')!.simulator;
     expect((await fetch(`${atlas.origin}/__sim/expire-nonces`, { method: 'POST' })).status).toBe(204);
     atlas.reset();
-    expect((await update('atlas', 'atlas')).body.errors).toBeUndefined();
+    expect((await update('atlas-digest', 'atlas')).body.errors).toBeUndefined();
     expect(atlas.requests.map((r) => r.status)).toEqual([401, 200]);
+    expect((await fetch(`${atlas.origin}/__sim/expire-tokens`, { method: 'POST' })).status).toBe(204);
+    atlas.reset();
+    expect((await update('atlas', 'atlas')).body.errors).toBeUndefined();
+    expect(atlas.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      expect.stringMatching(/^PATCH \/api\/atlas\/v2\/.* 401$/),
+      'POST /api/oauth/token 200',
+      expect.stringMatching(/^PATCH \/api\/atlas\/v2\/.* 200$/),
+    ]);
     // Control calls are never recorded as vendor requests.
     expect(mesa.requests.every((r) => !r.path.startsWith('/__sim'))).toBe(true);
   });

@@ -6,6 +6,7 @@
  */
 import type { NormalizedKey, UpstreamRequest, UpstreamResponse } from '../../providers/types.ts';
 import { UpstreamFailure } from '../upstream/client.ts';
+import { tokenEndpointError } from '../upstream/oauth.ts';
 import { attemptNumber, attemptSignal } from '../upstream/resilience.ts';
 import type { Connection } from './connections.ts';
 import type { ApiKey, OperationContext } from './context.ts';
@@ -78,13 +79,17 @@ export async function call(ctx: OperationContext, connection: Connection, provid
     if (err.kind === 'too_large') throw badResponseError(provider, id, err.status ?? 200, `a body over the size limit (${err.message})`);
     throw unavailableError(provider, id, err.message);
   }
+  if (res.tokenEndpoint && res.status >= 200 && res.status < 300) {
+    ctx.log.warn({ provider, kind: connection.kind, status: res.status }, 'upstream token answer not understood');
+    throw badResponseError(provider, id, res.status, 'an access token answer it does not document');
+  }
   if (res.status >= 200 && res.status < 300) return res;
   const secrets = ctx.connections.secrets;
   if (res.status >= 300 && res.status < 400) {
     ctx.log.warn({ provider, kind: connection.kind, method: req.method, path: req.path, status: res.status }, 'upstream redirect refused');
     throw badResponseError(provider, id, res.status, 'a redirect, which keygate never follows');
   }
-  const vendor = connection.adapter.mapError(res);
+  const vendor = res.tokenEndpoint ? tokenEndpointError(res) : connection.adapter.mapError(res, connection.settings);
   const error = upstreamError(provider, id, res, vendor, secrets);
   ctx.log.warn(
     {

@@ -60,7 +60,7 @@ async function list(ctx: OperationContext, provider: string, first: number, afte
   for (;;) {
     const page = at.page;
     const res = await connection.resilience.execute(() => call(ctx, connection, provider, '(list)', adapter.listPage!(settings, page)), ctx.signal);
-    const parsed = adapter.parseListPage(res.json, page);
+    const parsed = adapter.parseListPage(res.json, page, settings);
     if (!parsed) throw badResponseError(provider, '(list)', res.status, 'a key list it does not document');
     const rest = parsed.keys.slice(at.skip);
     const take = rest.slice(0, first - edges.length);

@@ -58,7 +58,7 @@ async function applyRecorded(
       writesSent += 1;
       const res = await call(ctx, connection, provider, id, request);
       progress.answered(res.status);
-      const normalized = adapter.normalize(res.json, id, request);
+      const normalized = adapter.normalize(res.json, id, request, settings);
       if (!normalized) throw badResponseError(provider, id, res.status, 'a body it does not document');
       const key = toApiKey(connection, provider, normalized, ctx.connections.secrets);
       // A later read in this operation sees the new value (for Tyk, the session as written).
