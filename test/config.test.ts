@@ -46,6 +46,10 @@ describe('config', () => {
     ['atlas with no credential set', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n', 'providers.a: needs a credential set'],
     ['atlas with half a service account', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n', 'providers.a.clientSecret: required with clientId'],
     ['an atlas baseUrl naming no version', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: s\n    baseUrl: https://cloud.mongodb.com/api/atlas/v1.5\n', 'providers.a.baseUrl: must end in /api/atlas/v2'],
+    ['tyk with two credentials', 'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    apiKey: k\n    adminSecret: s\n', 'providers.t: set exactly one credential: apiKey (api: dashboard), secret (api: gateway) or adminSecret (api: dashboard-admin); got apiKey, adminSecret'],
+    ['tyk with a credential not matching api', 'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:8080\n    api: gateway\n    apiKey: k\n', 'providers.t.apiKey: does not match api: gateway, which takes secret'],
+    ['tyk hashedKeyIds without api: gateway', 'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    apiKey: k\n    hashedKeyIds: true\n', 'providers.t.hashedKeyIds: applies to api: gateway only'],
+    ['an unknown tyk api', 'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    api: portal\n    apiKey: k\n', 'providers.t.api: '],
     ['an unknown section', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\nproviderz: {}\n', 'providerz: unknown section'],
   ])('refuses %s, naming the path', (_what, yaml, expected) => {
     expect(problems(yaml).some((p) => p.startsWith(expected))).toBe(true);
