@@ -18,6 +18,7 @@ import { createSqliteAuditStore } from '../src/audit/sqlite.ts';
 import { ConfigError, describeConfig, resolveConfig } from '../src/config/schema.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
+import { fingerprintKeyId } from '../src/core/key-ids.ts';
 
 const S = { mesa: 'mesa_audit_token_a1b2c3d4', basic: 'basic_audit_token_e5f6a7b8', tyk: 'tyk_audit_admin_secret_c9d0' };
 const T = {
@@ -211,7 +212,8 @@ describe.each([
     expect(mesa.requests).toHaveLength(0);
     const byRequest = new Map((await entries({}, 200)).map((e) => [e.requestId, e]));
     expect(byRequest.get(nulId)).toMatchObject({ outcome: 'BAD_USER_INPUT', keyId: 'a\\u0000b' });
-    expect(byRequest.get(requestId)).toMatchObject({ outcome: 'BAD_USER_INPUT', keyId: 'x\\ud800', patch: { tyk: { meta_data: { k: 'nul\\u0000', n: 'Infinity' } } } });
+    // A Tyk key id is a live key: only its fingerprint is kept (test/key-id-fingerprint.test.ts).
+    expect(byRequest.get(requestId)).toMatchObject({ outcome: 'BAD_USER_INPUT', keyId: fingerprintKeyId('x\ud800'), patch: { tyk: { meta_data: { k: 'nul\\u0000', n: 'Infinity' } } } });
     expect(byRequest.get(bad)).toMatchObject({ outcome: 'BAD_USER_INPUT', patch: { removeTags: ['t\\udc00', 'nul\\u0000'] } });
   });
 

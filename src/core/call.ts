@@ -12,6 +12,7 @@ import type { Connection } from './connections.ts';
 import type { ApiKey, OperationContext } from './context.ts';
 import { DeadlineExceededError } from './deadline.ts';
 import { badResponseError, GatewayError, unavailableError, upstreamError } from './errors.ts';
+import { keptKeyId, keptPath } from './key-ids.ts';
 import { redactBody, redactText } from './redact.ts';
 
 /** Finds the connection or throws UNKNOWN_PROVIDER naming the configured ones. */
@@ -50,10 +51,16 @@ export function toApiKey(connection: Connection, provider: string, key: Normaliz
 }
 
 /** The HTTP exchange itself, in an upstream span (when tracing is on) whose traceparent goes along. */
-function send(ctx: OperationContext, connection: Connection, provider: string, req: UpstreamRequest, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
+function send(ctx: OperationContext, connection: Connection, provider: string, id: string, req: UpstreamRequest, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
   const tracing = ctx.tracing;
   if (!tracing?.enabled) return connection.client.send(req, { signal, requestId: ctx.requestId });
-  const attributes = { 'keygate.provider': provider, 'keygate.kind': connection.kind, 'http.request.method': req.method, 'keygate.attempt': attemptNumber() ?? 1 };
+  const attributes = {
+    'keygate.provider': provider,
+    'keygate.kind': connection.kind,
+    'keygate.key_id': keptKeyId(connection, id),
+    'http.request.method': req.method,
+    'keygate.attempt': attemptNumber() ?? 1,
+  };
   return tracing.inSpan(`upstream ${req.method}`, ctx.traceContext, attributes, async (span, spanContext) => {
     const res = await connection.client.send(req, { signal, requestId: ctx.requestId, traceparent: tracing.traceparent(spanContext) });
     span.setAttribute('http.response.status_code', res.status);
@@ -67,14 +74,16 @@ function send(ctx: OperationContext, connection: Connection, provider: string, r
  */
 export async function call(ctx: OperationContext, connection: Connection, provider: string, id: string, req: UpstreamRequest): Promise<UpstreamResponse> {
   let res: UpstreamResponse;
+  // The path holds the key id, which for some vendors is the key itself: logs keep its fingerprint.
+  const path = keptPath(connection, id, req.path);
   // Inside connection.resilience.execute: the caller's signal joined with the call's deadline.
   const signal = attemptSignal() ?? ctx.signal;
   try {
-    res = await send(ctx, connection, provider, req, signal);
+    res = await send(ctx, connection, provider, id, req, signal);
   } catch (err) {
     if (!(err instanceof UpstreamFailure)) throw err;
     const deadline = signal?.reason instanceof DeadlineExceededError ? signal.reason : undefined;
-    ctx.log.warn({ provider, kind: connection.kind, method: req.method, path: req.path, failure: deadline ? 'deadline' : err.kind }, 'upstream call failed');
+    ctx.log.warn({ provider, kind: connection.kind, method: req.method, path, failure: deadline ? 'deadline' : err.kind }, 'upstream call failed');
     if (deadline) throw unavailableError(provider, id, deadline.message);
     if (err.kind === 'too_large') throw badResponseError(provider, id, err.status ?? 200, `a body over the size limit (${err.message})`);
     throw unavailableError(provider, id, err.message);
@@ -86,7 +95,7 @@ export async function call(ctx: OperationContext, connection: Connection, provid
   if (res.status >= 200 && res.status < 300) return res;
   const secrets = ctx.connections.secrets;
   if (res.status >= 300 && res.status < 400) {
-    ctx.log.warn({ provider, kind: connection.kind, method: req.method, path: req.path, status: res.status }, 'upstream redirect refused');
+    ctx.log.warn({ provider, kind: connection.kind, method: req.method, path, status: res.status }, 'upstream redirect refused');
     throw badResponseError(provider, id, res.status, 'a redirect, which keygate never follows');
   }
   const vendor = res.tokenEndpoint ? tokenEndpointError(res) : connection.adapter.mapError(res, connection.settings);
@@ -96,7 +105,7 @@ export async function call(ctx: OperationContext, connection: Connection, provid
       provider,
       kind: connection.kind,
       method: req.method,
-      path: req.path,
+      path,
       status: res.status,
       code: error.code,
       vendorCode: vendor.vendorCode,

@@ -11,6 +11,7 @@ import type { Connection } from '../core/connections.ts';
 import type { ApiKey, OperationContext } from '../core/context.ts';
 import { startDeadline, type Deadline } from '../core/deadline.ts';
 import { auditUnavailableError, badResponseError, keyBusyError, keyLockLostError } from '../core/errors.ts';
+import { keptKeyId } from '../core/key-ids.ts';
 import { KeyLockError } from '../core/key-lock.ts';
 import { runOperation, type OperationProgress } from '../core/run-operation.ts';
 
@@ -86,11 +87,11 @@ async function applyRecorded(
     );
   } catch (err) {
     if (cut) {
-      ctx.log.error({ provider, keyId: id, reason: cut.message, writesSent }, 'key lock lost mid-update; the call was cut');
+      ctx.log.error({ provider, keyId: keptKeyId(connection, id), reason: cut.message, writesSent }, 'key lock lost mid-update; the call was cut');
       throw keyLockLostError(provider, id, cut.message, writesSent);
     }
     if (!(err instanceof KeyLockError)) throw err;
-    ctx.log.error({ provider, keyId: id, lock: err.kind, reason: err.message }, 'key lock not taken; nothing sent');
+    ctx.log.error({ provider, keyId: keptKeyId(connection, id), lock: err.kind, reason: err.message }, 'key lock not taken; nothing sent');
     throw err.kind === 'timeout' ? keyBusyError(provider, id, err.message) : auditUnavailableError(provider, id);
   }
 }
