@@ -170,6 +170,16 @@ describe('atlas service accounts', () => {
     expectNoTokenIn(gw, res.text, preview.text, audit.text, metrics.text);
   });
 
+  it('redacts the access token wherever a vendor answer echoes it', async () => {
+    gw = await gateway({ atlas: sa() });
+    await gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { name: 'first' } });
+    const [token] = sim.issuedTokens().slice(-1);
+    sim.inject({ method: 'PATCH', response: { status: 400, json: { detail: `Bad token ${token}`, error: 400, errorCode: 'VALIDATION_ERROR', reason: 'Bad Request' } } });
+    const res = await gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { name: 'second' } });
+    expect(res.body.errors![0].extensions.upstream.message).toBe('Bad token [redacted]');
+    expect(res.text).not.toContain(token);
+  });
+
   it('fetches one token for 50 concurrent calls', async () => {
     gw = await gateway({ atlas: sa({ maxConcurrency: 50 }) });
     const answers = await Promise.all(Array.from({ length: 50 }, () => gw!.gql(`{ apiKey(provider: "atlas", id: "${KEY}") { id } }`)));

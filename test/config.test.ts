@@ -15,6 +15,18 @@ function problems(yaml: string, env: Record<string, string> = {}): string[] {
   return [];
 }
 
+/** `src/main.ts --config <yaml>` run to its exit: the exit code and everything it printed. */
+async function startWith(yaml: string, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const file = join(mkdtempSync(join(tmpdir(), 'keygate-config-')), 'config.yaml');
+  writeFileSync(file, yaml);
+  const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], { env: { ...process.env, ...env } });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  return { code, out };
+}
+
 describe('config', () => {
   it('expands ${VAR} in any string and applies defaults', () => {
     const config = parseConfig(
@@ -62,14 +74,7 @@ describe('config', () => {
   });
 
   it('stops `npm start -- --config` with exit 1 and the path, before anything listens', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keygate-config-'));
-    const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'providers:\n  atlas:\n    kind: atlas\n    publicKey: pub\n    privateKey: ${ATLAS_SECRET_X}\n');
-    const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], { env: { ...process.env, ATLAS_SECRET_X: 'very-secret-value-77' } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const { code, out } = await startWith('providers:\n  atlas:\n    kind: atlas\n    publicKey: pub\n    privateKey: ${ATLAS_SECRET_X}\n', { ATLAS_SECRET_X: 'very-secret-value-77' });
     expect(code).toBe(1);
     expect(out).toContain('providers.atlas.orgId: required');
     expect(out).not.toContain('very-secret-value-77');
@@ -77,14 +82,11 @@ describe('config', () => {
   });
 
   it('stops with exit 1 naming the path when a connection holds two credential sets', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keygate-config-'));
-    const file = join(dir, 'two.yaml');
-    writeFileSync(file, 'providers:\n  atlas:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: ${ATLAS_SECRET_Y}\n    publicKey: p\n    privateKey: k-private-key\n');
-    const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], { env: { ...process.env, ATLAS_SECRET_Y: 'very-secret-value-88' } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    expect(await new Promise<number | null>((r) => child.on('exit', r))).toBe(1);
+    const { code, out } = await startWith(
+      'providers:\n  atlas:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: ${ATLAS_SECRET_Y}\n    publicKey: p\n    privateKey: k-private-key\n',
+      { ATLAS_SECRET_Y: 'very-secret-value-88' },
+    );
+    expect(code).toBe(1);
     expect(out).toContain('providers.atlas: set exactly one credential set');
     expect(out).not.toContain('very-secret-value-88');
   });

@@ -36,7 +36,8 @@ export async function currentOf(ctx: OperationContext, connection: Connection, i
   return loaded.current;
 }
 
-export function toApiKey(connection: Connection, provider: string, key: NormalizedKey, secrets: readonly string[]): ApiKey {
+export function toApiKey(connection: Connection, provider: string, key: NormalizedKey, configured: readonly string[]): ApiKey {
+  const secrets = withLiveCredentials(connection, configured);
   // Any field may echo a credential (a client can put one in a tag): every string is checked.
   const clean = (v: string | null) => (v === null ? null : redactText(v, secrets));
   return {
@@ -48,6 +49,12 @@ export function toApiKey(connection: Connection, provider: string, key: Normaliz
     kind: connection.kind,
     raw: redactBody(key.raw, connection.adapter.secretBodyFields, secrets),
   };
+}
+
+/** The configured credentials plus those the connection obtained at run time (an access token). */
+function withLiveCredentials(connection: Connection, configured: readonly string[]): readonly string[] {
+  const live = connection.client.liveCredentials();
+  return live.length === 0 ? configured : [...configured, ...live];
 }
 
 /** The HTTP exchange itself, in an upstream span (when tracing is on) whose traceparent goes along. */
@@ -93,7 +100,7 @@ export async function call(ctx: OperationContext, connection: Connection, provid
     throw badResponseError(provider, id, res.status, 'an access token answer it does not document');
   }
   if (res.status >= 200 && res.status < 300) return res;
-  const secrets = ctx.connections.secrets;
+  const secrets = withLiveCredentials(connection, ctx.connections.secrets);
   if (res.status >= 300 && res.status < 400) {
     ctx.log.warn({ provider, kind: connection.kind, method: req.method, path, status: res.status }, 'upstream redirect refused');
     throw badResponseError(provider, id, res.status, 'a redirect, which keygate never follows');

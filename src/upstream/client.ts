@@ -56,6 +56,8 @@ export interface UpstreamClient {
   /** The headers a request is sent with, every credential shown as "[redacted]" (for previews). */
   headersFor(req: UpstreamRequest): Record<string, string>;
   send(req: UpstreamRequest, options?: SendOptions): Promise<UpstreamResponse>;
+  /** Credentials obtained at run time (an OAuth access token), to redact like configured ones. */
+  liveCredentials(): string[];
   /** Closes the pool once its calls are done; `force` aborts those still running. */
   close(force?: boolean): Promise<void>;
 }
@@ -220,7 +222,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     return headers;
   };
 
-  return { urlFor, headersFor, send, close: (force) => pool.close(force) };
+  return { urlFor, headersFor, send, liveCredentials: () => tokens?.current() ?? [], close: (force) => pool.close(force) };
 }
 
 /** A token, or the token endpoint's refusal; a caller that stops waiting fails as an aborted exchange. */

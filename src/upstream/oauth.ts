@@ -26,12 +26,16 @@ export interface TokenSource {
   get(signal?: AbortSignal): Promise<TokenResult>;
   /** The API refused `token`: drop it, unless a newer one replaced it already. */
   invalidate(token: string): void;
+  /** The tokens fetched so far that may still be in use (for redaction). */
+  current(): string[];
 }
 
 export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const now = options.now ?? Date.now;
   let cached: { token: string; renewAt: number } | undefined;
   let pending: Promise<TokenResult> | undefined;
+  // The last few tokens: a call started with an older one may still be answering.
+  const recent: string[] = [];
 
   const fetchOnce = (): Promise<TokenResult> => {
     pending ??= (async () => {
@@ -40,6 +44,8 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
         if ('refused' in result) return result;
         const lifetimeMs = Math.max(0, result.expiresInSec * 1000);
         cached = { token: result.token, renewAt: now() + lifetimeMs - Math.min(TOKEN_EXPIRY_MARGIN_MS, lifetimeMs / 2) };
+        recent.push(result.token);
+        if (recent.length > 4) recent.shift();
         return { token: result.token };
       } finally {
         pending = undefined;
@@ -65,6 +71,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     invalidate(token) {
       if (cached?.token === token) cached = undefined;
     },
+    current: () => [...recent],
   };
 }
 

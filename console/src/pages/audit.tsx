@@ -111,7 +111,10 @@ export function AuditPage({ params }: { params: URLSearchParams }) {
                   <td>{e.caller}</td>
                   <td>{e.operation}</td>
                   <td>{e.provider ?? '—'}</td>
-                  <td className="id">{e.provider && e.keyId ? <Link to={paths.key(e.provider, e.keyId)}>{e.keyId}</Link> : (e.keyId ?? '—')}</td>
+                  <td className="id">
+                    {/* A Tyk key id is kept as its fingerprint (`sha256:…`), which names no key to open. */}
+                    {e.provider && e.keyId && !e.keyId.startsWith('sha256:') ? <Link to={paths.key(e.provider, e.keyId)}>{e.keyId}</Link> : (e.keyId ?? '—')}
+                  </td>
                   <td>
                     <span className={`badge ${e.outcome === 'OK' ? 'state-closed' : e.outcome === 'PENDING' ? 'state-half_open' : 'state-open'}`}>{e.outcome}</span>
                   </td>
