@@ -64,7 +64,8 @@ function send(ctx: OperationContext, connection: Connection, provider: string, i
   const attributes = {
     'keygate.provider': provider,
     'keygate.kind': connection.kind,
-    'keygate.key_id': keptKeyId(connection, id),
+    // The key this call addresses (not a list page), as keygate keeps it.
+    ...(req.path.includes(encodeURIComponent(id)) && { 'keygate.key_id': keptKeyId(connection, id) }),
     'http.request.method': req.method,
     'keygate.attempt': attemptNumber() ?? 1,
   };
