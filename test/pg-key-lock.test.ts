@@ -21,6 +21,7 @@ import { faults } from '../sandbox/simulator-kit.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
 import { recordSeen, registerSecret, startGatewayChild, until, type GatewayProcess } from './harness.ts';
 import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
+import { fingerprintKeyId } from '../src/core/key-ids.ts';
 
 const TYK_SECRET = 'tyk_pgloss_admin_secret_31cd';
 const BASIC_TOKEN = 'basic_pgloss_token_9a8b7c';
@@ -130,8 +131,9 @@ async function waitFor<T>(probe: () => Promise<T[]>): Promise<T[]> {
   return found;
 }
 
+/** The outcome rows of a Tyk key, whose id the audit log keeps as its fingerprint. */
 async function outcomes(keyId: string): Promise<Array<{ outcome: string; attempts: number | null; upstream_status: number | null }>> {
-  return sql(`SELECT outcome, attempts, upstream_status FROM ${escapeIdentifier(schema)}.audit_log WHERE key_id = $1 AND phase = 'outcome' ORDER BY seq`, [keyId]);
+  return sql(`SELECT outcome, attempts, upstream_status FROM ${escapeIdentifier(schema)}.audit_log WHERE key_id = $1 AND phase = 'outcome' ORDER BY seq`, [fingerprintKeyId(keyId)]);
 }
 
 function expectAlive(): void {

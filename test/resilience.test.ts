@@ -22,6 +22,7 @@ import { GatewayError } from '../src/core/errors.ts';
 import { createResilience } from '../src/upstream/resilience.ts';
 import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
+import { fingerprintKeyId } from '../src/core/key-ids.ts';
 
 /** The method of each vendor's update call: faults aimed at it, attempts counted by it. */
 const WRITE_METHOD: Record<ProviderKind, string> = { mesa: 'PATCH', basic: 'PATCH', atlas: 'PATCH', tyk: 'PUT', plumaa: 'PUT' };
@@ -648,7 +649,8 @@ describe('graceful shutdown', () => {
         const store = await createAuditStore(
           tyk ? { store: 'postgres', url: await testDatabaseUrl(), schema } : { store: 'sqlite', path: join(dir, 'audit.db'), synchronous: 'normal' },
         );
-        const { entries } = await store!.query({ keyId }, 10);
+        // A Tyk key id is kept as its fingerprint.
+        const { entries } = await store!.query({ keyId: tyk ? fingerprintKeyId(keyId) : keyId }, 10);
         await store!.close();
         expect(entries.map((e) => e.outcome)).toEqual(['PENDING']);
         expect(out).not.toContain(secret);
