@@ -261,3 +261,27 @@ describe('atlas service accounts', () => {
     expect(tokens[1].headers.authorization).toBe(`Basic ${Buffer.from(`${CLIENT}:${NEXT_SECRET}`).toString('base64')}`);
   });
 });
+
+describe('the Atlas simulator (v2 and the token endpoint)', () => {
+  const basic = (secret = SECRET) => `Basic ${Buffer.from(`${CLIENT}:${secret}`).toString('base64')}`;
+  const token = (body: string, authorization = basic()) =>
+    fetch(`${sim.origin}/api/oauth/token`, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body });
+
+  it('refuses a v2 call without the versioned Accept with 406 INVALID_VERSION_DATE, and serves it with one', async () => {
+    const { access_token } = (await (await token('grant_type=client_credentials')).json()) as { access_token: string };
+    registerSecret(access_token);
+    const url = `${sim.v2BaseUrl}/orgs/${ORG}/apiKeys/${KEY}`;
+    const plain = await fetch(url, { headers: { authorization: `Bearer ${access_token}`, accept: 'application/json' } });
+    expect(plain.status).toBe(406);
+    expect(await plain.json()).toEqual({ detail: 'Invalid accept header or version date.', error: 406, errorCode: 'INVALID_VERSION_DATE', parameters: [], reason: 'Not Acceptable' });
+    const versioned = await fetch(url, { headers: { authorization: `Bearer ${access_token}`, accept: MEDIA } });
+    expect(versioned.status).toBe(200);
+  });
+
+  it('answers the token endpoint’s refusals with {error, error_description}', async () => {
+    const wrong = await token('grant_type=client_credentials', basic('nope'));
+    expect([wrong.status, await wrong.json()]).toEqual([401, { error: 'invalid_client', error_description: 'Invalid client credentials.' }]);
+    const grant = await token('grant_type=password');
+    expect([grant.status, await grant.json()]).toEqual([400, { error: 'unsupported_grant_type', error_description: 'Invalid grant type.' }]);
+  });
+});
