@@ -157,7 +157,15 @@ describe('atlas simulator: digest authentication', () => {
       const first = await fetch(url);
       const challenge = parseDigestChallenge(first.headers.get('www-authenticate') ?? '')!;
       await new Promise((r) => setTimeout(r, 10));
-      const authorization = digestAuthorization({ username: OWNER.publicKey, password: OWNER.privateKey, method: 'GET', uri: new URL(url).pathname, challenge, nc: 1, cnonce: 'c1' });
+      const authorization = digestAuthorization({
+        username: OWNER.publicKey,
+        password: OWNER.privateKey,
+        method: 'GET',
+        uri: new URL(url).pathname,
+        challenge,
+        nc: 1,
+        cnonce: 'c1',
+      });
       const res = await fetch(url, { headers: { authorization } });
       expect(res.status).toBe(401);
       expect(parseDigestChallenge(res.headers.get('www-authenticate') ?? '')?.stale).toBe(true);
@@ -263,7 +271,13 @@ describe('atlas simulator: documented 400s', () => {
     for (const method of ['PATCH', 'GET']) {
       const res = await call(method, keyPath(MISSING), method === 'PATCH' ? { desc: 'x' } : undefined);
       expect(res.status).toBe(400);
-      expect(res.json).toEqual({ detail: `No API key with ID ${MISSING} exists.`, error: 400, errorCode: 'API_KEY_NOT_FOUND', parameters: [MISSING], reason: 'Bad Request' });
+      expect(res.json).toEqual({
+        detail: `No API key with ID ${MISSING} exists.`,
+        error: 400,
+        errorCode: 'API_KEY_NOT_FOUND',
+        parameters: [MISSING],
+        reason: 'Bad Request',
+      });
     }
   });
 
@@ -286,7 +300,10 @@ describe('atlas sandbox', () => {
       expect(baseUrl).toBe(`${sandbox.simulator.origin}/api/atlas/v2`);
       const tokenRes = await fetch(`${sandbox.simulator.origin}/api/oauth/token`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: 'grant_type=client_credentials',
       });
       const { access_token } = (await tokenRes.json()) as { access_token: string };

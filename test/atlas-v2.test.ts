@@ -104,7 +104,12 @@ describe('atlas v2 with an API key (Digest)', () => {
     const res = await gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { name: 'x' } });
     expect(res.body.errors![0].extensions).toMatchObject({
       code: 'BAD_USER_INPUT',
-      upstream: { status: 400, code: 'VALIDATION_ERROR', message: 'Invalid request body.', fields: [{ field: 'desc', description: 'size must be between 1 and 250' }] },
+      upstream: {
+        status: 400,
+        code: 'VALIDATION_ERROR',
+        message: 'Invalid request body.',
+        fields: [{ field: 'desc', description: 'size must be between 1 and 250' }],
+      },
     });
   });
 
@@ -174,7 +179,10 @@ describe('atlas service accounts', () => {
     gw = await gateway({ atlas: sa() });
     await gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { name: 'first' } });
     const [token] = sim.issuedTokens().slice(-1);
-    sim.inject({ method: 'PATCH', response: { status: 400, json: { detail: `Bad token ${token}`, error: 400, errorCode: 'VALIDATION_ERROR', reason: 'Bad Request' } } });
+    sim.inject({
+      method: 'PATCH',
+      response: { status: 400, json: { detail: `Bad token ${token}`, error: 400, errorCode: 'VALIDATION_ERROR', reason: 'Bad Request' } },
+    });
     const res = await gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { name: 'second' } });
     expect(res.body.errors![0].extensions.upstream.message).toBe('Bad token [redacted]');
     expect(res.text).not.toContain(token);
@@ -209,7 +217,11 @@ describe('atlas service accounts', () => {
 
   it('answers a 401 to a brand-new token with UNAUTHENTICATED after one renewal, not a loop', async () => {
     gw = await gateway({ atlas: sa() });
-    sim.inject({ method: 'PATCH', times: 2, response: { status: 401, json: { detail: 'Invalid or expired access token.', error: 401, reason: 'Unauthorized' } } });
+    sim.inject({
+      method: 'PATCH',
+      times: 2,
+      response: { status: 401, json: { detail: 'Invalid or expired access token.', error: 401, reason: 'Unauthorized' } },
+    });
     const res = await gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { name: 'x' } });
     expect(res.body.errors![0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', upstream: { status: 401 } });
     expect(tokenRequests()).toHaveLength(2);
@@ -273,7 +285,13 @@ describe('the Atlas simulator (v2 and the token endpoint)', () => {
     const url = `${sim.v2BaseUrl}/orgs/${ORG}/apiKeys/${KEY}`;
     const plain = await fetch(url, { headers: { authorization: `Bearer ${access_token}`, accept: 'application/json' } });
     expect(plain.status).toBe(406);
-    expect(await plain.json()).toEqual({ detail: 'Invalid accept header or version date.', error: 406, errorCode: 'INVALID_VERSION_DATE', parameters: [], reason: 'Not Acceptable' });
+    expect(await plain.json()).toEqual({
+      detail: 'Invalid accept header or version date.',
+      error: 406,
+      errorCode: 'INVALID_VERSION_DATE',
+      parameters: [],
+      reason: 'Not Acceptable',
+    });
     const versioned = await fetch(url, { headers: { authorization: `Bearer ${access_token}`, accept: MEDIA } });
     expect(versioned.status).toBe(200);
   });

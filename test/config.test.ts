@@ -36,7 +36,12 @@ describe('config', () => {
     const atlas = config.providers.get('atlas')!;
     expect(atlas.settings).toEqual({ baseUrl: 'https://cloud.mongodb.com/api/atlas/v2', orgId: 'org-1', publicKey: 'pub', privateKey: 'priv-key-123' });
     expect(atlas.timeoutMs).toBe(5_000);
-    expect(atlas).toMatchObject({ deadlineMs: 15_000, retry: { attempts: 3, maxDelayMs: 10_000 }, maxConcurrency: 8, circuitBreaker: { failures: 5, cooldownMs: 30_000 } });
+    expect(atlas).toMatchObject({
+      deadlineMs: 15_000,
+      retry: { attempts: 3, maxDelayMs: 10_000 },
+      maxConcurrency: 8,
+      circuitBreaker: { failures: 5, cooldownMs: 30_000 },
+    });
     expect(config.providers.get('tyk')!.settings.baseUrl).toBe('http://tyk.internal:3000');
     expect(config.providers.get('tyk')!.timeoutMs).toBe(2500);
     expect(config.secrets.sort()).toEqual(['priv-key-123', 's3cret-admin']);
@@ -52,15 +57,43 @@ describe('config', () => {
     ['tyk without baseUrl', 'providers:\n  t:\n    kind: tyk\n    adminSecret: s\n', 'providers.t.baseUrl: required (tyk has no default URL)'],
     ['a missing ${VAR}', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: ${NOPE}\n', 'providers.m.token: environment variable NOPE is not set'],
     ['no providers', 'providers: {}\n', 'providers: required'],
-    ['a bad provider name', 'providers:\n  __proto__x:\n    kind: mesa\n    org: o\n    token: t\n', 'providers.__proto__x: a provider name must start with a letter'],
+    [
+      'a bad provider name',
+      'providers:\n  __proto__x:\n    kind: mesa\n    org: o\n    token: t\n',
+      'providers.__proto__x: a provider name must start with a letter',
+    ],
     ['a bad timeout', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\n    timeoutMs: -1\n', 'providers.m.timeoutMs: '],
-    ['atlas with both credential sets', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: s\n    publicKey: p\n    privateKey: k\n', 'providers.a: set exactly one credential set'],
+    [
+      'atlas with both credential sets',
+      'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: s\n    publicKey: p\n    privateKey: k\n',
+      'providers.a: set exactly one credential set',
+    ],
     ['atlas with no credential set', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n', 'providers.a: needs a credential set'],
-    ['atlas with half a service account', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n', 'providers.a.clientSecret: required with clientId'],
-    ['an atlas baseUrl naming no version', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: s\n    baseUrl: https://cloud.mongodb.com/api/atlas/v1.5\n', 'providers.a.baseUrl: must end in /api/atlas/v2'],
-    ['tyk with two credentials', 'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    apiKey: k\n    adminSecret: s\n', 'providers.t: set exactly one credential: apiKey (api: dashboard), secret (api: gateway) or adminSecret (api: dashboard-admin); got apiKey, adminSecret'],
-    ['tyk with a credential not matching api', 'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:8080\n    api: gateway\n    apiKey: k\n', 'providers.t.apiKey: does not match api: gateway, which takes secret'],
-    ['tyk hashedKeyIds without api: gateway', 'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    apiKey: k\n    hashedKeyIds: true\n', 'providers.t.hashedKeyIds: applies to api: gateway only'],
+    [
+      'atlas with half a service account',
+      'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n',
+      'providers.a.clientSecret: required with clientId',
+    ],
+    [
+      'an atlas baseUrl naming no version',
+      'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: s\n    baseUrl: https://cloud.mongodb.com/api/atlas/v1.5\n',
+      'providers.a.baseUrl: must end in /api/atlas/v2',
+    ],
+    [
+      'tyk with two credentials',
+      'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    apiKey: k\n    adminSecret: s\n',
+      'providers.t: set exactly one credential: apiKey (api: dashboard), secret (api: gateway) or adminSecret (api: dashboard-admin); got apiKey, adminSecret',
+    ],
+    [
+      'tyk with a credential not matching api',
+      'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:8080\n    api: gateway\n    apiKey: k\n',
+      'providers.t.apiKey: does not match api: gateway, which takes secret',
+    ],
+    [
+      'tyk hashedKeyIds without api: gateway',
+      'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    apiKey: k\n    hashedKeyIds: true\n',
+      'providers.t.hashedKeyIds: applies to api: gateway only',
+    ],
     ['an unknown tyk api', 'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    api: portal\n    apiKey: k\n', 'providers.t.api: '],
     ['an unknown section', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\nproviderz: {}\n', 'providerz: unknown section'],
   ])('refuses %s, naming the path', (_what, yaml, expected) => {
@@ -74,7 +107,9 @@ describe('config', () => {
   });
 
   it('stops `npm start -- --config` with exit 1 and the path, before anything listens', async () => {
-    const { code, out } = await startWith('providers:\n  atlas:\n    kind: atlas\n    publicKey: pub\n    privateKey: ${ATLAS_SECRET_X}\n', { ATLAS_SECRET_X: 'very-secret-value-77' });
+    const { code, out } = await startWith('providers:\n  atlas:\n    kind: atlas\n    publicKey: pub\n    privateKey: ${ATLAS_SECRET_X}\n', {
+      ATLAS_SECRET_X: 'very-secret-value-77',
+    });
     expect(code).toBe(1);
     expect(out).toContain('providers.atlas.orgId: required');
     expect(out).not.toContain('very-secret-value-77');

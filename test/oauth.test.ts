@@ -3,7 +3,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { UpstreamResponse } from '../providers/types.ts';
 import { createTokenSource, parseTokenAnswer, TOKEN_EXPIRY_MARGIN_MS, tokenEndpointError, type TokenFetchResult } from '../src/upstream/oauth.ts';
 
-const response = (status: number, json: unknown): UpstreamResponse => ({ status, headers: new Headers(), json, text: JSON.stringify(json), tokenEndpoint: true });
+const response = (status: number, json: unknown): UpstreamResponse => ({
+  status,
+  headers: new Headers(),
+  json,
+  text: JSON.stringify(json),
+  tokenEndpoint: true,
+});
 
 beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }));
 afterEach(() => void vi.useRealTimers());
@@ -75,7 +81,11 @@ describe('token source', () => {
 
   it('does not cache a refusal or a failure: the next call asks again', async () => {
     const refused = response(401, { error: 'invalid_client' });
-    const fetch = vi.fn<() => Promise<TokenFetchResult>>().mockResolvedValueOnce({ refused }).mockRejectedValueOnce(new Error('reset')).mockResolvedValueOnce({ token: 'ok', expiresInSec: 3600 });
+    const fetch = vi
+      .fn<() => Promise<TokenFetchResult>>()
+      .mockResolvedValueOnce({ refused })
+      .mockRejectedValueOnce(new Error('reset'))
+      .mockResolvedValueOnce({ token: 'ok', expiresInSec: 3600 });
     const source = createTokenSource({ fetch });
     expect(await source.get()).toEqual({ refused });
     await expect(source.get()).rejects.toThrow('reset');

@@ -142,7 +142,10 @@ describe('tyk api specifics', () => {
 
   it('answers a Dashboard user without the key permission with FORBIDDEN (after its read)', async () => {
     const res = await gw.gql(UPDATE, { provider: 'dashboard-reader', id: KEY, patch: { name: 'x' } });
-    expect(res.body.errors![0].extensions).toMatchObject({ code: 'FORBIDDEN', upstream: { status: 403, message: `access denied: You do not have permission to access /api/keys/${KEY}` } });
+    expect(res.body.errors![0].extensions).toMatchObject({
+      code: 'FORBIDDEN',
+      upstream: { status: 403, message: `access denied: You do not have permission to access /api/keys/${KEY}` },
+    });
     expect(sim.sessions.get(KEY)!.alias).toBe('portal-key');
   });
 

@@ -100,7 +100,7 @@ describe('tyk simulator', () => {
     const res = await fetch(`${sim.baseUrl}/admin/org/keys/${KEY}`, { method: 'PUT', headers: { 'Admin-Auth': SECRET }, body: '{}' });
     expect(res.status).toBe(503);
     expect(sim.writes()).toHaveLength(0); // a faulted PUT changed nothing
-    expect(sim.requests.filter((r) => r.method === "PUT")).toHaveLength(1);
+    expect(sim.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
     expect(sim.requests[0].headers['admin-auth']).toBe(SECRET);
   });
 });
@@ -115,7 +115,9 @@ describe('tyk sandbox', () => {
       expect(res.status).toBe(200);
       const admin = await fetch(`${sandbox.simulator.baseUrl}/admin/org/keys/${sandbox.demoKeyIds[0]}`, { headers: { 'Admin-Auth': TYK_DEMO.adminSecret } });
       expect(admin.status).toBe(200);
-      const gateway = await fetch(`${sandbox.simulator.baseUrl}/tyk/keys/${sandbox.demoKeyIds[0]}`, { headers: { 'X-Tyk-Authorization': TYK_DEMO.gatewaySecret } });
+      const gateway = await fetch(`${sandbox.simulator.baseUrl}/tyk/keys/${sandbox.demoKeyIds[0]}`, {
+        headers: { 'X-Tyk-Authorization': TYK_DEMO.gatewaySecret },
+      });
       expect(((await gateway.json()) as { alias: string }).alias).toBe('portal-key');
       expect(sandbox.exampleMutation('tyk')).toContain('tyk: { rate: 500, per: 60 }');
     } finally {

@@ -89,22 +89,40 @@ export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
 
   auth: (cfg) =>
     cfg.clientId !== undefined
-      ? { type: 'oauth-client-credentials', tokenUrl: `${new URL(cfg.baseUrl).origin}${ATLAS_TOKEN_PATH}`, clientId: cfg.clientId, clientSecret: cfg.clientSecret ?? '' }
+      ? {
+          type: 'oauth-client-credentials',
+          tokenUrl: `${new URL(cfg.baseUrl).origin}${ATLAS_TOKEN_PATH}`,
+          clientId: cfg.clientId,
+          clientSecret: cfg.clientSecret ?? '',
+        }
       : { type: 'digest', username: cfg.publicKey ?? '', password: cfg.privateKey ?? '' },
 
   checkConfig(cfg) {
     const problems: FieldProblem[] = [];
     if (atlasVersion(cfg.baseUrl) === undefined)
-      problems.push({ field: 'baseUrl', message: `must end in ${ATLAS_API_PATHS.v2} (the default) or ${ATLAS_API_PATHS['v1.0']}: the path names the Atlas API version` });
+      problems.push({
+        field: 'baseUrl',
+        message: `must end in ${ATLAS_API_PATHS.v2} (the default) or ${ATLAS_API_PATHS['v1.0']}: the path names the Atlas API version`,
+      });
     const serviceAccount = cfg.clientId !== undefined || cfg.clientSecret !== undefined;
     const apiKey = cfg.publicKey !== undefined || cfg.privateKey !== undefined;
     if (serviceAccount && apiKey)
-      problems.push({ field: '', message: 'set exactly one credential set: clientId + clientSecret (a service account) or publicKey + privateKey (an API key), not both' });
+      problems.push({
+        field: '',
+        message: 'set exactly one credential set: clientId + clientSecret (a service account) or publicKey + privateKey (an API key), not both',
+      });
     else if (!serviceAccount && !apiKey)
-      problems.push({ field: '', message: 'needs a credential set: clientId + clientSecret (a service account, recommended) or publicKey + privateKey (an API key)' });
-    const pairs: [keyof AtlasConfig, keyof AtlasConfig][] = [['clientId', 'clientSecret'], ['clientSecret', 'clientId'], ['publicKey', 'privateKey'], ['privateKey', 'publicKey']];
-    for (const [has, needs] of pairs)
-      if (cfg[has] !== undefined && cfg[needs] === undefined) problems.push({ field: needs, message: `required with ${has}` });
+      problems.push({
+        field: '',
+        message: 'needs a credential set: clientId + clientSecret (a service account, recommended) or publicKey + privateKey (an API key)',
+      });
+    const pairs: [keyof AtlasConfig, keyof AtlasConfig][] = [
+      ['clientId', 'clientSecret'],
+      ['clientSecret', 'clientId'],
+      ['publicKey', 'privateKey'],
+      ['privateKey', 'publicKey'],
+    ];
+    for (const [has, needs] of pairs) if (cfg[has] !== undefined && cfg[needs] === undefined) problems.push({ field: needs, message: `required with ${has}` });
     return problems;
   },
 

@@ -79,8 +79,7 @@ const error = (status: number, errorCode: string, detail: string, parameters: un
 const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
 
 const ROLE_RANK: Record<string, number> = { ORG_OWNER: 2, ORG_MEMBER: 1 };
-const hasRole = (roles: string[], needed: 'ORG_OWNER' | 'ORG_MEMBER'): boolean =>
-  roles.some((r) => (ROLE_RANK[r] ?? 0) >= ROLE_RANK[needed]);
+const hasRole = (roles: string[], needed: 'ORG_OWNER' | 'ORG_MEMBER'): boolean => roles.some((r) => (ROLE_RANK[r] ?? 0) >= ROLE_RANK[needed]);
 
 /** The private key as Atlas shows it after creation: all but the last group masked. */
 export function maskPrivateKey(privateKey: string): string {
@@ -123,7 +122,10 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
   const bearer = (token: string): { roles: string[] } | SimResponse => {
     const issued = tokens.get(token);
     if (!issued || issued.revoked || issued.expiresAt <= Date.now())
-      return { status: 401, json: { detail: 'Invalid or expired access token.', error: 401, errorCode: 'UNAUTHORIZED', parameters: [], reason: 'Unauthorized' } };
+      return {
+        status: 401,
+        json: { detail: 'Invalid or expired access token.', error: 401, errorCode: 'UNAUTHORIZED', parameters: [], reason: 'Unauthorized' },
+      };
     return { roles: serviceAccounts[issued.clientId].roles };
   };
 
@@ -171,14 +173,20 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
   const handle = (req: SimRequest): SimResponse => {
     if (req.path === ATLAS_TOKEN_PATH) return issueToken(req);
     const [api, atlas, version] = req.segments;
-    if (api !== 'api' || atlas !== 'atlas' || !VERSIONS.includes(version)) return error(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${req.path}.`, [req.path]);
+    if (api !== 'api' || atlas !== 'atlas' || !VERSIONS.includes(version))
+      return error(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${req.path}.`, [req.path]);
     const header = String(req.headers.authorization ?? '');
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     const auth = m ? bearer(m[1]) : authenticate(req);
     if ('status' in auth) return auth;
     const roles = 'publicKey' in auth ? options.apiKeys[auth.publicKey].roles : auth.roles;
     // v2 names the resource version in Accept; without it Atlas answers 406 (vendor-facts-2 §1).
-    if (version === 'v2' && !String(req.headers.accept ?? '').split(',').some((t) => t.trim().split(';')[0] === ATLAS_V2_MEDIA_TYPE))
+    if (
+      version === 'v2' &&
+      !String(req.headers.accept ?? '')
+        .split(',')
+        .some((t) => t.trim().split(';')[0] === ATLAS_V2_MEDIA_TYPE)
+    )
       return error(406, 'INVALID_VERSION_DATE', 'Invalid accept header or version date.');
 
     const [orgs, orgId, resource, id, ...rest] = req.segments.slice(3);
@@ -204,7 +212,10 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
     links: [{ href: `${origin}/api/atlas/${version}/orgs/${options.orgId}/apiKeys/${key.id}`, rel: 'self' }],
     privateKey: maskPrivateKey(key.privateKey),
     publicKey: key.publicKey,
-    roles: [...key.roles.map((roleName) => ({ orgId: options.orgId, roleName })), ...(key.projectRoles ?? []).map(({ groupId, roleName }) => ({ groupId, roleName }))],
+    roles: [
+      ...key.roles.map((roleName) => ({ orgId: options.orgId, roleName })),
+      ...(key.projectRoles ?? []).map(({ groupId, roleName }) => ({ groupId, roleName })),
+    ],
   });
 
   const notFound = (id: string) => error(400, 'API_KEY_NOT_FOUND', `No API key with ID ${id} exists.`, [id]);
@@ -224,8 +235,7 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
     const start = (pageNum - 1) * itemsPerPage;
     const self = `${origin}${req.path}?pageNum=${pageNum}&itemsPerPage=${itemsPerPage}`;
     const links = [{ href: self, rel: 'self' }];
-    if (start + itemsPerPage < all.length)
-      links.push({ href: `${origin}${req.path}?pageNum=${pageNum + 1}&itemsPerPage=${itemsPerPage}`, rel: 'next' });
+    if (start + itemsPerPage < all.length) links.push({ href: `${origin}${req.path}?pageNum=${pageNum + 1}&itemsPerPage=${itemsPerPage}`, rel: 'next' });
     if (pageNum > 1) links.push({ href: `${origin}${req.path}?pageNum=${pageNum - 1}&itemsPerPage=${itemsPerPage}`, rel: 'previous' });
     const includeCount = req.query.get('includeCount') !== 'false';
     return {
@@ -246,7 +256,8 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
         return error(400, 'INVALID_API_KEY_DESC', `API key descriptions are required and must be less than ${ATLAS_DESC_MAX} characters.`, [ATLAS_DESC_MAX]);
     }
     if (roles !== undefined) {
-      if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string')) return error(400, 'INVALID_ATTRIBUTE', 'Invalid attribute roles specified.', ['roles']);
+      if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string'))
+        return error(400, 'INVALID_ATTRIBUTE', 'Invalid attribute roles specified.', ['roles']);
       if (roles.length === 0) return error(400, 'MISSING_API_KEY_ROLES', 'API keys must have at least one role.');
     }
     const key = keys.get(id);
@@ -316,10 +327,7 @@ export const ATLAS_DEMO = {
   /** The sandbox's service account (what keygate recommends). */
   clientId: 'mdb_sa_id_6560b2b1c2d3e4f5a6b7c8d9',
   clientSecret: 'mdb_sa_sk_demo_4f1c9a7e2b6d8035',
-  keys: [
-    atlasKey('5c47ba5127d9d61b9fd8a27b', 'CI deploys', ['ORG_MEMBER']),
-    atlasKey('5c47ba5127d9d61b9fd8a27c', 'Billing export', ['ORG_BILLING_READ_ONLY']),
-  ],
+  keys: [atlasKey('5c47ba5127d9d61b9fd8a27b', 'CI deploys', ['ORG_MEMBER']), atlasKey('5c47ba5127d9d61b9fd8a27c', 'Billing export', ['ORG_BILLING_READ_ONLY'])],
 };
 
 /** A demo key with a generated key pair. */

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { pathSegment, type ApiKeyPatch, type FieldProblem, type NormalizedKey, type ProviderAdapter, type UpstreamAuth, type UpstreamRequest } from '../types.ts';
+import {
+  pathSegment,
+  type ApiKeyPatch,
+  type FieldProblem,
+  type NormalizedKey,
+  type ProviderAdapter,
+  type UpstreamAuth,
+  type UpstreamRequest,
+} from '../types.ts';
 import {
   TYK_APIS,
   TYK_GATEWAY_FORBIDDEN,
@@ -242,8 +250,7 @@ export const tykAdapter: ProviderAdapter<TykConfig> = {
 export function applyPatch(current: TykSessionState, patch: ApiKeyPatch): TykSessionState {
   const next = structuredClone(current);
   const session = next as Record<string, unknown>;
-  if (patch.tyk != null)
-    for (const [field, value] of Object.entries(patch.tyk)) if (value !== undefined) session[field] = structuredClone(value);
+  if (patch.tyk != null) for (const [field, value] of Object.entries(patch.tyk)) if (value !== undefined) session[field] = structuredClone(value);
   if (patch.name != null) next.alias = patch.name;
   if (patch.enabled != null) next.is_inactive = !patch.enabled;
   if (patch.setTags != null || patch.removeTags != null) {
@@ -260,7 +267,6 @@ export function applyPatch(current: TykSessionState, patch: ApiKeyPatch): TykSes
 export function tykExpires(at: Date): number {
   return Math.floor(at.getTime() / 1000);
 }
-
 
 /** A key a list names by id only (Dashboard API, gateway): its fields are read with `apiKey`. */
 function idOnlyKey(id: string): NormalizedKey {

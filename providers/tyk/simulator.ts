@@ -171,8 +171,7 @@ export async function createTykSimulator(options: TykSimulatorOptions): Promise<
   return { ...server, baseUrl: server.origin, sessions };
 }
 
-const isSessionBody = (body: unknown): body is TykSessionState =>
-  body !== INVALID_JSON && typeof body === 'object' && body !== null && !Array.isArray(body);
+const isSessionBody = (body: unknown): body is TykSessionState => body !== INVALID_JSON && typeof body === 'object' && body !== null && !Array.isArray(body);
 
 /**
  * The Dashboard and Gateway PUT (tyk gateway/api.go `handleAddOrUpdate`): the body replaces the

@@ -58,7 +58,14 @@ function withLiveCredentials(connection: Connection, configured: readonly string
 }
 
 /** The HTTP exchange itself, in an upstream span (when tracing is on) whose traceparent goes along. */
-function send(ctx: OperationContext, connection: Connection, provider: string, id: string, req: UpstreamRequest, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
+function send(
+  ctx: OperationContext,
+  connection: Connection,
+  provider: string,
+  id: string,
+  req: UpstreamRequest,
+  signal: AbortSignal | undefined,
+): Promise<UpstreamResponse> {
   const tracing = ctx.tracing;
   if (!tracing?.enabled) return connection.client.send(req, { signal, requestId: ctx.requestId });
   const attributes = {
