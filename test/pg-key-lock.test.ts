@@ -20,6 +20,7 @@ import { basicKey, createBasicSimulator, type BasicSimulator } from '../provider
 import { faults } from '../sandbox/simulator-kit.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
 import { recordSeen, registerSecret, startGatewayChild, until, type GatewayProcess } from './harness.ts';
+import { fakeClock } from './fake-clock.ts';
 import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
 
 const TYK_SECRET = 'tyk_pgloss_admin_secret_31cd';
@@ -230,9 +231,9 @@ describe('the PostgreSQL key lock under a call deadline', () => {
     const holder = await holdInTransaction(TAKE_KEY_LOCK, [`keygate:${schema}:${SCOPE}:k`]);
     // A 60 s deadline of which all but 300 ms went before the lock (the injected clock says so):
     // the lock gives up after those 300 ms, not after a minute (the test would time out).
-    let elapsed = 0;
-    const deadline = startDeadline(60_000, () => elapsed);
-    elapsed = 59_700;
+    const clock = fakeClock();
+    const deadline = startDeadline(60_000, clock);
+    await clock.advance(59_700);
     const ran: string[] = [];
     try {
       const err = await store.createKeyLock!(SCOPE).run('k', deadline, async () => void ran.push('work')).catch((e: unknown) => e);
@@ -252,9 +253,9 @@ describe('the PostgreSQL key lock under a call deadline', () => {
 
   it('gives up at once, running nothing, once the deadline has passed', async () => {
     const store = await createPostgresAuditStore(await testDatabaseUrl(), schema);
-    let elapsed = 0;
-    const deadline = startDeadline(60_000, () => elapsed);
-    elapsed = 60_000;
+    const clock = fakeClock();
+    const deadline = startDeadline(60_000, clock);
+    await clock.advance(60_000);
     try {
       const ran: string[] = [];
       const err = await store.createKeyLock!(SCOPE).run('k', deadline, async () => void ran.push('work')).catch((e: unknown) => e);
