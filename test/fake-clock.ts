@@ -2,7 +2,7 @@
  * A hand-driven Clock (src/core/clock.ts) for unit tests: time stands still until `advance`, which
  * fires the due timers in order and lets the promise work each one starts run before the next.
  */
-import type { Clock } from '../src/core/clock.ts';
+import { realClock, type Clock } from '../src/core/clock.ts';
 
 export interface FakeClock extends Clock {
   /** Moves time forward by `ms`, firing every timer due by then, in order. */
@@ -45,5 +45,24 @@ export function fakeClock(start = 0): FakeClock {
       now = end;
       await settle();
     },
+  };
+}
+
+export interface SkippableClock extends Clock {
+  /** Jumps `ms` ahead at once: what reads `now()` (breaker cooldowns) sees that time pass. */
+  skip(ms: number): void;
+}
+
+/**
+ * The real clock, plus `skip`: for gateways under end-to-end tests, so a breaker cooldown can end
+ * without being waited out while HTTP and timers run in real time.
+ */
+export function skippableClock(): SkippableClock {
+  let skipped = 0;
+  return {
+    now: () => realClock.now() + skipped,
+    setTimeout: realClock.setTimeout,
+    clearTimeout: realClock.clearTimeout,
+    skip: (ms) => void (skipped += ms),
   };
 }
