@@ -1,6 +1,6 @@
 /**
- * A hand-driven Clock (src/core/clock.ts) for unit tests: time stands still until `advance`, which
- * fires the due timers in order and lets the promise work each one starts run before the next.
+ * Clocks (src/core/clock.ts) for tests: `fakeClock` for unit tests, where time stands still until
+ * `advance` fires the due timers in order; `skippableClock` for gateways under end-to-end tests.
  */
 import { realClock, type Clock } from '../src/core/clock.ts';
 

@@ -121,13 +121,10 @@ async function holdInTransaction(statement: string, params: unknown[] = []): Pro
 
 const TAKE_KEY_LOCK = 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))';
 
+/** What `probe` finds, once it finds something. */
 async function waitFor<T>(probe: () => Promise<T[]>): Promise<T[]> {
   let found: T[] = [];
-  const end = Date.now() + 15_000;
-  while ((found = await probe()).length === 0) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(async () => (found = await probe()).length > 0, { timeoutMs: 15_000, what: 'the backends to appear' });
   return found;
 }
 
@@ -206,7 +203,8 @@ describe('PostgreSQL drops a connection keygate holds', () => {
 
   it('idle in the pools: the next calls open fresh connections', async () => {
     // Note the lock connection's backend while it holds the lock; afterwards it sits idle in the pool.
-    tyk.inject(faults.delay(300, { method: 'PUT', times: 1 }));
+    // Slow enough that the lock is still held when the query below looks for its backend.
+    tyk.inject(faults.delay(2_000, { method: 'PUT', times: 1 }));
     const a = updateTyk(KEY_A, 'before idle');
     const lockPids = await waitFor(() => lockBackends(KEY_A, true));
     expect((await a).errors).toBeUndefined();

@@ -178,8 +178,6 @@ describe('soak', () => {
       for (const [kind, s] of sandboxes) expect(s.simulator.maxSockets(), kind).toBeLessThanOrEqual(MAX_CONCURRENCY * 1.5);
       // In this process: the test's 50 client sockets and their server ends, plus the upstream pools and their server ends.
       expect(peakSockets).toBeLessThanOrEqual(2 * CONCURRENCY + 2 * kinds.length * 2 * MAX_CONCURRENCY);
-      // Nothing hung: 2,000 calls at concurrency 50 in well under a minute.
-      expect(seconds).toBeLessThan(45);
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
