@@ -29,7 +29,7 @@ async function applyUpdate(ctx: OperationContext, provider: string, id: string, 
   // Fail closed: no audit intent recorded, nothing sent.
   await progress.begin();
   // One deadline from here on: the key-lock wait, the bulkhead queue and every attempt.
-  const deadline = startDeadline(connection.deadlineMs);
+  const deadline = startDeadline(connection.deadlineMs, connection.clock);
   try {
     return await applyRecorded(ctx, connection, provider, id, patch, progress, deadline);
   } finally {
