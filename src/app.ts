@@ -52,9 +52,13 @@ export interface RunningKeygate {
 export function startupProblems(config: Config, host: string, options: { sandbox?: boolean; env?: NodeJS.ProcessEnv } = {}): string[] {
   const problems: string[] = [];
   if (!config.auth && !isLoopback(host))
-    problems.push(`--host ${host}: without an \`auth\` section keygate serves loopback hosts only (127.0.0.1, ::1, localhost); configure auth (docs/security-and-audit.md) or listen on loopback`);
+    problems.push(
+      `--host ${host}: without an \`auth\` section keygate serves loopback hosts only (127.0.0.1, ::1, localhost); configure auth (docs/security-and-audit.md) or listen on loopback`,
+    );
   if (!options.sandbox && (options.env ?? process.env).NODE_ENV === 'development')
-    problems.push('NODE_ENV=development: refused outside sandbox mode, since yoga would show internal error details to clients; unset it or set NODE_ENV=production');
+    problems.push(
+      'NODE_ENV=development: refused outside sandbox mode, since yoga would show internal error details to clients; unset it or set NODE_ENV=production',
+    );
   return problems;
 }
 
@@ -73,7 +77,15 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     throw err;
   }
   const separateMetrics = config.metrics.port !== undefined;
-  const gateway = createGateway({ config, log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery, consoleKeyHints: options.consoleKeyHints, clock: options.clock });
+  const gateway = createGateway({
+    config,
+    log,
+    serveMetrics: !separateMetrics,
+    audit,
+    graphiqlDefaultQuery: options.graphiqlDefaultQuery,
+    consoleKeyHints: options.consoleKeyHints,
+    clock: options.clock,
+  });
   const server = createHttpServer(config.server, gateway.yoga);
   let port: number;
   try {
@@ -97,7 +109,10 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     metricsUrl = `${origin(config.metrics.host, await listen(metricsServer, config.metrics.port!, config.metrics.host, log))}/metrics`;
   }
   if (!config.auth) log.warn({ host }, 'no `auth` section: serving loopback only, and every caller holds every scope');
-  log.info({ store: config.audit.store, ...(config.audit.store === 'sqlite' && { path: config.audit.path }) }, config.audit.store === 'off' ? 'audit log off' : 'audit log on');
+  log.info(
+    { store: config.audit.store, ...(config.audit.store === 'sqlite' && { path: config.audit.path }) },
+    config.audit.store === 'off' ? 'audit log off' : 'audit log on',
+  );
 
   const reload = async (): Promise<boolean> => {
     if (!options.configPath) {

@@ -33,7 +33,8 @@ function importsOf(file: string): Import[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
   const target = (spec: string) => relative(ROOT, resolve(ROOT, dirname(file), spec));
   const found: Import[] = [];
-  for (const m of text.matchAll(STATIC)) if (m[3].startsWith('.')) found.push({ from: file, target: target(m[3]), typeOnly: m[2] !== undefined, dynamic: false });
+  for (const m of text.matchAll(STATIC))
+    if (m[3].startsWith('.')) found.push({ from: file, target: target(m[3]), typeOnly: m[2] !== undefined, dynamic: false });
   for (const m of text.matchAll(BARE)) if (m[1].startsWith('.')) found.push({ from: file, target: target(m[1]), typeOnly: false, dynamic: false });
   // `import('./x.ts').T` names a type; `await import('./x.ts')` loads the module when reached.
   for (const m of text.matchAll(DYNAMIC))

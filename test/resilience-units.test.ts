@@ -29,7 +29,11 @@ const down = () => new GatewayError('m: no answer', { code: 'UPSTREAM_UNAVAILABL
 /** The vendor answered `status` (with Retry-After seconds, if given). */
 function answered(status: number, retryAfter?: number): GatewayError {
   const upstream: UpstreamInfo = { status, ...(retryAfter !== undefined && { retryAfter }) };
-  return new GatewayError(`m: HTTP ${status}`, { code: status === 429 ? 'RATE_LIMITED' : status === 404 ? 'NOT_FOUND' : 'UPSTREAM_ERROR', provider: 'm', upstream });
+  return new GatewayError(`m: HTTP ${status}`, {
+    code: status === 429 ? 'RATE_LIMITED' : status === 404 ? 'NOT_FOUND' : 'UPSTREAM_ERROR',
+    provider: 'm',
+    upstream,
+  });
 }
 
 /** An attempt that fails with each of `failures` in turn, then answers 'ok'; records the clock at each start. */
@@ -58,8 +62,7 @@ async function settle<T>(promise: Promise<T>, ms = 60_000): Promise<{ value?: T;
 }
 
 /** An attempt that never answers on its own: it ends when its signal aborts (as the HTTP client does). */
-const hang = (signal: AbortSignal | undefined) =>
-  new Promise<never>((_, reject) => signal!.addEventListener('abort', () => reject(down()), { once: true }));
+const hang = (signal: AbortSignal | undefined) => new Promise<never>((_, reject) => signal!.addEventListener('abort', () => reject(down()), { once: true }));
 
 describe('backoff', () => {
   it('waits random × min(maxDelayMs, 100 ms × 2^(n-1)) between attempts: exponential, capped, fully jittered', async () => {
@@ -94,7 +97,9 @@ describe('backoff', () => {
   it('does not start a wait longer than what is left of the deadline', async () => {
     // Deadline 120 ms, backoff 0.999 × 100 ms, then 0.999 × 200 ms: the second wait does not fit.
     const { attempt, startedAt } = script(down(), down(), down());
-    const { error, at } = await settle(resilience({ timeoutMs: 100, deadlineMs: 120, retry: { attempts: 5, maxDelayMs: 1_000 } }, () => 0.999).execute(attempt));
+    const { error, at } = await settle(
+      resilience({ timeoutMs: 100, deadlineMs: 120, retry: { attempts: 5, maxDelayMs: 1_000 } }, () => 0.999).execute(attempt),
+    );
     expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', attempts: 2 });
     expect(startedAt).toEqual([0, expect.closeTo(99.9, 6)]);
     expect(at).toBe(startedAt[1]);

@@ -38,8 +38,7 @@ async function startSandboxes(): Promise<Map<ProviderKind, Sandbox>> {
   const sandboxes = new Map<ProviderKind, Sandbox>();
   for (const kind of providerKinds) {
     const s = await providers[kind].startSandbox();
-    for (const [field, value] of Object.entries(s.connection))
-      if (providers[kind].adapter.secretConfigFields.includes(field)) registerSecret(String(value));
+    for (const [field, value] of Object.entries(s.connection)) if (providers[kind].adapter.secretConfigFields.includes(field)) registerSecret(String(value));
     sandboxes.set(kind, s);
   }
   return sandboxes;
@@ -98,7 +97,11 @@ describe.each(providerKinds)('%s under faults', { concurrent: true }, (kind) => 
     sim().inject(faults.unavailable({ method, times: 2 }));
     const { body } = await update(kind, kind);
     expect(body.errors).toBeUndefined();
-    expect(sim().requests.filter((r) => r.method === method && r.status !== 401).map((r) => r.status)).toEqual([503, 503, 200]);
+    expect(
+      sim()
+        .requests.filter((r) => r.method === method && r.status !== 401)
+        .map((r) => r.status),
+    ).toEqual([503, 503, 200]);
     expect(sim().writes()).toHaveLength(1);
   });
 
@@ -146,7 +149,11 @@ describe.each(providerKinds)('%s under faults', { concurrent: true }, (kind) => 
     sim().inject(faults.unavailable({ method, retryAfter: 0 }));
     const { body } = await update(`${kind}-patient`, kind);
     expect(body.errors).toBeUndefined();
-    expect(sim().requests.filter((r) => r.method === method && r.status !== 401).map((r) => r.status)).toEqual([429, 503, 200]);
+    expect(
+      sim()
+        .requests.filter((r) => r.method === method && r.status !== 401)
+        .map((r) => r.status),
+    ).toEqual([429, 503, 200]);
   });
 
   it('answers RATE_LIMITED with retryAfter at once when Retry-After is longer than maxDelayMs', inTurn, async () => {
@@ -438,7 +445,11 @@ describe('the sandbox fault API over HTTP', () => {
   it('queues posted faults, lists requests, clears faults and runs simulator controls', async () => {
     const mesa = sandboxes.get('mesa')!.simulator;
     const post = (path: string, body?: unknown, method = 'POST') =>
-      fetch(`${mesa.origin}/__sim/${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      fetch(`${mesa.origin}/__sim/${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     expect((await post('faults', { response: { status: 503 }, times: 3 })).status).toBe(204);
     const { error } = await update('mesa', 'mesa');
     expect(error?.extensions).toMatchObject({ upstream: { status: 503, attempts: 3 } });
@@ -542,7 +553,10 @@ describe('graceful shutdown', () => {
           'server: { shutdownGraceMs: 300 }',
         ].join('\n'),
       );
-      const child = spawn(process.execPath, ['src/main.ts', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+      const child = spawn(process.execPath, ['src/main.ts', '--config', config, '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LOG_LEVEL: 'warn' },
+      });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));

@@ -8,7 +8,7 @@ import { badResponseError, inputError } from '../core/errors.ts';
 import { unsupported } from '../core/loaders.ts';
 import { call, connectionFor, toApiKey } from '../core/call.ts';
 import { checkId } from '../core/checks.ts';
-import { type ApiKey, type OperationContext } from '../core/context.ts';
+import type { ApiKey, OperationContext } from '../core/context.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -102,8 +102,7 @@ function decodeCursor(provider: string, cursor: string): Position {
     const [p, page, skip] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown, unknown];
     // A forged cursor's page could hold a lone surrogate (JSON `"\ud800"`), which the query string would turn into U+FFFD.
     const pageOk = page === null || (typeof page === 'string' && page.isWellFormed());
-    if (p === provider && pageOk && Number.isInteger(skip) && (skip as number) >= 0)
-      return { provider, page: page ?? undefined, skip: skip as number };
+    if (p === provider && pageOk && Number.isInteger(skip) && (skip as number) >= 0) return { provider, page: page ?? undefined, skip: skip as number };
   } catch {}
   throw inputError(provider, 'after is not a cursor this provider issued', 'after');
 }

@@ -8,7 +8,7 @@ import type { ApiKeyPatch } from '../../providers/types.ts';
 import { runOperation } from '../core/run-operation.ts';
 import { GatewayError } from '../core/errors.ts';
 import { updateApiKey } from './update-api-key.ts';
-import { type ApiKey, type OperationContext } from '../core/context.ts';
+import type { ApiKey, OperationContext } from '../core/context.ts';
 
 export const MAX_BULK_UPDATES = 100;
 
@@ -87,6 +87,11 @@ async function updateOne(ctx: OperationContext, u: ApiKeyUpdateInput): Promise<A
       };
     // A bug, not a vendor's answer: logged in full, masked for the client as yoga masks it.
     ctx.log.error({ err, provider: u.provider }, 'unexpected error in updateApiKeys item');
-    return { provider: u.provider, id: u.id, apiKey: null, error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.', upstream: null, attempts: null, retryAfter: null } };
+    return {
+      provider: u.provider,
+      id: u.id,
+      apiKey: null,
+      error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.', upstream: null, attempts: null, retryAfter: null },
+    };
   }
 }

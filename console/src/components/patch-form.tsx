@@ -46,7 +46,8 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
     let problem: string | undefined;
     if (fields.includes('name') && name.trim() !== '' && name !== (current?.name ?? '')) patch.name = name;
     if (fields.includes('enabled') && (current?.enabled != null ? enabled !== current.enabled : enabledTouched)) patch.enabled = enabled;
-    if (fields.includes('roles') && rolesTouched && JSON.stringify([...roles].sort()) !== JSON.stringify([...(current?.roles ?? [])].sort())) patch.roles = roles;
+    if (fields.includes('roles') && rolesTouched && JSON.stringify([...roles].sort()) !== JSON.stringify([...(current?.roles ?? [])].sort()))
+      patch.roles = roles;
     if (fields.includes('setTags') && setTags.length) patch.setTags = setTags;
     if (fields.includes('removeTags') && removeTags.length) patch.removeTags = removeTags;
     if (fields.includes('expiresAt') && expires !== toLocalInput(current?.expiresAt) && expires) {
@@ -57,7 +58,8 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
     if (fields.includes('tyk') && tykText.trim()) {
       try {
         const value: unknown = JSON.parse(tykText);
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) problem = 'Tyk session fields: must be a JSON object, e.g. {"rate": 50, "per": 60}';
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          problem = 'Tyk session fields: must be a JSON object, e.g. {"rate": 50, "per": 60}';
         else patch.tyk = value;
       } catch (err) {
         problem = `Tyk session fields: not valid JSON (${(err as Error).message})`;
@@ -148,7 +150,14 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
             <label htmlFor={`${id}-role`} className="sr-only">
               Role to add
             </label>
-            <input id={`${id}-role`} type="text" placeholder="role to add" value={roleInput} onChange={(e) => setRoleInput(e.target.value)} onKeyDown={onEnter(addRole)} />
+            <input
+              id={`${id}-role`}
+              type="text"
+              placeholder="role to add"
+              value={roleInput}
+              onChange={(e) => setRoleInput(e.target.value)}
+              onKeyDown={onEnter(addRole)}
+            />
             <button type="button" onClick={addRole}>
               Add role
             </button>
@@ -213,7 +222,13 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
           {fields.includes('removeTags') && !current && (
             <div className="inline">
               <label htmlFor={`${id}-tag-rm`}>Tag key to remove</label>
-              <input id={`${id}-tag-rm`} type="text" value={removeInput} onChange={(e) => setRemoveInput(e.target.value)} onKeyDown={onEnter(() => (removeTag(removeInput.trim()), setRemoveInput('')))} />
+              <input
+                id={`${id}-tag-rm`}
+                type="text"
+                value={removeInput}
+                onChange={(e) => setRemoveInput(e.target.value)}
+                onKeyDown={onEnter(() => (removeTag(removeInput.trim()), setRemoveInput('')))}
+              />
               <button type="button" onClick={() => (removeTag(removeInput.trim()), setRemoveInput(''))}>
                 Remove tag
               </button>
@@ -232,7 +247,14 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
       {fields.includes('tyk') && (
         <div className="field">
           <label htmlFor={`${id}-tyk`}>Other Tyk session fields (JSON)</label>
-          <textarea id={`${id}-tyk`} rows={4} spellCheck={false} placeholder='{"rate": 50, "per": 60}' value={tykText} onChange={(e) => setTykText(e.target.value)} />
+          <textarea
+            id={`${id}-tyk`}
+            rows={4}
+            spellCheck={false}
+            placeholder='{"rate": 50, "per": 60}'
+            value={tykText}
+            onChange={(e) => setTykText(e.target.value)}
+          />
           {note('tyk')}
         </div>
       )}

@@ -6,7 +6,7 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import { hasCredentialInQuery, type Authenticator } from '../../auth/callers.ts';
-import { type Caller } from '../../auth/scopes.ts';
+import type { Caller } from '../../auth/scopes.ts';
 import { callerUnauthenticatedError, GatewayError, hostRefusedError } from '../../core/errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import { isLoopbackHostHeader } from '../loopback.ts';
@@ -35,7 +35,10 @@ export function useAuth(options: AuthPluginOptions): Plugin {
       if (hasCredentialInQuery(url))
         refuse(
           request,
-          callerUnauthenticatedError('credentials in the query string are refused (URLs end up in logs and histories); send Authorization: Bearer <token>', 'Bearer realm="keygate", error="invalid_request"'),
+          callerUnauthenticatedError(
+            'credentials in the query string are refused (URLs end up in logs and histories); send Authorization: Bearer <token>',
+            'Bearer realm="keygate", error="invalid_request"',
+          ),
           'credential in query string',
         );
       const authenticator = options.authenticator();
