@@ -109,6 +109,57 @@ export interface FieldProblem {
   message: string;
 }
 
+/** A scalar an adapter's GraphQL input field may have (DateTime arrives as a Date, JSON as parsed JSON). */
+export type InputScalar = 'Boolean' | 'Int' | 'Float' | 'String' | 'JSON' | 'DateTime';
+
+/** One field of a declared input type; nullable unless `required`, list items never null. */
+export interface InputFieldSpec {
+  /** A scalar, or another input type of the same declaration by name. */
+  type: InputScalar | { input: string };
+  list?: true;
+  required?: true;
+  description: string;
+}
+
+/** A GraphQL input type declared as data (src/graphql/vendor-inputs.ts builds it; field order is kept). */
+export interface InputTypeSpec {
+  name: string;
+  description: string;
+  fields: Readonly<Record<string, InputFieldSpec>>;
+}
+
+/** Patch fields that hold one vendor's own fields under its wire names. */
+export type VendorPatchField = 'tyk';
+
+/** A vendor's own part of the patch: `ApiKeyPatch.<field>` in GraphQL, and how it becomes wire fields. */
+export interface PatchInputSpec {
+  field: VendorPatchField;
+  /** The description of `ApiKeyPatch.<field>`. */
+  description: string;
+  /** Every input type, in the order the schema lists them; `root` names the one `ApiKeyPatch.<field>` takes. */
+  types: readonly InputTypeSpec[];
+  root: string;
+  /** The client's input (as GraphQL parsed it) as wire fields; throws PatchInputError for input the vendor cannot take. */
+  toWire(input: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** Input a vendor's own patch input cannot take; the gateway answers BAD_USER_INPUT naming the fields. */
+export class PatchInputError extends Error {
+  override readonly name = 'PatchInputError';
+  readonly problems: readonly FieldProblem[];
+  constructor(problems: readonly FieldProblem[]) {
+    super(problems.map((p) => `patch.${p.field} ${p.message}`).join('; '));
+    this.problems = problems;
+  }
+}
+
+/** Whether sending an update twice leaves the key as sending it once, and why (or why not). */
+export interface UpdateIdempotency {
+  idempotent: boolean;
+  /** One line: what the update call does that makes it so. */
+  why: string;
+}
+
 export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: string }> {
   readonly kind: ProviderKind;
   /** The vendor's production URL from its seed; undefined when it has none (self-hosted Tyk). */
@@ -121,6 +172,13 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   readonly patchFields: readonly PatchField[];
   /** JSON paths (dot-separated, `*` for any key) of secret fields in vendor bodies. */
   readonly secretBodyFields: readonly string[];
+  /**
+   * Whether an update whose outcome is unknown (a timeout, a reset, a 502/503/504) may be sent again
+   * (src/upstream/resilience.ts); reads are always repeated.
+   */
+  readonly updateIdempotency: UpdateIdempotency;
+  /** The vendor's own GraphQL patch input, declared as data (Tyk's SessionState fields). */
+  readonly patchInput?: PatchInputSpec;
 
   auth(cfg: Cfg): UpstreamAuth;
   /** Problems across config fields (two credential sets, a credential not matching `api`); `field` is the config field. */

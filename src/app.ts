@@ -11,6 +11,7 @@ import { createGateway, type Gateway } from './http/gateway.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { isLoopback } from './http/loopback.ts';
 import { redactText } from './core/redact.ts';
+import type { Clock } from './core/clock.ts';
 
 export interface KeygateOptions {
   config: Config;
@@ -27,6 +28,8 @@ export interface KeygateOptions {
   consoleKeyHints?: Record<string, string[]>;
   /** The environment checked at start-up (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The time source of deadlines, backoff and breaker cooldowns (tests drive it; default real). */
+  clock?: Clock;
 }
 
 export interface RunningKeygate {
@@ -81,6 +84,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     audit,
     graphiqlDefaultQuery: options.graphiqlDefaultQuery,
     consoleKeyHints: options.consoleKeyHints,
+    clock: options.clock,
   });
   const server = createHttpServer(config.server, gateway.yoga);
   let port: number;

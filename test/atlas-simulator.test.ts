@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atlasKey, createAtlasSimulator, startAtlasSandbox, type AtlasSimulator } from '../providers/atlas/simulator.ts';
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from '../src/upstream/digest.ts';
+import { until } from './until.ts';
 
 const ORG = '5980cfc70b6d97029d82e3f6';
 const OTHER_ORG = '5980cfc70b6d97029d82e3f7';
@@ -156,7 +157,8 @@ describe('atlas simulator: digest authentication', () => {
       const url = `${short.baseUrl}${keyPath(KEY)}`;
       const first = await fetch(url);
       const challenge = parseDigestChallenge(first.headers.get('www-authenticate') ?? '')!;
-      await new Promise((r) => setTimeout(r, 10));
+      const issuedBy = Date.now();
+      await until(() => Date.now() > issuedBy + 1, { what: 'the 1 ms nonce TTL to pass' });
       const authorization = digestAuthorization({
         username: OWNER.publicKey,
         password: OWNER.privateKey,

@@ -85,6 +85,7 @@ export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
   }),
   secretConfigFields: ['privateKey', 'clientSecret'],
   patchFields: ['name', 'roles'],
+  updateIdempotency: { idempotent: true, why: 'PATCH {desc?, roles?} replaces the description and the whole role set' },
   secretBodyFields: ['privateKey'],
 
   auth: (cfg) =>

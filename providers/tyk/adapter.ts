@@ -8,6 +8,7 @@ import {
   type UpstreamAuth,
   type UpstreamRequest,
 } from '../types.ts';
+import { GENERIC_FIELDS, INTEGER_FIELDS, tykPatchInput } from './patch-input.ts';
 import {
   TYK_APIS,
   TYK_GATEWAY_FORBIDDEN,
@@ -67,28 +68,6 @@ function request(method: UpstreamRequest['method'], path: string, query: Record<
 
 const isSession = (v: unknown): v is TykSessionState => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** SessionState fields that have a vendor-neutral patch field; `tyk` must not set them. */
-const GENERIC_FIELDS: Record<string, string> = {
-  alias: 'name',
-  is_inactive: 'enabled',
-  tags: 'setTags / removeTags',
-  expires: 'expiresAt',
-};
-
-/** Top-level SessionState fields the seed types as integers (int64 or int). */
-const INTEGER_FIELDS = [
-  'data_expires',
-  'id_extractor_deadline',
-  'last_check',
-  'max_query_depth',
-  'quota_max',
-  'quota_remaining',
-  'quota_renewal_rate',
-  'quota_renews',
-  'session_lifetime',
-  'throttle_retry_limit',
-];
-
 const SECRET_FIELDS = ['hmac_string', 'jwt_data.secret', 'basic_auth_data.password'];
 
 export const tykAdapter: ProviderAdapter<TykConfig> = {
@@ -103,6 +82,11 @@ export const tykAdapter: ProviderAdapter<TykConfig> = {
   }),
   secretConfigFields: ['adminSecret', 'apiKey', 'secret'],
   patchFields: ['name', 'enabled', 'setTags', 'removeTags', 'expiresAt', 'tyk'],
+  patchInput: tykPatchInput,
+  updateIdempotency: {
+    idempotent: true,
+    why: 'PUT <session> replaces the whole session; a retry repeats the whole read-modify-write from a fresh read',
+  },
   // The session as written (raw), and KeyData bodies, which wrap it in `data`.
   secretBodyFields: [...SECRET_FIELDS, ...SECRET_FIELDS.map((p) => `data.${p}`)],
 

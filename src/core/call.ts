@@ -101,7 +101,7 @@ export async function call(ctx: OperationContext, connection: Connection, provid
     ctx.log.warn({ provider, kind: connection.kind, method: req.method, path, failure: deadline ? 'deadline' : err.kind }, 'upstream call failed');
     if (deadline) throw unavailableError(provider, id, deadline.message);
     if (err.kind === 'too_large') throw badResponseError(provider, id, err.status ?? 200, `a body over the size limit (${err.message})`);
-    throw unavailableError(provider, id, err.message);
+    throw unavailableError(provider, id, err.message, !err.reached);
   }
   if (res.tokenEndpoint && res.status >= 200 && res.status < 300) {
     ctx.log.warn({ provider, kind: connection.kind, status: res.status }, 'upstream token answer not understood');

@@ -3,6 +3,7 @@
  * Built once from the Config; closed on shutdown.
  */
 import type { Config, ConnectionConfig } from '../config/schema.ts';
+import { realClock, type Clock } from './clock.ts';
 import { statusClass, type Metrics } from '../observability/metrics.ts';
 import { chainKeyLocks, createKeyLock, type KeyLock } from './key-lock.ts';
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.ts';
@@ -13,6 +14,8 @@ export interface Connection extends ConnectionConfig {
   lock: KeyLock;
   /** Deadlines, retries, circuit breaker and bulkhead for this connection. */
   resilience: Resilience;
+  /** What its deadlines and waits run on. */
+  clock: Clock;
 }
 
 export interface Connections {
@@ -30,10 +33,13 @@ export interface ConnectionsOptions {
    * locks), taken inside the in-process one. `scope` names the vendor account: kind and base URL.
    */
   sharedLock?: (scope: string) => KeyLock;
+  /** The time source of deadlines, backoff and breaker cooldowns (default: the real one). */
+  clock?: Clock;
 }
 
 export function createConnections(config: Config, metrics?: Metrics, options: ConnectionsOptions = {}): Connections {
   const byName = new Map<string, Connection>();
+  const clock = options.clock ?? realClock;
   for (const c of config.providers.values()) {
     const labels = { provider: c.name, kind: c.kind };
     const client = createUpstreamClient({
@@ -51,7 +57,7 @@ export function createConnections(config: Config, metrics?: Metrics, options: Co
     });
     const shared = options.sharedLock?.(`${c.kind}:${c.settings.baseUrl}`);
     const lock = shared ? chainKeyLocks(createKeyLock(), shared) : createKeyLock();
-    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics }) });
+    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics, clock }), clock });
   }
   return {
     get: (name) => byName.get(name),

@@ -49,10 +49,9 @@ const MAX_FIELD = 256;
 const SECRET_KEY = /^(?:.*_)?(?:secret|password|token|private_?key)$|^hmac_string$/i;
 
 /**
- * A UUIDv7 (RFC 9562: 48-bit Unix milliseconds, version 7, random rest): the attempt index then
- * grows at its end instead of at random places, which halves the cost of an audit row in SQLite
- * and keeps PostgreSQL's B-tree compact. The random bits come from `randomUUID`, whose entropy
- * Node draws in batches (the `uuid` package's v7 draws 16 bytes from the CSPRNG per id).
+ * A UUIDv7 (RFC 9562: 48-bit Unix milliseconds, version 7, random rest), so attempt ids are added
+ * at the end of the index, not at random places: cheaper SQLite inserts, a compact PostgreSQL
+ * B-tree. The random bits come from `randomUUID`, whose entropy Node draws in batches.
  */
 export function timeOrderedUUID(now = Date.now()): string {
   const ms = now.toString(16).padStart(12, '0');

@@ -10,9 +10,10 @@ import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { AuditStore } from '../audit/model.ts';
 import { createAuthenticator } from '../auth/callers.ts';
-import { type Caller } from '../auth/scopes.ts';
+import type { Caller } from '../auth/scopes.ts';
 import type { Config } from '../config/schema.ts';
 import { useConsole } from './console-assets.ts';
+import type { Clock } from '../core/clock.ts';
 import { createConnections, type Connections, type ConnectionsOptions } from '../core/connections.ts';
 import type { GatewayContext } from '../core/context.ts';
 import { createLoaders } from '../core/loaders.ts';
@@ -43,6 +44,8 @@ export interface GatewayOptions {
   serveMetrics?: boolean;
   /** Extra readiness checks (e.g. the audit store). */
   readinessChecks?: ReadinessCheck[];
+  /** The time source of the connections' deadlines and waits (tests drive it; default real). */
+  clock?: Clock;
 }
 
 export interface Gateway {
@@ -84,7 +87,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { audit } = options;
   const { server: edge, limits } = options.config;
   // With PostgreSQL the per-key lock also holds across replicas.
-  const connectionOptions: ConnectionsOptions = { sharedLock: audit?.createKeyLock?.bind(audit) };
+  const connectionOptions: ConnectionsOptions = { sharedLock: audit?.createKeyLock?.bind(audit), clock: options.clock };
   let authenticator = createAuthenticator(options.config.auth);
   let current: Generation = { connections: createConnections(options.config, metrics, connectionOptions), active: 0, retired: false };
   let draining = false;

@@ -5,7 +5,7 @@
 import type { AuditEntry, AuditFilter } from '../audit/model.ts';
 import { authorize, providersCovered } from '../auth/scopes.ts';
 import { auditUnavailableError, GatewayError, inputError } from '../core/errors.ts';
-import { type OperationContext } from '../core/context.ts';
+import type { OperationContext } from '../core/context.ts';
 import { keptKeyIdForms } from '../core/key-ids.ts';
 
 export const MAX_AUDIT_PAGE = 200;

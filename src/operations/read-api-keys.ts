@@ -8,7 +8,7 @@ import { badResponseError, inputError } from '../core/errors.ts';
 import { unsupported } from '../core/loaders.ts';
 import { call, connectionFor, toApiKey } from '../core/call.ts';
 import { checkId } from '../core/checks.ts';
-import { type ApiKey, type OperationContext } from '../core/context.ts';
+import type { ApiKey, OperationContext } from '../core/context.ts';
 
 export const MAX_PAGE_SIZE = 100;
 

@@ -9,7 +9,7 @@ import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type Select
 import { getArgumentValues } from 'graphql/execution/values.js';
 import { runOperation, type KeyOperation } from '../core/run-operation.ts';
 import { GatewayError } from '../core/errors.ts';
-import { type OperationContext } from '../core/context.ts';
+import type { OperationContext } from '../core/context.ts';
 
 /** What each write field counts for, given its coerced arguments. */
 const WRITES: Record<string, (args: Record<string, unknown>) => number> = {

@@ -30,7 +30,7 @@ async function applyUpdate(ctx: OperationContext, provider: string, id: string, 
   // Fail closed: no audit intent recorded, nothing sent.
   await progress.begin();
   // One deadline from here on: the key-lock wait, the bulkhead queue and every attempt.
-  const deadline = startDeadline(connection.deadlineMs);
+  const deadline = startDeadline(connection.deadlineMs, connection.clock);
   try {
     return await applyRecorded(ctx, connection, provider, id, patch, progress, deadline);
   } finally {
@@ -76,7 +76,7 @@ async function applyRecorded(
   // and a retry repeats the whole read-modify-write.
   // With the PostgreSQL audit store the lock also holds across gateway replicas.
   // Losing the PostgreSQL lock mid-call (its connection dropped) aborts the call.
-  const resilient = (lost?: AbortSignal) => connection.resilience.execute(() => write(), joinSignals(ctx.signal, lost), deadline);
+  const resilient = (lost?: AbortSignal) => connection.resilience.execute(() => write(), joinSignals(ctx.signal, lost), deadline, 'update');
   if (!adapter.readBeforeWrite) return resilient();
   let cut: KeyLockError | undefined;
   try {

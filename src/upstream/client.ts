@@ -23,10 +23,13 @@ export class UpstreamFailure extends Error {
   readonly kind: 'timeout' | 'connection' | 'too_large';
   /** too_large: the status the vendor answered with. */
   readonly status?: number;
-  constructor(kind: UpstreamFailure['kind'], message: string, status?: number) {
+  /** False when no connection to the vendor was made (refused, unresolvable, connect timeout): nothing was sent. */
+  readonly reached: boolean;
+  constructor(kind: UpstreamFailure['kind'], message: string, status?: number, reached = true) {
     super(message);
     this.kind = kind;
     this.status = status;
+    this.reached = reached;
   }
 }
 
@@ -235,12 +238,16 @@ async function tokenOrRefusal(source: TokenSource, signal: AbortSignal | undefin
   }
 }
 
+/** Error codes of a connection that was never made, so no request can have reached the vendor. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
 function toFailure(err: unknown, timeoutMs: number): UpstreamFailure {
   const cause = findCause(err);
-  if (isTimeout(cause)) return new UpstreamFailure('timeout', `no answer within ${timeoutMs} ms`);
-  if (cause instanceof BodyTooLargeError) return new UpstreamFailure('too_large', cause.message, cause.status);
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  return new UpstreamFailure('connection', code ? `connection failed (${code})` : 'connection failed');
+  const reached = code === undefined || !NOT_CONNECTED.has(code);
+  if (isTimeout(cause)) return new UpstreamFailure('timeout', `no answer within ${timeoutMs} ms`, undefined, reached);
+  if (cause instanceof BodyTooLargeError) return new UpstreamFailure('too_large', cause.message, cause.status);
+  return new UpstreamFailure('connection', code ? `connection failed (${code})` : 'connection failed', undefined, reached);
 }
 
 function findCause(err: unknown): unknown {
