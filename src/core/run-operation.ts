@@ -16,7 +16,7 @@ import type { OperationContext } from './context.ts';
 import { auditUnavailableError, GatewayError, type UpstreamInfo } from './errors.ts';
 import { containsSecret, REDACTED } from './redact.ts';
 import { MAX_PATCH_DEPTH, recordableText } from './validate.ts';
-import type { AuditRow, AuditStore } from '../audit/model.ts';
+import type { AuditRow } from '../audit/model.ts';
 
 /** What accounting needs of an operation's context. */
 export type RunOperationContext = Pick<OperationContext, 'caller' | 'log' | 'requestId' | 'audit' | 'metrics' | 'connections'>;
@@ -102,8 +102,12 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
         throw auditUnavailableError(meta.provider ?? undefined, meta.keyId ?? undefined);
       }
     },
-    attempt: () => void (attempts += 1),
-    answered: (status, traceId) => void (answered = { status, traceId }),
+    attempt: () => {
+      attempts += 1;
+    },
+    answered: (status, traceId) => {
+      answered = { status, traceId };
+    },
   };
 
   let result: T | undefined;

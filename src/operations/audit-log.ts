@@ -2,7 +2,7 @@
  * `auditLog`: pages of the audit log, newest first, for callers holding `audit:read`. A caller
  * whose `audit:read` is narrowed to some providers sees only their entries.
  */
-import type { AuditEntry, AuditFilter } from '../audit/model.ts';
+import type { AuditEntry, AuditFilter, AuditPage } from '../audit/model.ts';
 import { authorize, providersCovered } from '../auth/scopes.ts';
 import { auditUnavailableError, GatewayError, inputError } from '../core/errors.ts';
 import type { OperationContext } from '../core/context.ts';
@@ -23,7 +23,7 @@ export async function readAuditLog(ctx: OperationContext, filter: AuditLogFilter
     throw new GatewayError(`auditLog: first must be between 1 and ${MAX_AUDIT_PAGE} (got ${first})`, { code: 'BAD_USER_INPUT', details: { field: 'first' } });
   const before = after ? decodeCursor(after) : undefined;
   const covered = providersCovered(ctx.caller, 'audit:read');
-  let page;
+  let page: AuditPage;
   try {
     page = await ctx.audit.query({ ...filter, ...(covered !== '*' && { visibleProviders: [...covered] }) }, first, before);
   } catch (err) {
