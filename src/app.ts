@@ -5,7 +5,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAuditStore } from './audit/store.ts';
-import { AuditStoreError } from './audit/model.ts';
+import { AuditStoreError, type AuditStore } from './audit/model.ts';
 import { ConfigError, loadConfigFile, type Config, type ServerConfig } from './config/schema.ts';
 import { createGateway, type Gateway } from './http/gateway.ts';
 import { createLogger, type Logger } from './observability/log.ts';
@@ -69,7 +69,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
   const problems = startupProblems(config, host, options);
   if (problems.length) throw new ConfigError(problems);
   const log = options.log ?? createLogger();
-  let audit;
+  let audit: AuditStore | undefined;
   try {
     audit = await createAuditStore(config.audit, log);
   } catch (err) {

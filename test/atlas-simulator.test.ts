@@ -191,7 +191,7 @@ describe('atlas simulator: digest authentication', () => {
     const path = keyPath(KEY);
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => call('PATCH', path, { desc: `concurrent ${i}` })));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
-    answers.forEach((a, i) => expect(a.json.desc).toBe(`concurrent ${i}`));
+    for (const [i, a] of answers.entries()) expect(a.json.desc).toBe(`concurrent ${i}`);
   });
 
   it('accepts concurrent requests sharing one nonce with distinct counts, in any order', async () => {
@@ -225,7 +225,7 @@ describe('atlas simulator: roles and routes', () => {
   });
 
   it('lists keys with pageNum and itemsPerPage', async () => {
-    const all = await call('GET', '/orgs/' + ORG + '/apiKeys');
+    const all = await call('GET', `/orgs/${ORG}/apiKeys`);
     expect(all.status).toBe(200);
     expect(all.json.totalCount).toBe(2);
     expect(all.json.results.map((k: any) => k.id)).toEqual([KEY, KEY2]);

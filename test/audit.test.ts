@@ -96,7 +96,9 @@ function sqliteStore(): StoreUnderTest {
       const db = new DatabaseSync(path);
       try {
         const stmt = db.prepare(text.replaceAll('$t', 'audit_log').replace(/\$\d+/g, '?'));
-        return /^\s*select/i.test(text) ? (stmt.all(...(params as never[])) as Record<string, unknown>[]) : (stmt.run(...(params as never[])), []);
+        if (/^\s*select/i.test(text)) return stmt.all(...(params as never[])) as Record<string, unknown>[];
+        stmt.run(...(params as never[]));
+        return [];
       } finally {
         db.close();
       }

@@ -36,7 +36,12 @@ beforeAll(async () => {
   // As `npm start` runs it: the sandbox, and its demo key ids suggested by the console.
   sandbox = await startSandbox();
   registerSecret(...sandbox.config.secrets);
-  const destination = new Writable({ write: (chunk, _enc, cb) => (recordSeen(chunk.toString()), cb()) });
+  const destination = new Writable({
+    write: (chunk, _enc, cb) => {
+      recordSeen(chunk.toString());
+      cb();
+    },
+  });
   keygate = await startKeygate({
     config: sandbox.config,
     port: 0,

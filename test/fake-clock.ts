@@ -63,6 +63,8 @@ export function skippableClock(): SkippableClock {
     now: () => realClock.now() + skipped,
     setTimeout: realClock.setTimeout,
     clearTimeout: realClock.clearTimeout,
-    skip: (ms) => void (skipped += ms),
+    skip: (ms) => {
+      skipped += ms;
+    },
   };
 }

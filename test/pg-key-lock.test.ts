@@ -125,7 +125,13 @@ const TAKE_KEY_LOCK = 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))';
 /** What `probe` finds, once it finds something. */
 async function waitFor<T>(probe: () => Promise<T[]>): Promise<T[]> {
   let found: T[] = [];
-  await until(async () => (found = await probe()).length > 0, { timeoutMs: 15_000, what: 'the backends to appear' });
+  await until(
+    async () => {
+      found = await probe();
+      return found.length > 0;
+    },
+    { timeoutMs: 15_000, what: 'the backends to appear' },
+  );
   return found;
 }
 

@@ -19,7 +19,6 @@ import { providerKinds, providers } from '../providers/index.ts';
 import { faults, type RecordedRequest } from '../sandbox/simulator-kit.ts';
 import type { ApiKeyPatch, ProviderKind, Sandbox } from '../providers/types.ts';
 import { createAuditStore } from '../src/audit/store.ts';
-import { resolveConfig } from '../src/config/schema.ts';
 import { skippableClock } from './fake-clock.ts';
 import { recordSeen, registerSecret, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
@@ -416,9 +415,19 @@ describe('bulkhead', () => {
       const basic = sandboxes.get('basic')!.simulator;
       basic.inject(faults.hang());
       const answered: string[] = [];
-      const first = update('one', 'basic', g).then((r) => (answered.push('first'), r));
+      const first = update('one', 'basic', g).then((r) => {
+        answered.push('first');
+        return r;
+      });
       await until(() => basic.requests.length === 1, { what: 'the first call to reach the vendor' });
-      const rest = await Promise.all([1, 2, 3, 4, 5].map(() => update('one', 'basic', g).then((r) => (answered.push(r.error ? 'refused' : 'queued'), r))));
+      const rest = await Promise.all(
+        [1, 2, 3, 4, 5].map(() =>
+          update('one', 'basic', g).then((r) => {
+            answered.push(r.error ? 'refused' : 'queued');
+            return r;
+          }),
+        ),
+      );
       const refused = rest.filter((r) => r.error);
       expect(refused).toHaveLength(1);
       expect(refused[0].error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'one', attempts: 0 });

@@ -21,7 +21,6 @@ registerSecret(ADMIN, DASH, DASH_READER, GW);
 
 let sim: TykSimulator;
 let gw: TestGateway;
-const CREDENTIAL = { dashboard: { apiKey: DASH }, gateway: { secret: GW }, 'dashboard-admin': { adminSecret: ADMIN } } as const;
 
 beforeAll(async () => {
   sim = await createTykSimulator({

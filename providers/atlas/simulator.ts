@@ -312,8 +312,9 @@ function sameTarget(uri: string, req: SimRequest): boolean {
 function parseAuthParams(input: string): Record<string, string | undefined> {
   const params: Record<string, string | undefined> = {};
   const re = /[\s,]*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/gy;
-  let m: RegExpExecArray | null;
-  while (re.lastIndex < input.length && (m = re.exec(input)) !== null) {
+  while (re.lastIndex < input.length) {
+    const m = re.exec(input);
+    if (m === null) break;
     const name = m[1].toLowerCase();
     if (!Object.hasOwn(params, name)) params[name] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];
   }

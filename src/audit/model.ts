@@ -9,7 +9,6 @@
  * process died mid-call) — its intent row with outcome `PENDING`.
  */
 import type { KeyLock } from '../core/key-lock.ts';
-import type { Logger } from '../observability/log.ts';
 
 export interface AuditRow {
   /** Ties an intent row to its outcome row. */

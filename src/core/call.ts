@@ -43,8 +43,8 @@ export function toApiKey(connection: Connection, provider: string, key: Normaliz
   return {
     ...key,
     name: clean(key.name),
-    roles: key.roles && key.roles.map((r) => redactText(r, secrets)),
-    tags: key.tags && key.tags.map((t) => ({ key: redactText(t.key, secrets), value: clean(t.value) })),
+    roles: key.roles?.map((r) => redactText(r, secrets)) ?? null,
+    tags: key.tags?.map((t) => ({ key: redactText(t.key, secrets), value: clean(t.value) })) ?? null,
     provider,
     kind: connection.kind,
     raw: redactBody(key.raw, connection.adapter.secretBodyFields, secrets),

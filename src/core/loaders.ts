@@ -9,7 +9,7 @@ import DataLoader from 'dataloader';
 import type { Connection } from './connections.ts';
 import { badResponseError, GatewayError } from './errors.ts';
 import { call, toApiKey } from './call.ts';
-import type { ApiKey, KeyLoader, LoadedKey, Loaders, OperationContext } from './context.ts';
+import type { KeyLoader, LoadedKey, Loaders, OperationContext } from './context.ts';
 
 export type { KeyLoader, LoadedKey, Loaders } from './context.ts';
 

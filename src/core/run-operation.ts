@@ -17,7 +17,7 @@ import { auditUnavailableError, GatewayError, type UpstreamInfo } from './errors
 import { keptKeyId } from './key-ids.ts';
 import { containsSecret, REDACTED } from './redact.ts';
 import { MAX_PATCH_DEPTH, recordableText } from './validate.ts';
-import type { AuditRow, AuditStore } from '../audit/model.ts';
+import type { AuditRow } from '../audit/model.ts';
 
 /** What accounting needs of an operation's context. */
 export type RunOperationContext = Pick<OperationContext, 'caller' | 'log' | 'requestId' | 'audit' | 'metrics' | 'connections'>;
@@ -105,8 +105,12 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
         throw auditUnavailableError(meta.provider ?? undefined, meta.keyId ?? undefined);
       }
     },
-    attempt: () => void (attempts += 1),
-    answered: (status, traceId) => void (answered = { status, traceId }),
+    attempt: () => {
+      attempts += 1;
+    },
+    answered: (status, traceId) => {
+      answered = { status, traceId };
+    },
   };
 
   let result: T | undefined;

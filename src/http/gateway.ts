@@ -214,7 +214,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       previous.retired = true;
       if (previous.active === 0) await previous.connections.close();
     },
-    drain: () => void (draining = true),
+    drain: () => {
+      draining = true;
+    },
     close: async (force) => {
       draining = true;
       await current.connections.close(force);

@@ -2,7 +2,7 @@
  * `auditLog`: pages of the audit log, newest first, for callers holding `audit:read`. A caller
  * whose `audit:read` is narrowed to some providers sees only their entries.
  */
-import type { AuditEntry, AuditFilter } from '../audit/model.ts';
+import type { AuditEntry, AuditFilter, AuditPage } from '../audit/model.ts';
 import { authorize, providersCovered } from '../auth/scopes.ts';
 import { auditUnavailableError, GatewayError, inputError } from '../core/errors.ts';
 import type { OperationContext } from '../core/context.ts';
@@ -27,7 +27,7 @@ export async function readAuditLog(ctx: OperationContext, filter: AuditLogFilter
   // A Tyk key id is kept as its fingerprint: the caller's raw id finds it.
   const scoped = filter.provider === undefined ? ctx.connections.list() : [ctx.connections.get(filter.provider)].filter((c) => c !== undefined);
   const keyIdForms = filter.keyId === undefined ? undefined : keptKeyIdForms(scoped, filter.keyId);
-  let page;
+  let page: AuditPage;
   try {
     page = await ctx.audit.query({ ...filter, ...(keyIdForms && { keyIdForms }), ...(covered !== '*' && { visibleProviders: [...covered] }) }, first, before);
   } catch (err) {

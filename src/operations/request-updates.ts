@@ -51,7 +51,10 @@ export function refuseOverRequestCap(
   operation: KeyOperation,
 ): Promise<never> | undefined {
   let n = counted.get(ctx);
-  if (n === undefined) counted.set(ctx, (n = countUpdates(info)));
+  if (n === undefined) {
+    n = countUpdates(info);
+    counted.set(ctx, n);
+  }
   const max = ctx.maxUpdatesPerRequest;
   if (n <= max) return undefined;
   return runOperation(ctx, { operation, provider: null, keyId: null, audited: true }, async () => {

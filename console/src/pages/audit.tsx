@@ -22,16 +22,26 @@ function toFilter(form: FilterForm): AuditLogFilter {
   return filter;
 }
 
+function formOf(params: URLSearchParams): FilterForm {
+  return Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? ''])) as FilterForm;
+}
+
 export function AuditPage({ params }: { params: URLSearchParams }) {
-  const fromUrl = Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? ''])) as FilterForm;
+  const fromUrl = formOf(params);
   const [form, setForm] = useState<FilterForm>(fromUrl);
   const urlKey = params.toString();
-  useEffect(() => setForm(fromUrl), [urlKey]);
+  // The form follows the URL whenever the URL's filters change (not on every render, which would undo typing).
+  useEffect(() => setForm(formOf(new URLSearchParams(urlKey))), [urlKey]);
   const providers = useQuery(ConsoleProvidersDocument, {});
   const first = useQuery(AuditDocument, { filter: toFilter(fromUrl), first: PAGE_SIZE });
   const [older, setOlder] = useState<{ edges: Entry[]; hasNextPage: boolean; endCursor?: string | null }>();
   const [olderError, setOlderError] = useState<ApiError>();
-  useEffect(() => setOlder(undefined), [first.data]);
+  // Older pages continue one first page: a new first page drops them (React's "adjust state on a prop change").
+  const [olderOf, setOlderOf] = useState(first.data);
+  if (olderOf !== first.data) {
+    setOlderOf(first.data);
+    setOlder(undefined);
+  }
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
