@@ -62,7 +62,12 @@ export interface NormalizedKey {
 export type UpstreamAuth =
   | { type: 'bearer'; token: string }
   | { type: 'header'; name: string; value: string }
-  | { type: 'digest'; username: string; password: string };
+  | { type: 'digest'; username: string; password: string }
+  /**
+   * OAuth 2.0 client credentials (Atlas service accounts): a token from `tokenUrl` (HTTP Basic
+   * clientId:clientSecret, `grant_type=client_credentials`) sent as `Authorization: Bearer`.
+   */
+  | { type: 'oauth-client-credentials'; tokenUrl: string; clientId: string; clientSecret: string };
 
 /** One upstream call, relative to the connection's baseUrl. `path` segments are already encoded. */
 export interface UpstreamRequest {
@@ -70,6 +75,8 @@ export interface UpstreamRequest {
   path: string;
   query?: Record<string, string>;
   body?: unknown;
+  /** Headers the vendor's API version needs (Atlas v2: a versioned Accept and Content-Type); never credentials. */
+  headers?: Record<string, string>;
 }
 
 /** What the shared client hands back to an adapter: the body read once, parsed when it is JSON. */
@@ -79,6 +86,8 @@ export interface UpstreamResponse {
   /** Parsed JSON, or undefined when the body was empty or not JSON. */
   json: unknown;
   text: string;
+  /** Set when the answer came from the OAuth token endpoint, not from the API itself. */
+  tokenEndpoint?: boolean;
 }
 
 /** What an adapter reads from a vendor error body. The gateway fills the rest from the status. */
@@ -89,6 +98,8 @@ export interface VendorError {
   vendorCode?: string;
   message?: string;
   traceId?: string;
+  /** Per-field problems the vendor listed (Atlas v2 `badRequestDetail.fields`). */
+  fields?: { field: string; description: string }[];
 }
 
 /** A problem with the client's input, found before anything is sent. */
@@ -172,6 +183,13 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   readonly patchInput?: PatchInputSpec;
 
   auth(cfg: Cfg): UpstreamAuth;
+  /** Problems across config fields (two credential sets, a credential not matching `api`); `field` is the config field. */
+  checkConfig?(cfg: Cfg): FieldProblem[];
+  /**
+   * Whether a key id is itself a live credential (Tyk, unless it addresses keys by hash): then
+   * keygate keeps only its fingerprint in logs, audit rows, spans and metrics.
+   */
+  idIsSecret?(cfg: Cfg): boolean;
   /** Vendor limits checked locally (Atlas desc 1..250, Mesa tag key <= 64). */
   validate(patch: ApiKeyPatch): FieldProblem[];
   /**
@@ -179,26 +197,26 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
    * (`readKey`) and `buildUpdate` receives `parseCurrent` of that answer as `current`.
    */
   readonly readBeforeWrite?: boolean;
-  /** Turns a `readKey` answer into the `current` value; undefined = not as documented. */
-  parseCurrent?(body: unknown): unknown;
+  /** Turns a `readKey` answer into the `current` value; undefined = not as documented. The parsers get the connection config (absent in unit tests: the defaults). */
+  parseCurrent?(body: unknown, cfg?: Cfg): unknown;
   buildUpdate(cfg: Cfg, id: string, patch: ApiKeyPatch, current?: unknown): UpstreamRequest;
   /**
    * The vendor's 2xx answer as a key; undefined when the body is not what the vendor documents.
    * `sent` is the request that produced it (Tyk answers only a status line, so the key is what we sent).
    */
-  normalize(body: unknown, id: string, sent: UpstreamRequest): NormalizedKey | undefined;
-  mapError(res: UpstreamResponse): VendorError;
+  normalize(body: unknown, id: string, sent: UpstreamRequest, cfg?: Cfg): NormalizedKey | undefined;
+  mapError(res: UpstreamResponse, cfg?: Cfg): VendorError;
 
   /** Reading one key with one call (basic, atlas, tyk). Not found = the vendor's NOT_FOUND answer. */
   readKey?(cfg: Cfg, id: string): UpstreamRequest;
   /** The key in a `readKey` answer; undefined when the body is not what the vendor documents. */
-  parseKey?(body: unknown, id: string): NormalizedKey | undefined;
+  parseKey?(body: unknown, id: string, cfg?: Cfg): NormalizedKey | undefined;
   /** Mesa has no single-key read: keys are found by walking the list (`listPage`). */
   readonly readByListing?: boolean;
   /** One page of the vendor's key list; `page` is the token from the previous page (undefined: the first). */
   listPage?(cfg: Cfg, page: string | undefined): UpstreamRequest;
   /** The keys of a list page and the next page's token (undefined: last page); undefined when not as documented. */
-  parseListPage?(body: unknown, page: string | undefined): { keys: NormalizedKey[]; next: string | undefined } | undefined;
+  parseListPage?(body: unknown, page: string | undefined, cfg?: Cfg): { keys: NormalizedKey[]; next: string | undefined } | undefined;
 }
 
 /** The operations a provider offers, derived from its adapter (GraphQL `Provider.operations`). */

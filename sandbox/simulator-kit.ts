@@ -300,7 +300,9 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
     requests,
     writes: () => requests.filter((r) => r.method !== 'GET' && r.status !== undefined && r.status >= 200 && r.status < 300),
     inject: (fault) => void queued.push(fault),
-    clearFaults: () => void (queued = []),
+    clearFaults: () => {
+      queued = [];
+    },
     maxInFlight: () => maxInFlight,
     openSockets: () => sockets.size,
     maxSockets: () => maxSockets,

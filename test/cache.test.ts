@@ -34,7 +34,9 @@ describe('the read cache (fake clock)', () => {
     const cache = createReadCache(60_000, { maxEntries: 2 });
     let loads = 0;
     let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     const load = async () => {
       loads += 1;
       await gate;
@@ -48,7 +50,10 @@ describe('the read cache (fake clock)', () => {
     await cache.through('a', load); // a is now the most recently used
     await cache.through('c', async () => 'c'); // drops b
     let reloaded = false;
-    await cache.through('b', async () => ((reloaded = true), 'b'));
+    await cache.through('b', async () => {
+      reloaded = true;
+      return 'b';
+    });
     expect(reloaded).toBe(true);
   });
 
@@ -57,7 +62,10 @@ describe('the read cache (fake clock)', () => {
     await cache.through(cacheKey.page(10, null), async () => 'page-old');
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const inFlight = cache.through(cacheKey.key('k'), async () => (await gate, 'stale'));
+    const inFlight = cache.through(cacheKey.key('k'), async () => {
+      await gate;
+      return 'stale';
+    });
     cache.written('k', 'new');
     release();
     expect(await inFlight).toBe('stale');

@@ -38,7 +38,13 @@ describe.each(providerKinds)('%s meets the shared contract', (kind) => {
       providers: {
         [kind]: { kind, ...sandbox.connection, ...once },
         slow: { kind, ...sandbox.connection, timeoutMs: 300, ...once },
-        down: { kind, ...sandbox.connection, baseUrl: `http://127.0.0.1:${closedPort}`, ...once },
+        // Same path (Atlas names its API version there), nobody listening.
+        down: {
+          kind,
+          ...sandbox.connection,
+          baseUrl: `http://127.0.0.1:${closedPort}${new URL(String(sandbox.connection.baseUrl)).pathname.replace(/\/$/, '')}`,
+          ...once,
+        },
       },
     });
   });

@@ -87,11 +87,11 @@ async function waitFinished(url: string, id: string): Promise<any> {
 /** Kills `child` while the simulator holds its `k`-th write (delayed), and waits until that write is applied. */
 async function killMidWrite(child: GatewayProcess, k: number): Promise<void> {
   const patches = () => sim.requests.filter((r) => r.method === 'PATCH');
-  await until(() => patches().length >= k, 30_000);
+  await until(() => patches().length >= k, { timeoutMs: 30_000 });
   child.child.kill('SIGKILL');
   await new Promise((r) => child.child.once('exit', r));
   // The held write completes at the vendor although keygate never hears of it.
-  await until(() => patches().every((r) => r.status !== undefined), 30_000);
+  await until(() => patches().every((r) => r.status !== undefined), { timeoutMs: 30_000 });
 }
 
 function appliedOncePerKey(value: string): void {
@@ -136,7 +136,7 @@ describe('bulk update jobs survive a crash', () => {
     });
     const id = started.data.startApiKeyUpdateJob.id;
     // Whichever replica holds the lease is killed mid-write; the other resumes once the lease lapses.
-    await until(() => a.output().includes('bulk update job running') || b.output().includes('bulk update job running'), 30_000);
+    await until(() => a.output().includes('bulk update job running') || b.output().includes('bulk update job running'), { timeoutMs: 30_000 });
     const [runner, other] = a.output().includes('bulk update job running') ? [a, b] : [b, a];
     await killMidWrite(runner, 5);
     const job = await waitFinished(other.url, id);

@@ -7,7 +7,6 @@
 import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
-import { providers } from '../providers/index.ts';
 import { faults } from '../sandbox/simulator-kit.ts';
 import { createPostgresAuditStore } from '../src/audit/postgres.ts';
 import { resolveConfig, type ConnectionConfig } from '../src/config/schema.ts';
@@ -43,7 +42,7 @@ describe('the bucket (GCRA, memory store)', () => {
   });
 
   it('a pause empties the bucket until it is over; buckets of other scopes are untouched', async () => {
-    let t = 0;
+    const t = 0;
     const store = createMemoryBucketStore(() => t);
     const gcra = gcraOf({ requests: 10, perSeconds: 1, burst: 10 });
     await store.pause('a', gcra, 2000);

@@ -235,6 +235,39 @@ describe('toTykSessionFields', () => {
   });
 });
 
+describe('tyk api selection', () => {
+  const base = { baseUrl: 'http://tyk.internal:3000' };
+  it('takes the API its one credential names, each with its own header', () => {
+    expect(tykAdapter.auth({ ...base, apiKey: 'k' })).toEqual({ type: 'header', name: 'Authorization', value: 'k' });
+    expect(tykAdapter.auth({ ...base, secret: 's' })).toEqual({ type: 'header', name: 'X-Tyk-Authorization', value: 's' });
+    expect(tykAdapter.auth({ ...base, adminSecret: 'a' })).toEqual({ type: 'header', name: 'Admin-Auth', value: 'a' });
+  });
+
+  it('refuses two credentials, a credential not matching api, and hashedKeyIds off the gateway', () => {
+    expect(tykAdapter.checkConfig!({ ...base, apiKey: 'k' })).toEqual([]);
+    expect(tykAdapter.checkConfig!({ ...base, apiKey: 'k', secret: 's' })[0].field).toBe('');
+    expect(tykAdapter.checkConfig!({ ...base, api: 'dashboard-admin', apiKey: 'k' })).toEqual([
+      { field: 'apiKey', message: expect.stringContaining('does not match api: dashboard-admin, which takes adminSecret') },
+    ]);
+    expect(tykAdapter.checkConfig!({ ...base, apiKey: 'k', hashedKeyIds: true })).toEqual([{ field: 'hashedKeyIds', message: 'applies to api: gateway only' }]);
+  });
+
+  it('treats key ids as secrets unless the gateway addresses keys by hash', () => {
+    expect(tykAdapter.idIsSecret!({ ...base, apiKey: 'k' })).toBe(true);
+    expect(tykAdapter.idIsSecret!({ ...base, adminSecret: 'a' })).toBe(true);
+    expect(tykAdapter.idIsSecret!({ ...base, secret: 's' })).toBe(true);
+    expect(tykAdapter.idIsSecret!({ ...base, secret: 's', hashedKeyIds: true })).toBe(false);
+  });
+
+  it('sends suppress_reset=1 on dashboard and gateway PUTs unless suppressReset is false; never on the admin API', () => {
+    const q = (c: TykConfig) => tykAdapter.buildUpdate(c, ID, { name: 'x' }, current()).query;
+    expect(q({ ...base, apiKey: 'k' })).toEqual({ suppress_reset: '1' });
+    expect(q({ ...base, apiKey: 'k', suppressReset: false })).toBeUndefined();
+    expect(q({ ...base, secret: 's', hashedKeyIds: true })).toEqual({ suppress_reset: '1', hashed: 'true' });
+    expect(q(cfg)).toBeUndefined();
+  });
+});
+
 describe('TykSessionPatch declared in providers/tyk', () => {
   it('converts without src/: a repeated key is a PatchInputError naming the field inside the patch', () => {
     let thrown: unknown;

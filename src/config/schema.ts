@@ -376,6 +376,11 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       cache: _cache,
       ...settings
     } = specific.data as Record<string, unknown>;
+    const crossField = adapter.checkConfig?.({ ...settings, baseUrl: url }) ?? [];
+    if (crossField.length > 0) {
+      problems.push(...crossField.map((p) => `${p.field ? `${at}.${p.field}` : at}: ${p.message}`));
+      continue;
+    }
     for (const field of adapter.secretConfigFields) {
       const value = settings[field];
       if (typeof value === 'string' && value.length > 0) secrets.push(value);

@@ -3,6 +3,7 @@
  * Built once from the Config; closed on shutdown.
  */
 import type { Config, ConnectionConfig } from '../config/schema.ts';
+import { realClock, type Clock } from './clock.ts';
 import { statusClass, type Metrics } from '../observability/metrics.ts';
 import { createReadCache, type ReadCache } from './read-cache.ts';
 import { chainKeyLocks, createKeyLock, type KeyLock } from './key-lock.ts';
@@ -17,6 +18,8 @@ export interface Connection extends ConnectionConfig {
   resilience: Resilience;
   /** Cached reads (`cache.ttlSeconds`); undefined when off. */
   readCache?: ReadCache;
+  /** What its deadlines and waits run on. */
+  clock: Clock;
 }
 
 export interface Connections {
@@ -37,11 +40,14 @@ export interface ConnectionsOptions {
   /** Where rate-limit buckets live (shared by replicas with PostgreSQL); default: this process. Kept across reloads. */
   buckets?: BucketStore;
   log?: { warn(obj: object, msg: string): void };
+  /** The time source of deadlines, backoff and breaker cooldowns (default: the real one). */
+  clock?: Clock;
 }
 
 export function createConnections(config: Config, metrics?: Metrics, options: ConnectionsOptions = {}): Connections {
   const byName = new Map<string, Connection>();
   const buckets = options.buckets ?? createMemoryBucketStore();
+  const clock = options.clock ?? realClock;
   for (const c of config.providers.values()) {
     const labels = { provider: c.name, kind: c.kind };
     const pacer = createPacer(c, { store: buckets, metrics, log: options.log });
@@ -64,7 +70,7 @@ export function createConnections(config: Config, metrics?: Metrics, options: Co
     const shared = options.sharedLock?.(`${c.kind}:${c.settings.baseUrl}`);
     const lock = shared ? chainKeyLocks(createKeyLock(), shared) : createKeyLock();
     const readCache = c.cache ? createReadCache(c.cache.ttlSeconds * 1000) : undefined;
-    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics }), readCache });
+    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics, clock }), clock, readCache });
   }
   return {
     get: (name) => byName.get(name),

@@ -20,6 +20,8 @@ export interface UpstreamInfo {
   retryAfter?: number;
   /** Upstream attempts made for this answer (src/upstream/resilience.ts), retries included. */
   attempts?: number;
+  /** The fields the vendor refused, with its reason for each (Atlas v2 `badRequestDetail.fields`). */
+  fields?: { field: string; description: string }[];
 }
 
 export interface GatewayErrorOptions {
@@ -110,6 +112,9 @@ export function upstreamError(provider: string, keyId: string, res: UpstreamResp
     ...(vendor.vendorCode !== undefined && { code: vendor.vendorCode }),
     ...(message !== undefined && { message }),
     ...(vendor.traceId !== undefined && { traceId: vendor.traceId }),
+    ...(vendor.fields !== undefined && {
+      fields: vendor.fields.map((f) => ({ field: redactText(f.field, secrets), description: redactText(f.description, secrets) })),
+    }),
   };
   const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
   if (retryAfter !== undefined) upstream.retryAfter = retryAfter;

@@ -14,9 +14,10 @@ import { randomUUID } from 'node:crypto';
 import type { ApiKeyPatch } from '../../providers/types.ts';
 import type { OperationContext } from './context.ts';
 import { auditUnavailableError, GatewayError, type UpstreamInfo } from './errors.ts';
+import { keptKeyId } from './key-ids.ts';
 import { containsSecret, REDACTED } from './redact.ts';
 import { MAX_PATCH_DEPTH, recordableText } from './validate.ts';
-import type { AuditRow, AuditStore } from '../audit/model.ts';
+import type { AuditRow } from '../audit/model.ts';
 
 /** What accounting needs of an operation's context. */
 export type RunOperationContext = Pick<OperationContext, 'caller' | 'log' | 'requestId' | 'audit' | 'metrics' | 'connections'>;
@@ -67,6 +68,8 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
   let answered: { status: number; traceId?: string } | undefined;
   let patch: unknown;
   const recordedPatch = () => (patch ??= patchForRecord(meta.patch, ctx.connections.secrets));
+  // Where a key id is a live credential (Tyk), only its fingerprint is kept.
+  const keyId = meta.keyId === null ? null : keptKeyId(meta.provider === null ? undefined : ctx.connections.get(meta.provider), meta.keyId);
 
   const row = (phase: AuditRow['phase'], outcome: string, extra: Partial<AuditRow> = {}): AuditRow => ({
     attemptId,
@@ -75,7 +78,7 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
     caller: ctx.caller.name,
     requestId: ctx.requestId ?? '',
     provider: cut(meta.provider),
-    keyId: cut(meta.keyId),
+    keyId: cut(keyId),
     operation: meta.operation,
     patch: recordedPatch(),
     outcome,
@@ -98,12 +101,16 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
         await append(row('intent', 'PENDING'));
         intentWritten = true;
       } catch (err) {
-        ctx.log.error({ err: errorSummary(err), store: audit.kind, provider: meta.provider, keyId: meta.keyId }, 'audit write failed; operation refused');
+        ctx.log.error({ err: errorSummary(err), store: audit.kind, provider: meta.provider, keyId }, 'audit write failed; operation refused');
         throw auditUnavailableError(meta.provider ?? undefined, meta.keyId ?? undefined);
       }
     },
-    attempt: () => void (attempts += 1),
-    answered: (status, traceId) => void (answered = { status, traceId }),
+    attempt: () => {
+      attempts += 1;
+    },
+    answered: (status, traceId) => {
+      answered = { status, traceId };
+    },
   };
 
   let result: T | undefined;
@@ -121,7 +128,7 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
   const traceId = ext.upstream?.traceId ?? answered?.traceId ?? null;
   const attemptCount = ext.upstream?.attempts ?? ext.attempts ?? (attempts > 0 ? attempts : null);
   // The request's logger already binds requestId and caller (src/http/gateway.ts): a second `caller` would repeat the JSON key.
-  const fields = { operation: meta.operation, provider: text(meta.provider), keyId: text(meta.keyId), code, status, attempts: attemptCount, durationMs };
+  const fields = { operation: meta.operation, provider: text(meta.provider), keyId: text(keyId), code, status, attempts: attemptCount, durationMs };
   // A provider name a client typed is a metric label only when it names a configured connection.
   if (meta.provider !== null)
     ctx.metrics?.outcomes.inc({ provider: ctx.connections.get(meta.provider) ? meta.provider : '(unknown)', operation: meta.operation, code });

@@ -1,4 +1,4 @@
-import { type ApiKey } from '../core/context.ts';
+import type { ApiKey } from '../core/context.ts';
 import { providerKindEnum } from './provider-kind.ts';
 import { builder } from './builder.ts';
 

@@ -10,7 +10,7 @@ import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { AuditStore } from '../audit/model.ts';
 import { createAuthenticator } from '../auth/callers.ts';
-import { type Caller } from '../auth/scopes.ts';
+import type { Caller } from '../auth/scopes.ts';
 import type { Config } from '../config/schema.ts';
 import { useConsole } from './console-assets.ts';
 import { createMemoryBucketStore } from '../upstream/rate-limit.ts';
@@ -18,6 +18,7 @@ import { createJobRunner } from '../jobs/runner.ts';
 import type { Jobs, JobStore } from '../jobs/store.ts';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.ts';
 import { createConnections, type Connections, type ConnectionsOptions } from '../core/connections.ts';
 import type { GatewayContext } from '../core/context.ts';
 import { createLoaders } from '../core/loaders.ts';
@@ -48,6 +49,8 @@ export interface GatewayOptions {
   serveMetrics?: boolean;
   /** Extra readiness checks (e.g. the audit store). */
   readinessChecks?: ReadinessCheck[];
+  /** The time source of the connections' deadlines and waits (tests drive it; default real). */
+  clock?: Clock;
 }
 
 export interface Gateway {
@@ -93,6 +96,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     sharedLock: audit?.createKeyLock?.bind(audit),
     buckets: audit?.createBucketStore?.() ?? createMemoryBucketStore(),
     log,
+    clock: options.clock,
   };
   let authenticator = createAuthenticator(options.config.auth);
   // Bulk update jobs live in the audit store's database; every replica runs jobs whose lease it holds.
@@ -235,7 +239,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       previous.retired = true;
       if (previous.active === 0) await previous.connections.close();
     },
-    drain: () => void (draining = true),
+    drain: () => {
+      draining = true;
+    },
     close: async (force) => {
       draining = true;
       await runner?.close();

@@ -68,7 +68,11 @@ export function createTracing(config: TracingConfig | undefined): Tracing {
     },
     traceparent(ctx) {
       const carrier: Record<string, string> = {};
-      propagator.inject(ctx, carrier, { set: (c, k, v) => void (c[k] = v) });
+      propagator.inject(ctx, carrier, {
+        set: (c, k, v) => {
+          c[k] = v;
+        },
+      });
       return carrier.traceparent;
     },
     shutdown: () => provider.shutdown(),

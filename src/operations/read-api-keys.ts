@@ -8,7 +8,7 @@ import { badResponseError, inputError } from '../core/errors.ts';
 import { unsupported } from '../core/loaders.ts';
 import { call, connectionFor, toApiKey } from '../core/call.ts';
 import { checkId } from '../core/checks.ts';
-import { type ApiKey, type OperationContext } from '../core/context.ts';
+import type { ApiKey, OperationContext } from '../core/context.ts';
 import type { Connection } from '../core/connections.ts';
 import { cacheKey } from '../core/read-cache.ts';
 
@@ -79,7 +79,7 @@ async function listFrom(
   for (;;) {
     const page = at.page;
     const res = await connection.resilience.execute(() => call(ctx, connection, provider, '(list)', adapter.listPage!(settings, page)), ctx.signal);
-    const parsed = adapter.parseListPage!(res.json, page);
+    const parsed = adapter.parseListPage!(res.json, page, settings);
     if (!parsed) throw badResponseError(provider, '(list)', res.status, 'a key list it does not document');
     const rest = parsed.keys.slice(at.skip);
     const take = rest.slice(0, first - edges.length);

@@ -8,7 +8,7 @@ import type { ApiKeyPatch } from '../../providers/types.ts';
 import { runOperation } from '../core/run-operation.ts';
 import { GatewayError } from '../core/errors.ts';
 import { updateApiKey } from './update-api-key.ts';
-import { type ApiKey, type OperationContext } from '../core/context.ts';
+import type { ApiKey, OperationContext } from '../core/context.ts';
 
 export const MAX_BULK_UPDATES = 100;
 

@@ -2,7 +2,8 @@
  * The HTTP client of one provider connection: the only place keygate talks to a vendor.
  *
  * It turns an adapter's UpstreamRequest into a real call (ky over an undici pool), adds the
- * vendor's auth (Bearer, a header, or an HTTP Digest handshake), reads the body once as text and
+ * vendor's auth (Bearer, a header, an HTTP Digest handshake, or an OAuth client-credentials token
+ * fetched from the vendor's token endpoint), reads the body once as text and
  * parses JSON in a try. Failures to get an answer at all become an UpstreamFailure; every answer,
  * whatever its status, is returned for the adapter and src/core/errors.ts to judge.
  */
@@ -10,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import ky, { type KyInstance } from 'ky';
 import type { UpstreamAuth, UpstreamRequest, UpstreamResponse } from '../../providers/types.ts';
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './digest.ts';
+import { createTokenSource, parseTokenAnswer, type TokenSource } from './oauth.ts';
 import { BodyTooLargeError, createUndiciFetch, isTimeout, responseText } from './undici-fetch.ts';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -43,6 +45,8 @@ export interface UpstreamClientOptions {
   beforeExchange?(signal: AbortSignal | undefined): Promise<void>;
   /** Told of every answer's status and headers (rate-limit signals). */
   onAnswer?(status: number, headers: Headers): void;
+  /** The clock of the OAuth token cache (default Date.now). */
+  now?: () => number;
 }
 
 export interface SendOptions {
@@ -59,6 +63,8 @@ export interface UpstreamClient {
   /** The headers a request is sent with, every credential shown as "[redacted]" (for previews). */
   headersFor(req: UpstreamRequest): Record<string, string>;
   send(req: UpstreamRequest, options?: SendOptions): Promise<UpstreamResponse>;
+  /** Credentials obtained at run time (an OAuth access token), to redact like configured ones. */
+  liveCredentials(): string[];
   /** Closes the pool once its calls are done; `force` aborts those still running. */
   close(force?: boolean): Promise<void>;
 }
@@ -81,6 +87,28 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   let challenge: DigestChallenge | undefined;
   let nonceCount = 0;
 
+  // OAuth client credentials: the token lives here, so a new client (a reload) starts without one.
+  const tokens: TokenSource | undefined =
+    auth.type === 'oauth-client-credentials'
+      ? createTokenSource({
+          now: options.now,
+          fetch: async () => {
+            const res = await exchange(
+              auth.tokenUrl,
+              'POST',
+              {
+                authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`,
+                'content-type': 'application/x-www-form-urlencoded',
+              },
+              'grant_type=client_credentials',
+              undefined,
+            );
+            const answer = res.status >= 200 && res.status < 300 ? parseTokenAnswer(res.json) : undefined;
+            return answer ?? { refused: { ...res, tokenEndpoint: true } };
+          },
+        })
+      : undefined;
+
   const urlFor = (req: UpstreamRequest): string => {
     const query = req.query ? `?${new URLSearchParams(req.query).toString()}` : '';
     return `${options.baseUrl}${req.path}${query}`;
@@ -92,6 +120,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
         return { authorization: `Bearer ${auth.token}` };
       case 'header':
         return { [auth.name]: auth.value };
+      case 'oauth-client-credentials':
+        return {};
       case 'digest': {
         if (!challenge) return {};
         const u = new URL(url);
@@ -111,23 +141,25 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     }
   };
 
-  const once = async (req: UpstreamRequest, url: string, sendOptions: SendOptions): Promise<UpstreamResponse> => {
-    if (options.beforeExchange) await options.beforeExchange(sendOptions.signal);
+  /** One HTTP exchange, timed for the metrics; no answer at all is an UpstreamFailure. */
+  const exchange = async (
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<UpstreamResponse> => {
+    if (options.beforeExchange) await options.beforeExchange(signal);
     let response: Response;
     const started = performance.now();
-    const exchanged = (status: number | undefined) => options.onExchange?.({ method: req.method, status, seconds: (performance.now() - started) / 1000 });
+    const exchanged = (status: number | undefined) => options.onExchange?.({ method, status, seconds: (performance.now() - started) / 1000 });
     try {
       response = await http(url, {
-        method: req.method,
-        headers: {
-          ...authHeaders(req, url),
-          ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }),
-          ...(sendOptions.traceparent && { traceparent: sendOptions.traceparent }),
-          ...(req.body !== undefined && { 'content-type': 'application/json' }),
-        },
+        method,
+        headers,
         // The body and the signal ride beside ky's Request to our fetch (undici-fetch.ts).
-        ...(req.body !== undefined && ({ upstreamBody: JSON.stringify(req.body) } as object)),
-        ...(sendOptions.signal && ({ upstreamSignal: sendOptions.signal } as object)),
+        ...(body !== undefined && ({ upstreamBody: body } as object)),
+        ...(signal && ({ upstreamSignal: signal } as object)),
       });
     } catch (err) {
       exchanged(undefined);
@@ -147,8 +179,36 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     return { status: response.status, headers: response.headers, json, text };
   };
 
+  const once = (req: UpstreamRequest, url: string, sendOptions: SendOptions, bearer?: string): Promise<UpstreamResponse> =>
+    exchange(
+      url,
+      req.method,
+      {
+        ...(req.body !== undefined && { 'content-type': 'application/json' }),
+        ...req.headers,
+        ...(bearer === undefined ? authHeaders(req, url) : { authorization: `Bearer ${bearer}` }),
+        ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }),
+        ...(sendOptions.traceparent && { traceparent: sendOptions.traceparent }),
+      },
+      req.body === undefined ? undefined : JSON.stringify(req.body),
+      sendOptions.signal,
+    );
+
+  /** OAuth: the call with the cached token; a 401 to a token believed valid gets one new token and one resend. */
+  const sendWithToken = async (source: TokenSource, req: UpstreamRequest, url: string, sendOptions: SendOptions): Promise<UpstreamResponse> => {
+    const first = await tokenOrRefusal(source, sendOptions.signal);
+    if ('refused' in first) return first.refused;
+    const res = await once(req, url, sendOptions, first.token);
+    if (res.status !== 401) return res;
+    source.invalidate(first.token);
+    const renewed = await tokenOrRefusal(source, sendOptions.signal);
+    if ('refused' in renewed) return renewed.refused;
+    return once(req, url, sendOptions, renewed.token);
+  };
+
   const send = async (req: UpstreamRequest, sendOptions: SendOptions = {}): Promise<UpstreamResponse> => {
     const url = urlFor(req);
+    if (tokens) return sendWithToken(tokens, req, url, sendOptions);
     const first = await once(req, url, sendOptions);
     if (auth.type !== 'digest' || first.status !== 401) return first;
     const offered = parseDigestChallenge(first.headers.get('www-authenticate') ?? '');
@@ -164,13 +224,24 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   const headersFor = (req: UpstreamRequest): Record<string, string> => {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
-    if (auth.type === 'bearer') headers.authorization = 'Bearer [redacted]';
+    for (const [name, value] of Object.entries(req.headers ?? {})) headers[name.toLowerCase()] = value;
+    if (auth.type === 'bearer' || auth.type === 'oauth-client-credentials') headers.authorization = 'Bearer [redacted]';
     if (auth.type === 'digest') headers.authorization = 'Digest [redacted]';
     if (auth.type === 'header') headers[auth.name.toLowerCase()] = '[redacted]';
     return headers;
   };
 
-  return { urlFor, headersFor, send, close: (force) => pool.close(force) };
+  return { urlFor, headersFor, send, liveCredentials: () => tokens?.current() ?? [], close: (force) => pool.close(force) };
+}
+
+/** A token, or the token endpoint's refusal; a caller that stops waiting fails as an aborted exchange. */
+async function tokenOrRefusal(source: TokenSource, signal: AbortSignal | undefined) {
+  try {
+    return await source.get(signal);
+  } catch (err) {
+    if (err instanceof UpstreamFailure) throw err;
+    throw new UpstreamFailure('connection', 'the access token request was abandoned');
+  }
 }
 
 /** Error codes of a connection that was never made, so no request can have reached the vendor. */

@@ -30,6 +30,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ConnectionConfig } from '../config/schema.ts';
+import { realClock, sleep, type Clock } from '../core/clock.ts';
 import { startDeadline, type Deadline } from '../core/deadline.ts';
 import { circuitOpenError, deadlinePassedError, GatewayError, tooManyCallsError, withAttempts, type UpstreamInfo } from '../core/errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -57,6 +58,8 @@ export interface ResilienceOptions {
   metrics?: Pick<Metrics, 'upstreamRetries' | 'breakerState'>;
   /** The jitter source, 0 <= x < 1 (tests pin it). */
   random?: () => number;
+  /** Deadlines, backoff and Retry-After waits, breaker cooldowns (tests drive it by hand). */
+  clock?: Clock;
 }
 
 /** The first backoff's upper bound; it doubles per attempt, capped by `retry.maxDelayMs`. */
@@ -95,7 +98,8 @@ export function attemptNumber(): number | undefined {
 const STATE_GAUGE: Record<CircuitState, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 };
 
 export function createResilience(config: ConnectionConfig, options: ResilienceOptions = {}): Resilience {
-  const now = () => performance.now();
+  const clock = options.clock ?? realClock;
+  const now = () => clock.now();
   const random = options.random ?? Math.random;
   const labels = { provider: config.name, kind: config.kind };
   const breaker = createBreaker(config.circuitBreaker, now, (state) => options.metrics?.breakerState.set(labels, STATE_GAUGE[state]));
@@ -110,7 +114,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
       const outer = scope.getStore();
       if (outer?.owner === self) return attempt(outer.signal);
 
-      const deadline = callDeadline ?? startDeadline(config.deadlineMs, now);
+      const deadline = callDeadline ?? startDeadline(config.deadlineMs, clock);
       const callSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
       try {
         const refused = breaker.refusal();
@@ -173,7 +177,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
         wait = random() * Math.min(config.retry.maxDelayMs, BASE_DELAY_MS * 2 ** (attempts - 1));
         if (wait >= left) throw counted;
       }
-      if (!(await sleep(wait, callSignal))) throw counted;
+      if (!(await sleep(wait, callSignal, clock))) throw counted;
     }
   }
 
@@ -206,21 +210,6 @@ function judge(err: unknown): Judgement {
   // A 5xx the vendor's body does not attribute to the caller (Plumaa answers NOT_FOUND with 500).
   if (upstream.status >= 500 && err.code === 'UPSTREAM_ERROR') return { outcome: 'failure', retry: false };
   return { outcome: 'success', retry: false };
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(ok);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 interface Breaker {
