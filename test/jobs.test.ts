@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
 import { patchApplied } from '../src/jobs/runner.ts';
+import { fingerprintKeyId } from '../src/core/key-ids.ts';
 import { registerSecret, startGateway, type TestGateway } from './harness.ts';
 
 const TOKEN = 'mesa_jobs_admin_0a1b2c3d4e';
@@ -14,6 +15,7 @@ const T = {
   mesaOnly: 'kg_jobs_mesa_only_bbbb2222',
   reader: 'kg_jobs_reader_cccc3333',
   auditor: 'kg_jobs_auditor_dddd4444',
+  mesa2Auditor: 'kg_jobs_mesa2_auditor_eeee5555',
 };
 registerSecret(TOKEN, ...Object.values(T));
 const N = 12;
@@ -53,6 +55,7 @@ beforeAll(async () => {
         { name: 'mesa-only', token: T.mesaOnly, scopes: ['keys:write:mesa'] },
         { name: 'reader', token: T.reader, scopes: ['keys:read'] },
         { name: 'auditor', token: T.auditor, scopes: ['audit:read'] },
+        { name: 'mesa2-auditor', token: T.mesa2Auditor, scopes: ['audit:read:mesa2'] },
       ],
     },
     limits: { maxJobItems: 20, maxUpdatesPerRequest: 5 },
@@ -132,6 +135,13 @@ describe('bulk update jobs', () => {
         .sort(),
     ).toEqual(['/v1/acme/api-keys/key_j3', '/v1/acme/api-keys/key_j5']);
     expect((await gw.as(T.auditor)(GET, { id })).body.data!.apiKeyUpdateJob.id).toBe(id);
+    // A reader with no scope on `mesa` sees those items' state and the id's fingerprint only.
+    const narrow = (await gw.as(T.mesa2Auditor)(GET, { id, first: 10 })).body.data!.apiKeyUpdateJob.results.edges.map((e: any) => e.node);
+    expect(narrow.map((n: any) => [n.provider, n.id, n.apiKey, n.error?.code ?? null])).toEqual([
+      ['mesa', fingerprintKeyId('key_j3'), null, null],
+      ['mesa2', 'key_j4', null, 'FORBIDDEN'],
+      ['mesa', fingerprintKeyId('key_j5'), null, null],
+    ]);
     const denied = await gw.as(T.reader)(GET, { id });
     expect(denied.body.errors?.[0].extensions.code).toBe('FORBIDDEN');
     const refused = await gw.as(T.reader)(START, { u: [tag(6)] });

@@ -1,12 +1,14 @@
 /**
  * Bulk update jobs: `startApiKeyUpdateJob` stores up to `limits.maxJobItems` items and returns at
  * once; src/jobs/runner.ts runs them, paced by each provider's budget. Reading or listing jobs
- * needs keys:write or audit:read; starting one needs keys:write (an item whose provider the
+ * needs keys:write or audit:read (an item on a provider the reader has neither for shows only its
+ * state and the id's fingerprint); starting one needs keys:write (an item whose provider the
  * caller may not write fails FORBIDDEN when it runs, like an `updateApiKeys` item).
  */
 import type { ApiKey, OperationContext } from '../core/context.ts';
 import { authorize, hasScope } from '../auth/scopes.ts';
 import { forbiddenError, GatewayError } from '../core/errors.ts';
+import { fingerprintKeyId, idIsSecret } from '../core/key-ids.ts';
 import { runOperation, timeOrderedUUID } from '../core/run-operation.ts';
 import type { ItemRow, JobRow, Jobs } from '../jobs/store.ts';
 import type { ApiKeyError } from './update-api-keys.ts';
@@ -112,7 +114,7 @@ export async function jobResults(ctx: JobsContext, job: JobRow, first: number, a
   if (!Number.isInteger(afterSeq) || afterSeq < -1)
     throw new GatewayError('ApiKeyUpdateJob.results: `after` must be a cursor from an earlier page', { code: 'BAD_USER_INPUT', details: { field: 'after' } });
   const rows = await jobsOf(ctx).store.items(job.id, first + 1, afterSeq);
-  const edges = rows.slice(0, first).map((r) => ({ cursor: String(r.seq), node: toResult(r) }));
+  const edges = rows.slice(0, first).map((r) => ({ cursor: String(r.seq), node: asSeenBy(ctx, job, toResult(r)) }));
   return {
     edges,
     pageInfo: {
@@ -122,6 +124,19 @@ export async function jobResults(ctx: JobsContext, job: JobRow, first: number, a
       endCursor: edges.at(-1)?.cursor ?? null,
     },
   };
+}
+
+/**
+ * An item as this reader may see it. The job's starter sent every id and sees every item; another
+ * reader sees, on a provider it holds no scope for, only the state and the id's fingerprint, and
+ * where the id is itself a credential (Tyk), its fingerprint unless it may write that provider's keys.
+ */
+function asSeenBy(ctx: OperationContext, job: JobRow, item: JobItemResult): JobItemResult {
+  const { caller } = ctx;
+  if (job.caller === caller.name || hasScope(caller, 'keys:write', item.provider)) return item;
+  if (!hasScope(caller, 'audit:read', item.provider)) return { ...item, id: fingerprintKeyId(item.id), apiKey: null, error: null };
+  if (idIsSecret(ctx.connections.get(item.provider))) return { ...item, id: fingerprintKeyId(item.id), apiKey: null };
+  return item;
 }
 
 function toResult(r: ItemRow): JobItemResult {
