@@ -3,14 +3,14 @@
  * adapter.ts, simulator.ts) plus one line here; the shared contract tests then cover it.
  * Simulators are imported only when a sandbox starts, so a production start never loads them.
  */
-import type { ProviderKind, ProviderModule } from './types.ts';
+import type { BuiltinKind, ProviderModule } from './types.ts';
 import { mesaAdapter } from './mesa/adapter.ts';
 import { basicAdapter } from './basic/adapter.ts';
 import { atlasAdapter } from './atlas/adapter.ts';
 import { tykAdapter } from './tyk/adapter.ts';
 import { plumaaAdapter } from './plumaa/adapter.ts';
 
-export const providers: Record<ProviderKind, ProviderModule> = {
+export const providers: Record<BuiltinKind, ProviderModule> = {
   mesa: { adapter: mesaAdapter, startSandbox: async (port) => (await import('./mesa/simulator.ts')).startMesaSandbox(port) },
   basic: { adapter: basicAdapter, startSandbox: async (port) => (await import('./basic/simulator.ts')).startBasicSandbox(port) },
   atlas: { adapter: atlasAdapter, startSandbox: async (port) => (await import('./atlas/simulator.ts')).startAtlasSandbox(port) },
@@ -18,4 +18,4 @@ export const providers: Record<ProviderKind, ProviderModule> = {
   plumaa: { adapter: plumaaAdapter, startSandbox: async (port) => (await import('./plumaa/simulator.ts')).startPlumaaSandbox(port) },
 };
 
-export const providerKinds = Object.keys(providers) as ProviderKind[];
+export const providerKinds = Object.keys(providers) as BuiltinKind[];

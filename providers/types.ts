@@ -7,7 +7,10 @@
  */
 import type { z } from 'zod';
 
-export type ProviderKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa';
+/** The vendors keygate ships (providers/index.ts). */
+export type BuiltinKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa';
+/** A connection's kind: a built-in vendor, or `http`, a vendor defined in the config file (providers/http/). */
+export type ProviderKind = BuiltinKind | 'http';
 
 /** The closed set of error codes clients see (src/core/errors.ts builds them). */
 export type ErrorCode =
@@ -41,6 +44,12 @@ export interface ApiKeyPatch {
   expiresAt?: Date | null;
   /** Tyk SessionState fields, already in Tyk's wire names (snake_case). */
   tyk?: Record<string, unknown> | null;
+  /** Cloudflare token fields in wire names: `policies`, `condition`, `not_before`. */
+  cloudflare?: Record<string, unknown> | null;
+  /** Confluent Cloud API key fields in wire names: `description`. */
+  confluent?: Record<string, unknown> | null;
+  /** Algolia key fields in wire names: `indexes`, `referers`, `validity`, `maxHitsPerQuery`, … */
+  algolia?: Record<string, unknown> | null;
 }
 
 export type PatchField = keyof ApiKeyPatch;
@@ -62,11 +71,14 @@ export interface NormalizedKey {
 export type UpstreamAuth =
   | { type: 'bearer'; token: string }
   | { type: 'header'; name: string; value: string }
-  | { type: 'digest'; username: string; password: string };
+  | { type: 'digest'; username: string; password: string }
+  | { type: 'basic'; username: string; password: string }
+  /** Fixed headers, every value a credential (Datadog's two keys, Algolia's app id and key). */
+  | { type: 'headers'; headers: Record<string, string> };
 
 /** One upstream call, relative to the connection's baseUrl. `path` segments are already encoded. */
 export interface UpstreamRequest {
-  method: 'GET' | 'PATCH' | 'PUT';
+  method: 'GET' | 'PATCH' | 'PUT' | 'POST';
   path: string;
   query?: Record<string, string>;
   body?: unknown;
@@ -89,6 +101,8 @@ export interface VendorError {
   vendorCode?: string;
   message?: string;
   traceId?: string;
+  /** Seconds to wait, when the vendor says so in its own header or body rather than `Retry-After`. */
+  retryAfter?: number;
 }
 
 /** A problem with the client's input, found before anything is sent. */
@@ -102,9 +116,11 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   readonly kind: ProviderKind;
   /** The vendor's production URL from its seed; undefined when it has none (self-hosted Tyk). */
   readonly defaultBaseUrl?: string;
+  /** The production URL when it depends on the config (Datadog `site`, Algolia `applicationId`). */
+  defaultBaseUrlFor?(cfg: Record<string, unknown>): string | undefined;
   /** The kind-specific config fields (credentials, org ids), validated at start-up. */
   readonly configSchema: z.ZodObject<{ [K in Exclude<keyof Cfg, 'baseUrl'>]: z.ZodType<Cfg[K]> }>;
-  /** Config fields whose values are credentials: redacted everywhere. */
+  /** Config fields whose values are credentials: redacted everywhere (dot-separated, `*` for any key). */
   readonly secretConfigFields: readonly string[];
   /** Patch fields this vendor can change; anything else is UNSUPPORTED_FIELD. */
   readonly patchFields: readonly PatchField[];
@@ -118,7 +134,11 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
    * Tyk: the vendor's write replaces the whole object, so an update first reads the key
    * (`readKey`) and `buildUpdate` receives `parseCurrent` of that answer as `current`.
    */
-  readonly readBeforeWrite?: boolean;
+  readonly readBeforeWrite?: boolean | ((patch: ApiKeyPatch) => boolean);
+  /** False when repeating the update could change more than sending it once: never retried. Default true. */
+  readonly idempotent?: boolean;
+  /** The key id is itself a credential (Algolia: the id is the key): fingerprinted wherever keygate keeps it. */
+  readonly idIsSecret?: boolean;
   /** Turns a `readKey` answer into the `current` value; undefined = not as documented. */
   parseCurrent?(body: unknown): unknown;
   buildUpdate(cfg: Cfg, id: string, patch: ApiKeyPatch, current?: unknown): UpstreamRequest;
@@ -139,6 +159,12 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   listPage?(cfg: Cfg, page: string | undefined): UpstreamRequest;
   /** The keys of a list page and the next page's token (undefined: last page); undefined when not as documented. */
   parseListPage?(body: unknown, page: string | undefined): { keys: NormalizedKey[]; next: string | undefined } | undefined;
+}
+
+/** Whether an update with this patch reads the key first (readBeforeWrite). */
+export function readsBeforeWrite(adapter: ProviderAdapter, patch: ApiKeyPatch): boolean {
+  const rbw = adapter.readBeforeWrite;
+  return typeof rbw === 'function' ? rbw(patch) : rbw === true;
 }
 
 /** The operations a provider offers, derived from its adapter (GraphQL `Provider.operations`). */

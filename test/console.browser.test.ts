@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProviderKind } from '../providers/types.ts';
+import type { BuiltinKind } from '../providers/types.ts';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/observability/log.ts';
 import { startSandbox, type RunningSandbox } from '../sandbox/start.ts';
@@ -83,11 +83,11 @@ async function expectAccessible(page: Page, what: string): Promise<void> {
   expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), what).toEqual([]);
 }
 
-function sim(kind: ProviderKind) {
+function sim(kind: BuiltinKind) {
   return sandbox.sandboxes.get(kind)!;
 }
 
-async function injectFault(kind: ProviderKind, fault: object): Promise<void> {
+async function injectFault(kind: BuiltinKind, fault: object): Promise<void> {
   const res = await fetch(`${sim(kind).simulator.origin}/__sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fault) });
   expect(res.status).toBe(204);
 }
@@ -142,7 +142,7 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     await page.close();
   });
 
-  const edits: { kind: ProviderKind; open: 'list' | 'lookup' | 'demo key link'; edit(page: Page): Promise<void>; sent: string }[] = [
+  const edits: { kind: BuiltinKind; open: 'list' | 'lookup' | 'demo key link'; edit(page: Page): Promise<void>; sent: string }[] = [
     {
       kind: 'mesa',
       open: 'list',

@@ -15,7 +15,7 @@ import { createMesaSimulator, demoKey } from '../providers/mesa/simulator.ts';
 import { createTykSimulator, demoSession } from '../providers/tyk/simulator.ts';
 import { providerKinds, providers } from '../providers/index.ts';
 import { faults, type RecordedRequest } from '../sandbox/simulator-kit.ts';
-import type { ApiKeyPatch, ProviderKind, Sandbox } from '../providers/types.ts';
+import type { ApiKeyPatch, BuiltinKind, Sandbox } from '../providers/types.ts';
 import { createAuditStore } from '../src/audit/store.ts';
 import { resolveConfig } from '../src/config/schema.ts';
 import { GatewayError } from '../src/core/errors.ts';
@@ -24,14 +24,14 @@ import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } fr
 import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
 
 /** The method of each vendor's update call: faults aimed at it, attempts counted by it. */
-const WRITE_METHOD: Record<ProviderKind, string> = { mesa: 'PATCH', basic: 'PATCH', atlas: 'PATCH', tyk: 'PUT', plumaa: 'PUT' };
+const WRITE_METHOD: Record<BuiltinKind, string> = { mesa: 'PATCH', basic: 'PATCH', atlas: 'PATCH', tyk: 'PUT', plumaa: 'PUT' };
 
-function validPatch(kind: ProviderKind): ApiKeyPatch {
+function validPatch(kind: BuiltinKind): ApiKeyPatch {
   return providers[kind].adapter.patchFields.includes('name') ? { name: 'resilience test' } : { setTags: [{ key: 'resilience', value: 'yes' }] };
 }
 
 /** Upstream attempts of the update call the simulator saw (an Atlas Digest challenge is not one). */
-const attemptsSeen = (requests: RecordedRequest[], kind: ProviderKind) => requests.filter((r) => r.method === WRITE_METHOD[kind] && r.status !== 401).length;
+const attemptsSeen = (requests: RecordedRequest[], kind: BuiltinKind) => requests.filter((r) => r.method === WRITE_METHOD[kind] && r.status !== 401).length;
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -41,8 +41,8 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
   }
 }
 
-async function startSandboxes(): Promise<Map<ProviderKind, Sandbox>> {
-  const sandboxes = new Map<ProviderKind, Sandbox>();
+async function startSandboxes(): Promise<Map<BuiltinKind, Sandbox>> {
+  const sandboxes = new Map<BuiltinKind, Sandbox>();
   for (const kind of providerKinds) {
     const s = await providers[kind].startSandbox();
     for (const [field, value] of Object.entries(s.connection))
@@ -52,7 +52,7 @@ async function startSandboxes(): Promise<Map<ProviderKind, Sandbox>> {
   return sandboxes;
 }
 
-let sandboxes: Map<ProviderKind, Sandbox>;
+let sandboxes: Map<BuiltinKind, Sandbox>;
 let gw: TestGateway;
 
 /** Per kind: `<kind>` retries fast; `<kind>-patient` may wait out a Retry-After of 1 s; `<kind>-tight` has a short deadline. */
@@ -80,7 +80,7 @@ const resetAll = () => {
   for (const s of sandboxes.values()) s.simulator.reset();
 };
 
-async function update(provider: string, kind: ProviderKind, on: TestGateway = gw) {
+async function update(provider: string, kind: BuiltinKind, on: TestGateway = gw) {
   const id = sandboxes.get(kind)!.demoKeyIds[0];
   const started = performance.now();
   const res = await on.gql(UPDATE, { provider, id, patch: validPatch(kind) });

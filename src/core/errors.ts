@@ -112,7 +112,7 @@ export function upstreamError(
     ...(message !== undefined && { message }),
     ...(vendor.traceId !== undefined && { traceId: vendor.traceId }),
   };
-  const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+  const retryAfter = parseRetryAfter(res.headers.get('retry-after')) ?? vendor.retryAfter;
   if (retryAfter !== undefined) upstream.retryAfter = retryAfter;
   const detail = message ? `: ${vendor.vendorCode ? `${vendor.vendorCode} ` : ''}${message}` : ', with an empty body';
   return new GatewayError(`${provider}: key "${keyId}": the vendor ${WHAT[code]} (HTTP ${res.status})${detail}`, {

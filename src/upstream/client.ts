@@ -2,7 +2,7 @@
  * The HTTP client of one provider connection: the only place keygate talks to a vendor.
  *
  * It turns an adapter's UpstreamRequest into a real call (ky over an undici pool), adds the
- * vendor's auth (Bearer, a header, or an HTTP Digest handshake), reads the body once as text and
+ * vendor's auth (Bearer, Basic, fixed headers, or an HTTP Digest handshake), reads the body once as text and
  * parses JSON in a try. Failures to get an answer at all become an UpstreamFailure; every answer,
  * whatever its status, is returned for the adapter and src/core/errors.ts to judge.
  */
@@ -85,6 +85,10 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
         return { authorization: `Bearer ${auth.token}` };
       case 'header':
         return { [auth.name]: auth.value };
+      case 'headers':
+        return { ...auth.headers };
+      case 'basic':
+        return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
       case 'digest': {
         if (!challenge) return {};
         const u = new URL(url);
@@ -159,6 +163,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     if (auth.type === 'bearer') headers.authorization = 'Bearer [redacted]';
     if (auth.type === 'digest') headers.authorization = 'Digest [redacted]';
     if (auth.type === 'header') headers[auth.name.toLowerCase()] = '[redacted]';
+    if (auth.type === 'basic') headers.authorization = 'Basic [redacted]';
+    if (auth.type === 'headers') for (const name of Object.keys(auth.headers)) headers[name.toLowerCase()] = '[redacted]';
     return headers;
   };
 

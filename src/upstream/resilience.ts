@@ -3,7 +3,8 @@
  * read-modify-write): the deadline, the retries, the circuit breaker and the bulkhead of one
  * provider connection. `attempt` performs the call once and throws a GatewayError on failure.
  *
- * Retry policy. Every call wrapped here is safe to repeat. Reads are GETs, and all five update
+ * Retry policy. Every call wrapped here is safe to repeat, except an update whose adapter says
+ * `idempotent: false` (a `kind: http` POST, by default): that one gets a single attempt. Reads are GETs, and all five update
  * calls are idempotent — sending one twice leaves the key as sending it once:
  *   - mesa   PATCH {tags: {k: v | null}}  sets or deletes the named tags (set semantics);
  *   - basic  PATCH {label?, roles?}       replaces the label and the whole role list;
@@ -52,8 +53,13 @@ export interface Resilience {
    * Runs one call. `deadline` is the call's, when it started before this (a Tyk update's lock
    * wait counts against it); without one the call's deadline starts here.
    */
-  execute<T>(attempt: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal, deadline?: Deadline): Promise<T>;
+  execute<T>(attempt: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal, deadline?: Deadline, options?: ExecuteOptions): Promise<T>;
   health(): Health;
+}
+
+export interface ExecuteOptions {
+  /** False for a call that is not safe to repeat (an adapter's non-idempotent update): one attempt only. */
+  retry?: boolean;
 }
 
 export interface ResilienceOptions {
@@ -103,7 +109,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
   const self: Resilience = {
     health: () => ({ state: breaker.state(), consecutiveFailures: breaker.failures() }),
 
-    async execute(attempt, signal, callDeadline) {
+    async execute(attempt, signal, callDeadline, executeOptions) {
       // A call made from inside one of ours (a read inside an update) is part of that attempt.
       const outer = scope.getStore();
       if (outer?.owner === self) return attempt(outer.signal);
@@ -119,7 +125,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
         try {
           // Its whole deadline went on waiting (for a key lock): nothing is sent.
           if (deadline.signal.aborted) throw deadlinePassedError(config.name, deadline.ms);
-          return await run(attempt, callSignal, signal, deadline);
+          return await run(attempt, callSignal, signal, deadline, executeOptions?.retry === false ? 1 : config.retry.attempts);
         } finally {
           release();
         }
@@ -134,6 +140,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
     callSignal: AbortSignal,
     callerSignal: AbortSignal | undefined,
     deadline: Deadline,
+    maxAttempts: number,
   ): Promise<T> {
     let last: GatewayError | undefined;
     for (let attempts = 1; ; attempts++) {
@@ -157,7 +164,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
       breaker.leave(permit.probe, judged.outcome);
       if (!(failure instanceof GatewayError)) throw failure;
       const counted = withAttempts(failure, attempts);
-      if (!judged.retry || attempts >= config.retry.attempts || callSignal.aborted) throw counted;
+      if (!judged.retry || attempts >= maxAttempts || callSignal.aborted) throw counted;
       last = counted;
 
       const left = deadline.remaining();

@@ -50,6 +50,7 @@ export type CircuitState =
 export type ProviderKind =
   | 'ATLAS'
   | 'BASIC'
+  | 'HTTP'
   | 'MESA'
   | 'PLUMAA'
   | 'TYK';

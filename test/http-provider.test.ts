@@ -1,0 +1,179 @@
+/**
+ * `kind: http`: the worked example of docs/adding-a-vendor-in-config.md, run as written against a
+ * fake of its vendor (test/fake-acme.ts), and the definition's start-up checks.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, resolveConfig } from '../src/config/schema.ts';
+import { faults } from '../sandbox/simulator-kit.ts';
+import { createFakeAcme, type AcmeKey, type FakeAcme } from './fake-acme.ts';
+import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
+
+const TOKEN = 'acme_test_token_5e6f7a8b';
+const KEY_SECRET = 'acme_key_secret_value_0c1d2e3f';
+registerSecret(TOKEN, KEY_SECRET);
+
+const acmeKey = (id: string, label: string, extra: Partial<AcmeKey> = {}): AcmeKey => ({
+  id,
+  label,
+  disabled: false,
+  labels: { env: 'prod' },
+  expires_at: null,
+  updated_at: '2026-01-01T00:00:00.000Z',
+  secret: KEY_SECRET,
+  ...extra,
+});
+
+/** The first ```yaml block of the docs page, with its `${VAR}`s filled in. */
+function docsExample(env: Record<string, string>): { providers: Record<string, Record<string, unknown>> } {
+  const page = readFileSync(new URL('../docs/adding-a-vendor-in-config.md', import.meta.url), 'utf8');
+  const block = /```yaml\n([\s\S]*?)```/.exec(page)![1];
+  return parseYaml(block.replace(/\$\{(\w+)\}/g, (_, name: string) => env[name]));
+}
+
+let sim: FakeAcme;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  sim = await createFakeAcme('acme-corp', TOKEN, [acmeKey('k_1', 'CI'), acmeKey('k_2', 'Old'), acmeKey('k/3', 'Slash'), acmeKey('k_4', 'locked')]);
+  gw = await startGateway(docsExample({ ACME_URL: sim.origin, ACME_TOKEN: TOKEN }));
+});
+afterAll(async () => {
+  await gw?.close();
+  await sim?.close();
+});
+beforeEach(() => sim.reset());
+
+describe('kind: http — the docs worked example against a fake vendor', () => {
+  it('updates with the templated PATCH and answers the mapped key, secrets redacted', async () => {
+    const res = await gw.gql(UPDATE, {
+      provider: 'acme',
+      id: 'k_1',
+      patch: { name: 'CI deploys', enabled: false, setTags: [{ key: 'team', value: 'core' }], removeTags: ['env'], expiresAt: '2027-01-01T00:00:00Z' },
+    });
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data?.updateApiKey).toMatchObject({
+      provider: 'acme',
+      kind: 'HTTP',
+      id: 'k_1',
+      name: 'CI deploys',
+      enabled: false,
+      tags: [{ key: 'team', value: 'core' }],
+      expiresAt: '2027-01-01T00:00:00.000Z',
+      updatedAt: '2026-03-01T10:00:00.000Z',
+      raw: { secret: '[redacted]', label: 'CI deploys' },
+    });
+    expect(sim.requests).toHaveLength(1);
+    const [req] = sim.requests;
+    expect(req.method).toBe('PATCH');
+    expect(req.path).toBe('/orgs/acme-corp/keys/k_1');
+    expect(req.headers['x-acme-token']).toBe(TOKEN);
+    expect(req.body).toEqual({ label: 'CI deploys', disabled: true, expires_at: '2027-01-01T00:00:00.000Z', labels: { team: 'core', env: null } });
+  });
+
+  it('leaves out what the patch does not set, and percent-encodes the id as one path segment', async () => {
+    const res = await gw.gql(UPDATE, { provider: 'acme', id: 'k:3', patch: { name: 'x' } });
+    expect(res.body.errors?.[0].extensions.code).toBe('NOT_FOUND');
+    expect(sim.requests[0].path).toBe('/orgs/acme-corp/keys/k%3A3');
+    expect(sim.requests[0].body).toEqual({ label: 'x' });
+  });
+
+  it('maps the error body: vendor code table, message and trace id in upstream; status fallback', async () => {
+    const locked = await gw.gql(UPDATE, { provider: 'acme', id: 'k_4', patch: { name: 'y' } });
+    expect(locked.body.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', upstream: { status: 409, code: 'key_locked', message: 'key is locked', traceId: 'req_key_locked' } });
+    const missing = await gw.gql(UPDATE, { provider: 'acme', id: 'nope', patch: { name: 'y' } });
+    expect(missing.body.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', upstream: { status: 404, code: 'key_not_found' } });
+  });
+
+  it('429 is RATE_LIMITED with retryAfter', async () => {
+    sim.inject(faults.rateLimited(120, { times: 5 }));
+    const res = await gw.gql(UPDATE, { provider: 'acme', id: 'k_1', patch: { name: 'z' } });
+    expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, retryAfter: 120 } });
+  });
+
+  it('refuses unsupported fields and local limits before sending anything', async () => {
+    const roles = await gw.gql(UPDATE, { provider: 'acme', id: 'k_1', patch: { roles: ['admin'] } });
+    expect(roles.body.errors?.[0].extensions.code).toBe('UNSUPPORTED_FIELD');
+    const long = await gw.gql(UPDATE, { provider: 'acme', id: 'k_1', patch: { name: 'n'.repeat(101), setTags: [{ key: 'Bad Key', value: 'v' }] } });
+    expect(long.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(long.body.errors?.[0].message).toContain('patch.name must be at most 100 characters');
+    expect(long.body.errors?.[0].message).toContain('patch.setTags[0].key must match');
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  it('reads one key and lists every page through the cursor', async () => {
+    const res = await gw.gql(`{
+      one: apiKey(provider: "acme", id: "k_2") { id name enabled tags { key value } raw }
+      all: apiKeys(provider: "acme", first: 10) { edges { node { id name } } pageInfo { hasNextPage } }
+    }`);
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data?.one).toMatchObject({ id: 'k_2', name: 'Old', enabled: true, tags: [{ key: 'env', value: 'prod' }], raw: { secret: '[redacted]' } });
+    expect(res.body.data?.all.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(['k_1', 'k_2', 'k/3', 'k_4']);
+    const lists = sim.requests.filter((r) => r.path === '/orgs/acme-corp/keys');
+    expect(lists.map((r) => r.query)).toEqual([{ per_page: '50' }]);
+  });
+
+  it('previews the exact request with credentials redacted', async () => {
+    const res = await gw.gql('{ previewApiKeyUpdate(provider: "acme", id: "k_1", patch: { name: "p" }) { requests { method url headers body } } }');
+    expect(res.body.errors).toBeUndefined();
+    const [read, update] = [undefined, res.body.data?.previewApiKeyUpdate.requests.at(-1)];
+    expect(read).toBeUndefined();
+    expect(update).toMatchObject({ method: 'PATCH', url: `${sim.origin}/orgs/acme-corp/keys/k_1`, body: { label: 'p' } });
+    expect(update.headers['x-acme-token']).toBe('[redacted]');
+    expect(sim.writes()).toHaveLength(0);
+  });
+
+  it('lists the provider with its operations and patch fields', async () => {
+    const res = await gw.gql('{ providers { name kind operations patchFields } }');
+    expect(res.body.data?.providers).toContainEqual({ name: 'acme', kind: 'HTTP', operations: ['read', 'list', 'update', 'preview'], patchFields: ['name', 'enabled', 'expiresAt', 'setTags', 'removeTags'] });
+  });
+});
+
+describe('kind: http — start-up checks name the config path', () => {
+  const base = () => docsExample({ ACME_URL: 'http://127.0.0.1:9', ACME_TOKEN: TOKEN });
+  const problems = (mutate: (acme: Record<string, any>) => void): string[] => {
+    const doc = base();
+    mutate(doc.providers.acme);
+    try {
+      resolveConfig({ ...doc, audit: false });
+      return [];
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return err.problems;
+    }
+  };
+
+  it('accepts the docs example as written', () => {
+    expect(problems(() => {})).toEqual([]);
+  });
+
+  it('an unknown filter, root or bad path stops start-up with its path', () => {
+    expect(problems((a) => (a.update.body.label = '{{ patch.name | upper }}'))).toEqual([expect.stringMatching(/^providers\.acme\.update\.body\.label: unknown filter "upper"/)]);
+    expect(problems((a) => (a.update.body.label = '{{ process.env.HOME }}'))).toEqual([expect.stringMatching(/^providers\.acme\.update\.body\.label: "process" is not available here \(available: patch, id, config, current\)/)]);
+    expect(problems((a) => (a.key.name = '{{ key..label }}'))).toEqual([expect.stringMatching(/^providers\.acme\.key\.name: "key\.\.label" is not a path/)]);
+    expect(problems((a) => (a.update.path = '/orgs/{{ config.org }/keys'))).toEqual([expect.stringMatching(/^providers\.acme\.update\.path: /)]);
+  });
+
+  it('unknown fields, bad limits, patch fields and auth are refused with their paths', () => {
+    expect(problems((a) => (a.update.verb = 'PATCH'))).toEqual(['providers.acme.update: unknown field(s) verb']);
+    expect(problems((a) => (a.patch.tyk = {}))).toEqual([expect.stringMatching(/^providers\.acme\.patch\.tyk: is not a patch field here/)]);
+    expect(problems((a) => (a.patch.name.pattern = '(['))).toEqual([expect.stringMatching(/^providers\.acme\.patch\.name\.pattern: is not a valid regular expression/)]);
+    expect(problems((a) => (a.auth = { type: 'oauth' }))).toEqual([expect.stringMatching(/^providers\.acme\.auth\.type: /)]);
+    expect(problems((a) => (a.errors.codes.key_locked = 'TEAPOT'))).toEqual([expect.stringMatching(/^providers\.acme\.errors\.codes\.key_locked: /)]);
+    expect(problems((a) => (a.readBeforeWrite = true) && delete a.read)).toEqual([expect.stringMatching(/^providers\.acme\.readBeforeWrite: needs a `read` request/)]);
+    expect(problems((a) => (a.credentials.kind = 'x'))).toEqual([expect.stringMatching(/^providers\.acme\.credentials\.kind: is a connection field name/)]);
+  });
+
+  it('credentials are secrets and never printed', () => {
+    const config = resolveConfig({ ...base(), audit: false });
+    expect(config.secrets).toContain(TOKEN);
+    expect(config.providers.get('acme')?.settings).toMatchObject({ org: 'acme-corp', token: TOKEN });
+  });
+
+  it('a template too deep is refused at start-up (evaluation is bounded)', () => {
+    let deep: unknown = '{{ patch.name }}';
+    for (let i = 0; i < 20; i++) deep = { a: deep };
+    expect(problems((a) => (a.update.body = deep))[0]).toMatch(/^providers\.acme\.update\.body(\.a)+: nests deeper than 16 levels/);
+  });
+});
