@@ -9,6 +9,7 @@ import { basicAdapter } from './basic/adapter.ts';
 import { atlasAdapter } from './atlas/adapter.ts';
 import { tykAdapter } from './tyk/adapter.ts';
 import { plumaaAdapter } from './plumaa/adapter.ts';
+import { sendgridAdapter } from './sendgrid/adapter.ts';
 
 export const providers: Record<BuiltinKind, ProviderModule> = {
   mesa: { adapter: mesaAdapter, startSandbox: async (port) => (await import('./mesa/simulator.ts')).startMesaSandbox(port) },
@@ -16,6 +17,7 @@ export const providers: Record<BuiltinKind, ProviderModule> = {
   atlas: { adapter: atlasAdapter, startSandbox: async (port) => (await import('./atlas/simulator.ts')).startAtlasSandbox(port) },
   tyk: { adapter: tykAdapter, startSandbox: async (port) => (await import('./tyk/simulator.ts')).startTykSandbox(port) },
   plumaa: { adapter: plumaaAdapter, startSandbox: async (port) => (await import('./plumaa/simulator.ts')).startPlumaaSandbox(port) },
+  sendgrid: { adapter: sendgridAdapter, startSandbox: async (port) => (await import('./sendgrid/simulator.ts')).startSendGridSandbox(port) },
 };
 
 export const providerKinds = Object.keys(providers) as BuiltinKind[];

@@ -227,6 +227,7 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
 
   const adapter: ProviderAdapter<Cfg & { baseUrl: string }> = {
     kind: options.kind,
+    ...(def.baseUrl !== undefined && !def.baseUrl.includes('{{') && { defaultBaseUrl: def.baseUrl }),
     ...(baseUrl && {
       defaultBaseUrlFor: (cfg: Record<string, unknown>) => {
         const url = baseUrl.evaluate({ config: cfg });

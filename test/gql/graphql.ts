@@ -29,6 +29,7 @@ export type ProviderKind =
   | 'HTTP'
   | 'MESA'
   | 'PLUMAA'
+  | 'SENDGRID'
   | 'TYK';
 
 export type TagInput = {

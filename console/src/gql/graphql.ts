@@ -53,6 +53,7 @@ export type ProviderKind =
   | 'HTTP'
   | 'MESA'
   | 'PLUMAA'
+  | 'SENDGRID'
   | 'TYK';
 
 export type TagInput = {
