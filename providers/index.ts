@@ -10,6 +10,7 @@ import { atlasAdapter } from './atlas/adapter.ts';
 import { tykAdapter } from './tyk/adapter.ts';
 import { plumaaAdapter } from './plumaa/adapter.ts';
 import { sendgridAdapter } from './sendgrid/adapter.ts';
+import { datadogAdapter } from './datadog/adapter.ts';
 
 export const providers: Record<BuiltinKind, ProviderModule> = {
   mesa: { adapter: mesaAdapter, startSandbox: async (port) => (await import('./mesa/simulator.ts')).startMesaSandbox(port) },
@@ -18,6 +19,7 @@ export const providers: Record<BuiltinKind, ProviderModule> = {
   tyk: { adapter: tykAdapter, startSandbox: async (port) => (await import('./tyk/simulator.ts')).startTykSandbox(port) },
   plumaa: { adapter: plumaaAdapter, startSandbox: async (port) => (await import('./plumaa/simulator.ts')).startPlumaaSandbox(port) },
   sendgrid: { adapter: sendgridAdapter, startSandbox: async (port) => (await import('./sendgrid/simulator.ts')).startSendGridSandbox(port) },
+  datadog: { adapter: datadogAdapter, startSandbox: async (port) => (await import('./datadog/simulator.ts')).startDatadogSandbox(port) },
 };
 
 export const providerKinds = Object.keys(providers) as BuiltinKind[];

@@ -26,6 +26,7 @@ export type ApiKeyPatch = {
 export type ProviderKind =
   | 'ATLAS'
   | 'BASIC'
+  | 'DATADOG'
   | 'HTTP'
   | 'MESA'
   | 'PLUMAA'

@@ -50,6 +50,7 @@ export type CircuitState =
 export type ProviderKind =
   | 'ATLAS'
   | 'BASIC'
+  | 'DATADOG'
   | 'HTTP'
   | 'MESA'
   | 'PLUMAA'
