@@ -11,6 +11,7 @@ import { tykAdapter } from './tyk/adapter.ts';
 import { plumaaAdapter } from './plumaa/adapter.ts';
 import { sendgridAdapter } from './sendgrid/adapter.ts';
 import { datadogAdapter } from './datadog/adapter.ts';
+import { confluentAdapter } from './confluent/adapter.ts';
 
 export const providers: Record<BuiltinKind, ProviderModule> = {
   mesa: { adapter: mesaAdapter, startSandbox: async (port) => (await import('./mesa/simulator.ts')).startMesaSandbox(port) },
@@ -20,6 +21,7 @@ export const providers: Record<BuiltinKind, ProviderModule> = {
   plumaa: { adapter: plumaaAdapter, startSandbox: async (port) => (await import('./plumaa/simulator.ts')).startPlumaaSandbox(port) },
   sendgrid: { adapter: sendgridAdapter, startSandbox: async (port) => (await import('./sendgrid/simulator.ts')).startSendGridSandbox(port) },
   datadog: { adapter: datadogAdapter, startSandbox: async (port) => (await import('./datadog/simulator.ts')).startDatadogSandbox(port) },
+  confluent: { adapter: confluentAdapter, startSandbox: async (port) => (await import('./confluent/simulator.ts')).startConfluentSandbox(port) },
 };
 
 export const providerKinds = Object.keys(providers) as BuiltinKind[];

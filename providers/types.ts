@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 
 /** The vendors keygate ships (providers/index.ts). */
-export type BuiltinKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa' | 'sendgrid' | 'datadog';
+export type BuiltinKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa' | 'sendgrid' | 'datadog' | 'confluent';
 /** A connection's kind: a built-in vendor, or `http`, a vendor defined in the config file (providers/http/). */
 export type ProviderKind = BuiltinKind | 'http';
 
@@ -53,6 +53,20 @@ export interface ApiKeyPatch {
 }
 
 export type PatchField = keyof ApiKeyPatch;
+
+/** The patch fields that hold one vendor's own fields (wire names), each a GraphQL input of its own. */
+export const VENDOR_PATCH_FIELDS = ['tyk', 'cloudflare', 'confluent', 'algolia'] as const satisfies readonly PatchField[];
+
+/** The GraphQL type of one vendor patch field: `strings` is a list of strings, `json` any JSON. */
+export type VendorPatchType = 'string' | 'integer' | 'number' | 'boolean' | 'date' | 'strings' | 'json';
+
+/** A vendor's own patch object as GraphQL shows it (`ApiKeyPatch.<field>`, input `<Field>Patch`). */
+export interface VendorPatchSpec {
+  field: Exclude<(typeof VENDOR_PATCH_FIELDS)[number], 'tyk'>;
+  description: string;
+  /** GraphQL field name -> its type and the vendor's wire name (what `ApiKeyPatch.<field>` holds). */
+  fields: Record<string, { type: VendorPatchType; wire: string; description?: string }>;
+}
 
 /** The vendor-neutral view of a key (GraphQL `ApiKey` without provider/kind). */
 export interface NormalizedKey {
@@ -124,6 +138,8 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   readonly secretConfigFields: readonly string[];
   /** Patch fields this vendor can change; anything else is UNSUPPORTED_FIELD. */
   readonly patchFields: readonly PatchField[];
+  /** This vendor's own patch object (GraphQL input built from it); Tyk's is hand-written (src/graphql/). */
+  readonly vendorPatch?: VendorPatchSpec;
   /** JSON paths (dot-separated, `*` for any key) of secret fields in vendor bodies. */
   readonly secretBodyFields: readonly string[];
 

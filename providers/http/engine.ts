@@ -6,6 +6,7 @@
  * (`providers.acme.update.body.name: …`). Reference: docs/adding-a-vendor-in-config.md.
  */
 import { z } from 'zod';
+import type { VendorPatchSpec, VendorPatchType } from '../types.ts';
 import type { ApiKeyPatch, ErrorCode, FieldProblem, NormalizedKey, PatchField, ProviderAdapter, ProviderKind, UpstreamAuth, UpstreamRequest, VendorError } from '../types.ts';
 import { compileExpression, compileTemplate, isRecord, TemplateProblems, toDateValue, type Compiled, type Scope } from './template.ts';
 
@@ -62,7 +63,9 @@ const limits = z
   })
   .strict();
 type Limits = z.infer<typeof limits>;
-const fieldSpec = limits.extend({ fields: z.record(z.string(), limits).optional() }).strict();
+/** A field of a vendor patch object: its limits, GraphQL name (default: the wire name), list item type. */
+const objectField = limits.extend({ graphqlName: z.string().regex(/^[A-Za-z_]\w*$/).optional(), items: z.literal('string').optional(), description: z.string().optional() }).strict();
+const fieldSpec = limits.extend({ fields: z.record(z.string(), objectField).optional(), description: z.string().optional() }).strict();
 type FieldSpec = z.infer<typeof fieldSpec>;
 
 const auth = z.discriminatedUnion('type', [
@@ -238,6 +241,7 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
     secretConfigFields: options.secretConfigFields,
     patchFields,
     secretBodyFields: def.secretBodyFields,
+    ...vendorPatchOf(def.patch as Record<PatchField, FieldSpec>),
     idIsSecret: def.idIsSecret,
     idempotent: def.idempotent ?? !updates.some((u) => u.method === 'POST'),
 
@@ -340,6 +344,22 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
     }
   };
   return adapter;
+}
+
+/** The GraphQL shape of the definition's vendor patch object (`cloudflare`, …), if it has one. */
+function vendorPatchOf(patch: Partial<Record<PatchField, FieldSpec>>): { vendorPatch?: VendorPatchSpec } {
+  const entry = (['cloudflare', 'confluent', 'algolia'] as const).find((f) => patch[f]?.fields);
+  if (!entry) return {};
+  const spec = patch[entry]!;
+  const typeOf = (l: z.infer<typeof objectField>): VendorPatchType =>
+    l.type === 'array' ? (l.items === 'string' ? 'strings' : 'json') : l.type === 'object' || l.type === undefined ? 'json' : l.type === 'string' || l.type === 'integer' || l.type === 'number' || l.type === 'boolean' || l.type === 'date' ? l.type : 'json';
+  return {
+    vendorPatch: {
+      field: entry,
+      description: spec.description ?? `${entry} fields`,
+      fields: Object.fromEntries(Object.entries(spec.fields!).map(([wire, l]) => [l.graphqlName ?? wire, { type: typeOf(l), wire, ...(l.description && { description: l.description }) }])),
+    },
+  };
 }
 
 /** The next-link token (`/path?query`) as a request relative to the base URL. */
@@ -476,7 +496,7 @@ export function validatePatch(patch: ApiKeyPatch, specs: Partial<Record<PatchFie
           problems.push({ field: `${field}.${sub}`, message: `is not supported (supported: ${Object.keys(spec.fields).join(', ')})` });
           continue;
         }
-        if (v !== null) checkLimits(v, subSpec, `${field}.${sub}`, problems);
+        if (v !== null) checkLimits(v, subSpec, `${field}.${subSpec.graphqlName ?? sub}`, problems);
       }
     }
   }

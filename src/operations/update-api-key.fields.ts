@@ -5,6 +5,7 @@ import { updateApiKey } from './update-api-key.ts';
 import { ApiKeyRef } from '../graphql/api-key.ts';
 import { builder } from '../graphql/builder.ts';
 import { toTykSessionFields, TykSessionPatchInput } from '../graphql/tyk-session-patch.ts';
+import { toVendorFields, vendorPatchInputs } from '../graphql/vendor-patches.ts';
 
 export const TagInputRef = builder.inputType('TagInput', {
   fields: (t) => ({
@@ -23,6 +24,7 @@ export const ApiKeyPatchRef = builder.inputType('ApiKeyPatch', {
     removeTags: t.stringList({ description: 'mesa tags[key] = null · tyk tags -= key' }),
     expiresAt: t.field({ type: 'DateTime', description: 'tyk expires (unix seconds)' }),
     tyk: t.field({ type: TykSessionPatchInput, description: 'Any other Tyk SessionState field; each one given replaces that field.' }),
+    ...Object.fromEntries(vendorPatchInputs.map(({ spec, input }) => [spec.field, t.field({ type: input, description: spec.description })])),
   }),
 });
 
@@ -38,6 +40,10 @@ export function toApiKeyPatch(input: PatchInput): ApiKeyPatch {
   if (input.removeTags != null) patch.removeTags = input.removeTags;
   if (input.expiresAt != null) patch.expiresAt = input.expiresAt;
   if (input.tyk != null) patch.tyk = toTykSessionFields(input.tyk);
+  for (const { spec } of vendorPatchInputs) {
+    const value = (input as Record<string, unknown>)[spec.field];
+    if (value != null) patch[spec.field] = toVendorFields(spec, value as Record<string, unknown>);
+  }
   return patch;
 }
 

@@ -6,6 +6,8 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 /** What to change. Absent or null fields are left alone; `Provider.patchFields` lists what each provider supports. */
 export type ApiKeyPatch = {
+  /** Confluent Cloud API key fields. */
+  confluent?: ConfluentPatch | null | undefined;
   /** tyk is_inactive = !enabled · plumaa enabled */
   enabled?: boolean | null | undefined;
   /** tyk expires (unix seconds) */
@@ -22,10 +24,17 @@ export type ApiKeyPatch = {
   tyk?: TykSessionPatch | null | undefined;
 };
 
+/** Confluent Cloud API key fields. */
+export type ConfluentPatch = {
+  /** Confluent `spec.description`. */
+  description?: string | null | undefined;
+};
+
 /** The vendor a provider connection talks to. */
 export type ProviderKind =
   | 'ATLAS'
   | 'BASIC'
+  | 'CONFLUENT'
   | 'DATADOG'
   | 'HTTP'
   | 'MESA'
