@@ -12,6 +12,7 @@ import { plumaaAdapter } from './plumaa/adapter.ts';
 import { sendgridAdapter } from './sendgrid/adapter.ts';
 import { datadogAdapter } from './datadog/adapter.ts';
 import { confluentAdapter } from './confluent/adapter.ts';
+import { cloudflareAdapter } from './cloudflare/adapter.ts';
 
 export const providers: Record<BuiltinKind, ProviderModule> = {
   mesa: { adapter: mesaAdapter, startSandbox: async (port) => (await import('./mesa/simulator.ts')).startMesaSandbox(port) },
@@ -22,6 +23,7 @@ export const providers: Record<BuiltinKind, ProviderModule> = {
   sendgrid: { adapter: sendgridAdapter, startSandbox: async (port) => (await import('./sendgrid/simulator.ts')).startSendGridSandbox(port) },
   datadog: { adapter: datadogAdapter, startSandbox: async (port) => (await import('./datadog/simulator.ts')).startDatadogSandbox(port) },
   confluent: { adapter: confluentAdapter, startSandbox: async (port) => (await import('./confluent/simulator.ts')).startConfluentSandbox(port) },
+  cloudflare: { adapter: cloudflareAdapter, startSandbox: async (port) => (await import('./cloudflare/simulator.ts')).startCloudflareSandbox(port) },
 };
 
 export const providerKinds = Object.keys(providers) as BuiltinKind[];

@@ -89,8 +89,16 @@ export const httpDefinitionSchema = z
     /** Where the key is in a read answer (expression over body, id). Default: the body. */
     readKey: z.string().optional(),
     list: z
-      .object({ when: condition.optional(), path, query, items: z.string().min(1), pagination: pagination.default({ type: 'none' }) })
+      .object({
+        path: path.optional(),
+        query,
+        /** Instead of path/query: requests picked by `when` on config (Cloudflare's account or user tokens). */
+        requests: z.array(readRequest).min(1).optional(),
+        items: z.string().min(1),
+        pagination: pagination.default({ type: 'none' }),
+      })
       .strict()
+      .refine((l) => (l.path === undefined) !== (l.requests === undefined), 'needs exactly one of path or requests')
       .optional(),
     /** Where the key is in an update answer (over body, sent, id). Default: the body. */
     updateKey: z.string().optional(),
@@ -179,7 +187,8 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
   if (updates.at(-1)?.when?.set || updates.at(-1)?.when?.unset)
     problems.add(`${at}.update`, 'the last update request must not depend on the patch (`when.set`/`when.unset`): some patch would match none');
   const reads = def.read && variants(def.read).map((r, i) => compileRequest(r, Array.isArray(def.read) ? `${at}.read.${i}` : `${at}.read`, ['id', 'config']));
-  const list = def.list && { ...compileRequest({ ...def.list }, `${at}.list`, ['config']), items: compileExpression(def.list.items, `${at}.list.items`, ['body'], problems) };
+  const listRequests = def.list && (def.list.requests ? def.list.requests.map((r, i) => compileRequest(r, `${at}.list.requests.${i}`, ['config'])) : [compileRequest({ path: def.list.path!, query: def.list.query }, `${at}.list`, ['config'])]);
+  const list = def.list && listRequests && { requests: listRequests, items: compileExpression(def.list.items, `${at}.list.items`, ['body'], problems) };
   const pagination = def.list?.pagination;
   const listNext = pagination && (pagination.type === 'cursor' || pagination.type === 'nextLink') ? compileExpression(pagination.next, `${at}.list.pagination.next`, ['body'], problems) : undefined;
   const readKey = compileExpression(def.readKey ?? 'body', `${at}.readKey`, ['body', 'id'], problems);
@@ -304,7 +313,7 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
 
     ...(list && {
       listPage(cfg: Cfg & { baseUrl: string }, page: string | undefined) {
-        const base = build(list, { config: cfg });
+        const base = build(pick(list.requests, cfg), { config: cfg });
         if (page === undefined) return pagination?.type === 'page' ? withQuery(base, pageQuery(pagination, String(pagination.start))) : base;
         if (pagination?.type === 'nextLink') return fromLink(cfg.baseUrl, page);
         if (pagination?.type === 'page') return withQuery(base, pageQuery(pagination, page));

@@ -6,6 +6,8 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 /** What to change. Absent or null fields are left alone; `Provider.patchFields` lists what each provider supports. */
 export type ApiKeyPatch = {
+  /** Cloudflare token fields; each one given replaces that field. */
+  cloudflare?: CloudflarePatch | null | undefined;
   /** Confluent Cloud API key fields. */
   confluent?: ConfluentPatch | null | undefined;
   /** tyk is_inactive = !enabled · plumaa enabled */
@@ -48,6 +50,16 @@ export type CircuitState =
   | 'HALF_OPEN'
   | 'OPEN';
 
+/** Cloudflare token fields; each one given replaces that field. */
+export type CloudflarePatch = {
+  /** Cloudflare `condition`, e.g. {request_ip: {in: ["192.0.2.0/24"]}}. */
+  condition?: any;
+  /** Cloudflare `not_before`. */
+  notBefore?: string | null | undefined;
+  /** Cloudflare `policies`: [{effect, permission_groups, resources}] (replaces the list). */
+  policies?: any;
+};
+
 /** Confluent Cloud API key fields. */
 export type ConfluentPatch = {
   /** Confluent `spec.description`. */
@@ -58,6 +70,7 @@ export type ConfluentPatch = {
 export type ProviderKind =
   | 'ATLAS'
   | 'BASIC'
+  | 'CLOUDFLARE'
   | 'CONFLUENT'
   | 'DATADOG'
   | 'HTTP'
