@@ -13,6 +13,7 @@ import { sendgridAdapter } from './sendgrid/adapter.ts';
 import { datadogAdapter } from './datadog/adapter.ts';
 import { confluentAdapter } from './confluent/adapter.ts';
 import { cloudflareAdapter } from './cloudflare/adapter.ts';
+import { algoliaAdapter } from './algolia/adapter.ts';
 
 export const providers: Record<BuiltinKind, ProviderModule> = {
   mesa: { adapter: mesaAdapter, startSandbox: async (port) => (await import('./mesa/simulator.ts')).startMesaSandbox(port) },
@@ -24,6 +25,7 @@ export const providers: Record<BuiltinKind, ProviderModule> = {
   datadog: { adapter: datadogAdapter, startSandbox: async (port) => (await import('./datadog/simulator.ts')).startDatadogSandbox(port) },
   confluent: { adapter: confluentAdapter, startSandbox: async (port) => (await import('./confluent/simulator.ts')).startConfluentSandbox(port) },
   cloudflare: { adapter: cloudflareAdapter, startSandbox: async (port) => (await import('./cloudflare/simulator.ts')).startCloudflareSandbox(port) },
+  algolia: { adapter: algoliaAdapter, startSandbox: async (port) => (await import('./algolia/simulator.ts')).startAlgoliaSandbox(port) },
 };
 
 export const providerKinds = Object.keys(providers) as BuiltinKind[];

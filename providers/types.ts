@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 
 /** The vendors keygate ships (providers/index.ts). */
-export type BuiltinKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa' | 'sendgrid' | 'datadog' | 'confluent' | 'cloudflare';
+export type BuiltinKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa' | 'sendgrid' | 'datadog' | 'confluent' | 'cloudflare' | 'algolia';
 /** A connection's kind: a built-in vendor, or `http`, a vendor defined in the config file (providers/http/). */
 export type ProviderKind = BuiltinKind | 'http';
 

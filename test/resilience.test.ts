@@ -24,7 +24,7 @@ import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } fr
 import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
 
 /** The method of each vendor's update call: faults aimed at it, attempts counted by it. */
-const WRITE_METHOD: Record<BuiltinKind, string> = { mesa: 'PATCH', basic: 'PATCH', atlas: 'PATCH', tyk: 'PUT', plumaa: 'PUT', sendgrid: 'PATCH', datadog: 'PATCH', confluent: 'PATCH', cloudflare: 'PUT' };
+const WRITE_METHOD: Record<BuiltinKind, string> = { mesa: 'PATCH', basic: 'PATCH', atlas: 'PATCH', tyk: 'PUT', plumaa: 'PUT', sendgrid: 'PATCH', datadog: 'PATCH', confluent: 'PATCH', cloudflare: 'PUT', algolia: 'PUT' };
 
 function validPatch(kind: BuiltinKind): ApiKeyPatch {
   return providers[kind].adapter.patchFields.includes('name') ? { name: 'resilience test' } : { setTags: [{ key: 'resilience', value: 'yes' }] };
