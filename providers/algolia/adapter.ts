@@ -48,6 +48,7 @@ export const algoliaAdapter = httpAdapter<Omit<AlgoliaConfig, 'baseUrl'>>(
     readBeforeWrite: true,
     read: { path: '/1/keys/{{ id }}' },
     updateKey: 'sent',
+    updateCheck: 'body.updatedAt',
     list: { path: '/1/keys', items: 'body.keys' },
     key: { id: '{{ key.value ?? id }}', name: '{{ key.description }}', roles: '{{ key.acl }}', updatedAt: '{{ body.updatedAt }}' },
     errors: { message: 'body.message' },

@@ -102,6 +102,8 @@ export const httpDefinitionSchema = z
       .optional(),
     /** Where the key is in an update answer (over body, sent, id). Default: the body. */
     updateKey: z.string().optional(),
+    /** An expression over the update answer's body that must be present, else UPSTREAM_BAD_RESPONSE (with `updateKey: sent`). */
+    updateCheck: z.string().optional(),
     key: z
       .object({ id: z.unknown(), name: z.unknown().optional(), enabled: z.unknown().optional(), roles: z.unknown().optional(), tags: z.unknown().optional(), expiresAt: z.unknown().optional(), updatedAt: z.unknown().optional() })
       .strict(),
@@ -193,6 +195,7 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
   const listNext = pagination && (pagination.type === 'cursor' || pagination.type === 'nextLink') ? compileExpression(pagination.next, `${at}.list.pagination.next`, ['body'], problems) : undefined;
   const readKey = compileExpression(def.readKey ?? 'body', `${at}.readKey`, ['body', 'id'], problems);
   const updateKey = compileExpression(def.updateKey ?? 'body', `${at}.updateKey`, ['body', 'sent', 'id'], problems);
+  const updateCheck = def.updateCheck !== undefined ? compileExpression(def.updateCheck, `${at}.updateCheck`, ['body'], problems) : undefined;
   const keyMap = Object.fromEntries(Object.entries(def.key).map(([f, t]) => [f, t === undefined ? undefined : compileTemplate(t, `${at}.key.${f}`, KEY_ROOTS, problems)])) as Record<keyof typeof def.key, Compiled | undefined>;
   const err = def.errors;
   const errExpr = (f: 'code' | 'message' | 'field' | 'traceId' | 'retryAfter') => err[f] !== undefined ? compileExpression(err[f], `${at}.errors.${f}`, ERROR_ROOTS, problems) : undefined;
@@ -280,6 +283,8 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
     },
 
     normalize(body, id, sent) {
+      const check = updateCheck?.evaluate({ body });
+      if (updateCheck && (check === undefined || check === null || check === false)) return undefined;
       const key = updateKey.evaluate({ body, sent: sent.body, id });
       return isRecord(key) ? toKey({ key, id, body, sent: sent.body }, id) : undefined;
     },
