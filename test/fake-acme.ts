@@ -36,7 +36,8 @@ export async function createFakeAcme(org: string, token: string, keys: AcmeKey[]
     const key = id === undefined ? undefined : store.get(id);
     if (!key) return error(404, 'key_not_found', `key ${id} not found`);
     if (req.method === 'GET') return { status: 200, json: { key } };
-    if (req.method !== 'PATCH') return error(405, 'method_not_allowed', 'no');
+    // POST is the same change (as some vendors write it); keygate must not retry it.
+    if (req.method !== 'PATCH' && req.method !== 'POST') return error(405, 'method_not_allowed', 'no');
     if (req.body === INVALID_JSON || typeof req.body !== 'object' || req.body === null) return error(400, 'invalid_json', 'body must be an object');
     const body = req.body as Record<string, unknown>;
     if (key.label === 'locked') return error(409, 'key_locked', 'key is locked');

@@ -36,8 +36,13 @@ let sim: FakeAcme;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  sim = await createFakeAcme('acme-corp', TOKEN, [acmeKey('k_1', 'CI'), acmeKey('k_2', 'Old'), acmeKey('k/3', 'Slash'), acmeKey('k_4', 'locked')]);
-  gw = await startGateway(docsExample({ ACME_URL: sim.origin, ACME_TOKEN: TOKEN }));
+  sim = await createFakeAcme('acme-corp', TOKEN, [acmeKey('k_1', 'CI'), acmeKey('k_2', 'Old'), acmeKey('k/3', 'Slash'), acmeKey('k_4', 'locked'), acmeKey('k_5', 'Retry')]);
+  const doc = docsExample({ ACME_URL: sim.origin, ACME_TOKEN: TOKEN });
+  const quick = { retry: { attempts: 3, maxDelayMs: 1 } };
+  const acme = doc.providers.acme as Record<string, any>;
+  doc.providers.acme = { ...acme, ...quick };
+  doc.providers['acme-post'] = { ...acme, ...quick, update: { ...acme.update, method: 'POST' } };
+  gw = await startGateway(doc);
 });
 afterAll(async () => {
   await gw?.close();
@@ -86,6 +91,18 @@ describe('kind: http — the docs worked example against a fake vendor', () => {
     expect(missing.body.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', upstream: { status: 404, code: 'key_not_found' } });
   });
 
+  it('retries an idempotent update on 503, never a POST (not idempotent unless the definition says so)', async () => {
+    sim.inject(faults.unavailable({ times: 2 }));
+    const patched = await gw.gql(UPDATE, { provider: 'acme', id: 'k_5', patch: { name: 'retried' } });
+    expect(patched.body.errors).toBeUndefined();
+    expect(sim.requests.map((r) => r.method)).toEqual(['PATCH', 'PATCH', 'PATCH']);
+    sim.reset();
+    sim.inject(faults.unavailable({ times: 2 }));
+    const posted = await gw.gql(UPDATE, { provider: 'acme-post', id: 'k_5', patch: { name: 'once' } });
+    expect(posted.body.errors?.[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstream: { status: 503, attempts: 1 } });
+    expect(sim.requests.map((r) => r.method)).toEqual(['POST']);
+  });
+
   it('429 is RATE_LIMITED with retryAfter', async () => {
     sim.inject(faults.rateLimited(120, { times: 5 }));
     const res = await gw.gql(UPDATE, { provider: 'acme', id: 'k_1', patch: { name: 'z' } });
@@ -109,7 +126,7 @@ describe('kind: http — the docs worked example against a fake vendor', () => {
     }`);
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.one).toMatchObject({ id: 'k_2', name: 'Old', enabled: true, tags: [{ key: 'env', value: 'prod' }], raw: { secret: '[redacted]' } });
-    expect(res.body.data?.all.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(['k_1', 'k_2', 'k/3', 'k_4']);
+    expect(res.body.data?.all.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(['k_1', 'k_2', 'k/3', 'k_4', 'k_5']);
     const lists = sim.requests.filter((r) => r.path === '/orgs/acme-corp/keys');
     expect(lists.map((r) => r.query)).toEqual([{ per_page: '50' }]);
   });
