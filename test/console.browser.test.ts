@@ -165,6 +165,19 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
       sent: '"is_inactive":true',
     },
     { kind: 'plumaa', open: 'demo key link', edit: (page) => page.getByLabel('Name').fill('Plumaa via console'), sent: '"name":"Plumaa via console"' },
+    { kind: 'sendgrid', open: 'list', edit: (page) => page.getByLabel('Name').fill('SendGrid via console'), sent: '"name":"SendGrid via console"' },
+    { kind: 'datadog', open: 'lookup', edit: (page) => page.getByLabel('Name').fill('Datadog via console'), sent: '"name":"Datadog via console"' },
+    { kind: 'confluent', open: 'list', edit: (page) => page.getByLabel('Confluent fields (JSON)').fill('{"description": "via console"}'), sent: '"description":"via console"' },
+    {
+      kind: 'cloudflare',
+      open: 'list',
+      edit: async (page) => {
+        await page.getByRole('switch', { name: 'Enabled' }).click();
+        await page.getByLabel('Cloudflare token fields (JSON)').fill('{"condition": {"request_ip": {"in": ["198.51.100.0/24"]}}}');
+      },
+      sent: '"status":"disabled"',
+    },
+    { kind: 'algolia', open: 'list', edit: (page) => page.getByLabel('Algolia key attributes (JSON)').fill('{"maxHitsPerQuery": 42}'), sent: '"maxHitsPerQuery":42' },
   ];
 
   it.each(edits)('$kind: finds a key ($open), reviews and applies a change the simulator receives', async ({ kind, open, edit, sent }) => {
