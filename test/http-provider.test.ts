@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, resolveConfig } from '../src/config/schema.ts';
+import { ConfigError, describeConfig, resolveConfig } from '../src/config/schema.ts';
 import { faults } from '../sandbox/simulator-kit.ts';
 import { createFakeAcme, type AcmeKey, type FakeAcme } from './fake-acme.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
@@ -186,6 +186,9 @@ describe('kind: http — start-up checks name the config path', () => {
     const config = resolveConfig({ ...base(), audit: false });
     expect(config.secrets).toContain(TOKEN);
     expect(config.providers.get('acme')?.settings).toMatchObject({ org: 'acme-corp', token: TOKEN });
+    const printed = JSON.stringify(describeConfig(config));
+    expect(printed).not.toContain(TOKEN);
+    expect(describeConfig(config).providers).toMatchObject({ acme: { kind: 'http', org: 'acme-corp', token: '[redacted]' } });
   });
 
   it('a template too deep is refused at start-up (evaluation is bounded)', () => {
