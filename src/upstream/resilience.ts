@@ -4,14 +4,17 @@
  * provider connection. `attempt` performs the call once and throws a GatewayError on failure.
  *
  * Retry policy. Every call wrapped here is safe to repeat, except an update whose adapter says
- * `idempotent: false` (a `kind: http` POST, by default): that one gets a single attempt. Reads are GETs, and all five update
- * calls are idempotent — sending one twice leaves the key as sending it once:
+ * `idempotent: false` (a `kind: http` POST, by default): that one gets a single attempt. Reads
+ * are GETs, and the built-in update calls are idempotent — sending one twice leaves the key as
+ * sending it once:
  *   - mesa   PATCH {tags: {k: v | null}}  sets or deletes the named tags (set semantics);
  *   - basic  PATCH {label?, roles?}       replaces the label and the whole role list;
  *   - atlas  PATCH {desc?, roles?}        replaces the description and the whole role set;
  *   - tyk    PUT <session>                replaces the whole session; a retry repeats the whole
  *                                         read-modify-write, so it starts from a fresh read;
- *   - plumaa PUT {input: {id, name?, enabled?}} sets the named fields.
+ *   - plumaa PUT {input: {id, name?, enabled?}} sets the named fields;
+ *   - sendgrid PATCH {name} / PUT {name, scopes}, datadog PATCH {name}, confluent PATCH {spec}
+ *     set the named fields; cloudflare and algolia PUT the whole object read just before, as tyk.
  * So an attempt whose outcome is unknown (a timeout, a reset, a 502/503/504) may be repeated.
  *
  * - Retried: connection errors, timeouts, 502/503/504 and 429 — never another 4xx, never a 500
