@@ -2,13 +2,16 @@
  * `kind: http`: the worked example of docs/adding-a-vendor-in-config.md, run as written against a
  * fake of its vendor (test/fake-acme.ts), and the definition's start-up checks.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, describeConfig, resolveConfig } from '../src/config/schema.ts';
+import { ConfigError, describeConfig, loadConfigFile, resolveConfig } from '../src/config/schema.ts';
+import { startKeygate } from '../src/app.ts';
 import { faults } from '../sandbox/simulator-kit.ts';
 import { createFakeAcme, type AcmeKey, type FakeAcme } from './fake-acme.ts';
-import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
+import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 
 const TOKEN = 'acme_test_token_5e6f7a8b';
 const KEY_SECRET = 'acme_key_secret_value_0c1d2e3f';
@@ -26,10 +29,13 @@ const acmeKey = (id: string, label: string, extra: Partial<AcmeKey> = {}): AcmeK
 });
 
 /** The first ```yaml block of the docs page, with its `${VAR}`s filled in. */
-function docsExample(env: Record<string, string>): { providers: Record<string, Record<string, unknown>> } {
+function docsYaml(env: Record<string, string>): string {
   const page = readFileSync(new URL('../docs/adding-a-vendor-in-config.md', import.meta.url), 'utf8');
   const block = /```yaml\n([\s\S]*?)```/.exec(page)![1];
-  return parseYaml(block.replace(/\$\{(\w+)\}/g, (_, name: string) => env[name]));
+  return block.replace(/\$\{(\w+)\}/g, (_, name: string) => env[name]);
+}
+function docsExample(env: Record<string, string>): { providers: Record<string, Record<string, unknown>> } {
+  return parseYaml(docsYaml(env));
 }
 
 let sim: FakeAcme;
@@ -195,5 +201,36 @@ describe('kind: http — start-up checks name the config path', () => {
     let deep: unknown = '{{ patch.name }}';
     for (let i = 0; i < 20; i++) deep = { a: deep };
     expect(problems((a) => (a.update.body = deep))[0]).toMatch(/^providers\.acme\.update\.body(\.a)+: nests deeper than 16 levels/);
+  });
+});
+
+describe('kind: http — reload', () => {
+  it('a reload recompiles the definition; one with a template error keeps serving the previous one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-http-reload-'));
+    const file = join(dir, 'keygate.yaml');
+    const yaml = docsYaml({ ACME_URL: sim.origin, ACME_TOKEN: TOKEN }) + 'audit: false\n';
+    writeFileSync(file, yaml);
+    const keygate = await startKeygate({ config: loadConfigFile(file), port: 0, configPath: file });
+    const rename = async () => {
+      const res = await fetch(keygate.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation { updateApiKey(provider: "acme", id: "k_2", patch: { name: "reloaded" }) { id } }' }),
+      });
+      recordSeen(await res.text());
+      return sim.requests.at(-1)?.path;
+    };
+    try {
+      expect(await rename()).toBe('/orgs/acme-corp/keys/k_2');
+      writeFileSync(file, yaml.replace('label: "{{ patch.name }}"', 'label: "{{ patch.name | upper }}"'));
+      expect(await keygate.reload()).toBe(false);
+      expect(await rename()).toBe('/orgs/acme-corp/keys/k_2');
+      writeFileSync(file, yaml.replace('org: acme-corp', 'org: other-org'));
+      expect(await keygate.reload()).toBe(true);
+      expect(await rename()).toBe('/orgs/other-org/keys/k_2');
+    } finally {
+      await keygate.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
