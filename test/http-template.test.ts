@@ -96,6 +96,22 @@ describe('engine definitions', () => {
     }
   });
 
+  it('maps errors: vendor code table first, then the status table, then (in the gateway) the status', () => {
+    const a = make({ ...minimal, errors: { items: 'body.errs', code: 'error.c', message: 'error.m', field: 'error.f', codes: { gone: 'NOT_FOUND' }, statuses: { '402': 'FORBIDDEN' } } });
+    const res = (status: number, json: unknown) => ({ status, json, text: JSON.stringify(json), headers: new Headers() });
+    expect(a.mapError(res(400, { errs: [{ c: 'gone', m: 'deleted', f: 'id' }, { m: 'also' }] }))).toEqual({ code: 'NOT_FOUND', vendorCode: 'gone', message: 'id: deleted; also' });
+    expect(a.mapError(res(402, { errs: [{ c: 'quota', m: 'pay' }] }))).toEqual({ code: 'FORBIDDEN', vendorCode: 'quota', message: 'pay' });
+    expect(a.mapError(res(500, 'not an object'))).toEqual({});
+  });
+
+  it('a next link keeps only its path and query, relative to the base URL', () => {
+    const a = make({ ...minimal, list: { path: '/v2/keys', items: 'body.data', pagination: { type: 'nextLink', next: 'body.next' } } });
+    const parsed = a.parseListPage!({ data: [{ id: 'k' }], next: 'https://evil.example/api/v2/keys?page_token=abc' }, undefined);
+    expect(parsed?.next).toBe('/api/v2/keys?page_token=abc');
+    expect(a.listPage!({ baseUrl: 'https://vendor.example/api' }, parsed!.next)).toEqual({ method: 'GET', path: '/v2/keys', query: { page_token: 'abc' } });
+    expect(a.parseListPage!({ data: [{ id: 'k' }] }, undefined)?.next).toBeUndefined();
+  });
+
   it('local limits name the field', () => {
     expect(validatePatch({ name: 'abcdef', roles: ['x', 'y'] }, { name: { maxLength: 3 }, roles: { allowed: ['x'], maxItems: 1 } })).toEqual([
       { field: 'name', message: 'must be at most 3 characters' },
