@@ -64,6 +64,21 @@ describe('algolia', () => {
     expect(res.body.data?.all.pageInfo.hasNextPage).toBe(false);
   });
 
+  it('answers the key as written even when Algolia still shows the old one for a while', async () => {
+    const slow = await createAlgoliaSimulator({ applicationId: APP, adminKey: ADMIN, keys: [algoliaKey('k9', 'Before')], staleReads: 1 });
+    const lagging = await startGateway({ providers: { algolia: { kind: 'algolia', baseUrl: slow.baseUrl, applicationId: APP, apiKey: ADMIN } } });
+    try {
+      const res = await lagging.gql(UPDATE, { provider: 'algolia', id: 'k9', patch: { name: 'After' } });
+      expect(res.body.data?.updateApiKey).toMatchObject({ name: 'After', raw: { description: 'After' } });
+      const read = await lagging.gql('{ apiKey(provider: "algolia", id: "k9") { name } }');
+      expect(read.body.data?.apiKey.name).toBe('Before');
+      expect(slow.keys.get('k9')?.description).toBe('After');
+    } finally {
+      await lagging.close();
+      await slow.close();
+    }
+  });
+
   it('marks the key id as a secret', () => {
     expect(algoliaAdapter.idIsSecret).toBe(true);
   });

@@ -3,7 +3,8 @@
  * `x-algolia-api-key` (the admin key for update and list; any other key may GET only itself, its
  * description shown as `<redacted>`), a PUT that replaces the key (unspecified attributes reset to
  * their defaults, unknown attributes refused, `acl` required) and answers `{key, updatedAt}` only,
- * GET `{value, createdAt, …}`, an unpaginated list whose items carry the usable keys, and
+ * GET `{value, createdAt, …}` (optionally still the old key for a few reads after a change, as
+ * Algolia applies changes with a delay), an unpaginated list whose items carry the usable keys, and
  * `{message, status}` failures.
  */
 import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
@@ -16,6 +17,8 @@ export interface AlgoliaSimulatorOptions {
   keys: AlgoliaKey[];
   port?: number;
   now?: () => Date;
+  /** Algolia applies a change with a delay: after a PUT, this many GETs of that key still show it as before (default 0). */
+  staleReads?: number;
 }
 
 export interface AlgoliaSimulator extends RunningSimulator {
@@ -29,6 +32,14 @@ const INTEGERS = ['maxHitsPerQuery', 'maxQueriesPerIPPerHour', 'validity'];
 export async function createAlgoliaSimulator(options: AlgoliaSimulatorOptions): Promise<AlgoliaSimulator> {
   const keys = new Map(options.keys.map((k) => [k.value, structuredClone(k)]));
   const now = options.now ?? (() => new Date());
+  /** key -> the version reads still see, and how many more reads see it. */
+  const stale = new Map<string, { key: AlgoliaKey; reads: number }>();
+  const visible = (id: string): AlgoliaKey | undefined => {
+    const old = stale.get(id);
+    if (!old) return keys.get(id);
+    if (--old.reads <= 0) stale.delete(id);
+    return old.key;
+  };
 
   const handle = (req: SimRequest): SimResponse => {
     const [version, resource, id, ...rest] = req.segments;
@@ -39,13 +50,13 @@ export async function createAlgoliaSimulator(options: AlgoliaSimulatorOptions): 
     if (!admin && !keys.has(apiKey)) return fail(403, 'Invalid Application-ID or API key');
     if (req.method === 'GET' && id !== undefined && !admin) {
       if (id !== apiKey) return fail(403, 'Method not allowed with this API key');
-      return { status: 200, json: { ...keys.get(id), description: '<redacted>' } };
+      return { status: 200, json: { ...visible(id), description: '<redacted>' } };
     }
     if (!admin) return fail(403, 'Method not allowed with this API key');
     if (req.method === 'GET' && id === undefined) return { status: 200, json: { keys: [...keys.values()] } };
     if (id === undefined) return fail(404, 'Path not found');
     const key = keys.get(id);
-    if (req.method === 'GET') return key ? { status: 200, json: key } : fail(404, 'Key does not exist');
+    if (req.method === 'GET') return key ? { status: 200, json: visible(id) } : fail(404, 'Key does not exist');
     if (req.method !== 'PUT') return fail(404, 'Path not found');
     const body = req.body;
     if (body === INVALID_JSON || typeof body !== 'object' || body === null || Array.isArray(body)) return fail(400, 'Invalid JSON');
@@ -57,6 +68,7 @@ export async function createAlgoliaSimulator(options: AlgoliaSimulatorOptions): 
     for (const f of INTEGERS) if (b[f] !== undefined && (!Number.isSafeInteger(b[f]) || (b[f] as number) < 0)) return fail(400, `${f} must be a positive integer`);
     for (const f of ['description', 'queryParameters']) if (b[f] !== undefined && typeof b[f] !== 'string') return fail(400, `${f} must be a string`);
     if (!key) return fail(404, 'Key does not exist');
+    if (options.staleReads) stale.set(id, { key: structuredClone(key), reads: options.staleReads });
     // Replaces the key: what the body does not give goes back to its default.
     keys.set(id, { value: key.value, createdAt: key.createdAt, ...structuredClone(ALGOLIA_DEFAULTS), ...(structuredClone(b) as Partial<AlgoliaKey>), acl: [...(b.acl as string[])] });
     return { status: 200, json: { key: id, updatedAt: now().toISOString() } };
