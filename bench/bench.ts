@@ -45,9 +45,7 @@ const { values: flags } = parseArgs({
 const QUICK = Boolean(flags.quick);
 const ROUNDS = Number(flags.rounds ?? 1);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 20) throw new Error(`--rounds ${flags.rounds}: expected a whole number from 1 to 20`);
-const PHASES = QUICK
-  ? { warmMs: 300, loadMs: 1000, singleMs: 700, connections: 32 }
-  : { warmMs: 2000, loadMs: 10_000, singleMs: 5000, connections: 32 };
+const PHASES = QUICK ? { warmMs: 300, loadMs: 1000, singleMs: 700, connections: 32 } : { warmMs: 2000, loadMs: 10_000, singleMs: 5000, connections: 32 };
 
 /**
  * How `npm start` runs keygate: package.json `config` holds its Node flags and compile cache, which
@@ -230,19 +228,30 @@ async function main(): Promise<void> {
   // The reference floors (bench/floor-server.ts): the fixed stack at its barest, Mesa PATCH only.
   const floorPatch: Scenario = {
     name: 'mesa PATCH',
-    request: (o) => ({ ...gql(o, 'mutation { updateApiKey(id: "key_bench", owner: "bench") { id } }', noErrors), headers: { 'content-type': 'application/json' } }),
+    request: (o) => ({
+      ...gql(o, 'mutation { updateApiKey(id: "key_bench", owner: "bench") { id } }', noErrors),
+      headers: { 'content-type': 'application/json' },
+    }),
     expected: [{ sim: mesa, method: 'PATCH', perMutation: 1 }],
   };
   const floor = (client: 'undici' | 'ky'): Target => ({
     server: `floor: yoga + ${client === 'undici' ? 'undici.request' : 'keygate client'}`,
     audit: null,
-    start: () => startListeningProcess('bench/floor-server.ts', ['--upstream', mesa.origin, '--token', MESA_TOKEN, '--client', client], GATEWAY_NODE_FLAGS, GATEWAY_ENV),
+    start: () =>
+      startListeningProcess('bench/floor-server.ts', ['--upstream', mesa.origin, '--token', MESA_TOKEN, '--client', client], GATEWAY_NODE_FLAGS, GATEWAY_ENV),
     scenarios: selected.some((s) => s.name === floorPatch.name) && flags.audit === undefined && !flags['no-floors'] ? [floorPatch] : [],
   });
   const targets: Target[] = [
     ...[true, false]
       .filter((a) => flags.audit === undefined || a === (flags.audit === 'on'))
-      .map((audit): Target => ({ server: 'keygate', audit, start: () => startGatewayProcess(configFor(audit), GATEWAY_NODE_FLAGS, GATEWAY_ENV), scenarios: selected })),
+      .map(
+        (audit): Target => ({
+          server: 'keygate',
+          audit,
+          start: () => startGatewayProcess(configFor(audit), GATEWAY_NODE_FLAGS, GATEWAY_ENV),
+          scenarios: selected,
+        }),
+      ),
     floor('undici'),
     floor('ky'),
   ];
@@ -263,10 +272,17 @@ async function main(): Promise<void> {
           const heavy = await load(req, PHASES.connections, PHASES.loadMs);
           const cpu1 = cpuMs(pid);
           const rss = peakRssMb(pid);
-          const calls = s.expected.map((e) => ({ method: e.method, got: e.sim.requests.filter((r) => r.method === e.method).length, want: heavy.requests * e.perMutation }));
+          const calls = s.expected.map((e) => ({
+            method: e.method,
+            got: e.sim.requests.filter((r) => r.method === e.method).length,
+            want: heavy.requests * e.perMutation,
+          }));
           for (const e of s.expected) e.sim.reset();
           const single = await load(req, 1, PHASES.singleMs);
-          const singleCalls = s.expected.map((e) => ({ got: e.sim.requests.filter((r) => r.method === e.method).length, want: single.requests * e.perMutation }));
+          const singleCalls = s.expected.map((e) => ({
+            got: e.sim.requests.filter((r) => r.method === e.method).length,
+            want: single.requests * e.perMutation,
+          }));
           const upstreamExact = [...calls, ...singleCalls].every((c) => c.got === c.want);
           rows.push({
             round: pass,

@@ -18,7 +18,9 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { Agent, request } from 'undici';
 import { createUpstreamClient } from '../src/upstream/client.ts';
 
-const { values: flags } = parseArgs({ options: { upstream: { type: 'string' }, token: { type: 'string' }, client: { type: 'string' }, port: { type: 'string' } } });
+const { values: flags } = parseArgs({
+  options: { upstream: { type: 'string' }, token: { type: 'string' }, client: { type: 'string' }, port: { type: 'string' } },
+});
 if (!flags.upstream || !flags.token || (flags.client !== 'undici' && flags.client !== 'ky'))
   throw new Error('usage: floor-server.ts --upstream URL --token T --client undici|ky [--port N]');
 const { upstream, token } = flags;
@@ -50,7 +52,10 @@ function clientPatch(): Patch {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new Error('deadline')), 10_000);
     try {
-      const res = await client.send({ method: 'PATCH', path: `/acme/api-keys/${encodeURIComponent(id)}`, body: { tags: { owner } } }, { signal: deadline.signal });
+      const res = await client.send(
+        { method: 'PATCH', path: `/acme/api-keys/${encodeURIComponent(id)}`, body: { tags: { owner } } },
+        { signal: deadline.signal },
+      );
       return { status: res.status, json: res.json };
     } finally {
       clearTimeout(timer);

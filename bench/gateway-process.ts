@@ -5,7 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
-export function startGatewayProcess(configFile: string, nodeFlags: readonly string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess; origin: string }> {
+export function startGatewayProcess(
+  configFile: string,
+  nodeFlags: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; origin: string }> {
   return startListeningProcess('src/main.ts', ['--config', configFile, '--port', '0'], nodeFlags, env);
 }
 

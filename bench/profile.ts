@@ -61,7 +61,8 @@ const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 // --functions: by function (name, package or file, line) instead of by package.
-const label = (n: ProfileNode): string => (flags.functions ? `${n.callFrame.functionName || '(anonymous)'} ${where(n)}:${n.callFrame.lineNumber + 1}` : where(n));
+const label = (n: ProfileNode): string =>
+  flags.functions ? `${n.callFrame.functionName || '(anonymous)'} ${where(n)}:${n.callFrame.lineNumber + 1}` : where(n);
 const where = (n: ProfileNode): string => {
   const url = n.callFrame.url;
   if (url.includes('node_modules/')) {

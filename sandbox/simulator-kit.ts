@@ -221,7 +221,10 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
       return answer(204);
     }
     if (path === '/__sim/requests' && req.method === 'GET')
-      return answer(200, requests.map(({ method, path: p, status }) => ({ method, path: p, status })));
+      return answer(
+        200,
+        requests.map(({ method, path: p, status }) => ({ method, path: p, status })),
+      );
     const name = path.slice('/__sim/'.length);
     const controls = options.controls ?? {};
     if (req.method !== 'POST' || !Object.hasOwn(controls, name)) return answer(404, { error: `no simulator control ${req.method} ${path}` });

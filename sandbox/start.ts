@@ -42,8 +42,15 @@ export async function startSandbox(): Promise<RunningSandbox> {
 
 /** GraphiQL's starting text in sandbox mode: one example per provider, ready to run. */
 export function sandboxExamples(sandbox: RunningSandbox): string {
-  const lines = ['# keygate sandbox: every provider is a simulator on 127.0.0.1.', '# Put the cursor in one operation and press Run.', '', 'query Providers { providers { name kind operations patchFields } }', ''];
-  for (const [kind, s] of sandbox.sandboxes) lines.push(`# ${kind}`, s.exampleMutation(kind).replace(/^mutation /, `mutation ${kind[0].toUpperCase()}${kind.slice(1)}Example `), '');
+  const lines = [
+    '# keygate sandbox: every provider is a simulator on 127.0.0.1.',
+    '# Put the cursor in one operation and press Run.',
+    '',
+    'query Providers { providers { name kind operations patchFields } }',
+    '',
+  ];
+  for (const [kind, s] of sandbox.sandboxes)
+    lines.push(`# ${kind}`, s.exampleMutation(kind).replace(/^mutation /, `mutation ${kind[0].toUpperCase()}${kind.slice(1)}Example `), '');
   return lines.join('\n');
 }
 

@@ -49,9 +49,13 @@ export interface RunningKeygate {
 export function startupProblems(config: Config, host: string, options: { sandbox?: boolean; env?: NodeJS.ProcessEnv } = {}): string[] {
   const problems: string[] = [];
   if (!config.auth && !isLoopback(host))
-    problems.push(`--host ${host}: without an \`auth\` section keygate serves loopback hosts only (127.0.0.1, ::1, localhost); configure auth (docs/security-and-audit.md) or listen on loopback`);
+    problems.push(
+      `--host ${host}: without an \`auth\` section keygate serves loopback hosts only (127.0.0.1, ::1, localhost); configure auth (docs/security-and-audit.md) or listen on loopback`,
+    );
   if (!options.sandbox && (options.env ?? process.env).NODE_ENV === 'development')
-    problems.push('NODE_ENV=development: refused outside sandbox mode, since yoga would show internal error details to clients; unset it or set NODE_ENV=production');
+    problems.push(
+      'NODE_ENV=development: refused outside sandbox mode, since yoga would show internal error details to clients; unset it or set NODE_ENV=production',
+    );
   return problems;
 }
 
@@ -70,7 +74,14 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     throw err;
   }
   const separateMetrics = config.metrics.port !== undefined;
-  const gateway = createGateway({ config, log, serveMetrics: !separateMetrics, audit, graphiqlDefaultQuery: options.graphiqlDefaultQuery, consoleKeyHints: options.consoleKeyHints });
+  const gateway = createGateway({
+    config,
+    log,
+    serveMetrics: !separateMetrics,
+    audit,
+    graphiqlDefaultQuery: options.graphiqlDefaultQuery,
+    consoleKeyHints: options.consoleKeyHints,
+  });
   const server = createHttpServer(config.server, gateway.yoga);
   let port: number;
   try {
@@ -94,7 +105,10 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     metricsUrl = `${origin(config.metrics.host, await listen(metricsServer, config.metrics.port!, config.metrics.host, log))}/metrics`;
   }
   if (!config.auth) log.warn({ host }, 'no `auth` section: serving loopback only, and every caller holds every scope');
-  log.info({ store: config.audit.store, ...(config.audit.store === 'sqlite' && { path: config.audit.path }) }, config.audit.store === 'off' ? 'audit log off' : 'audit log on');
+  log.info(
+    { store: config.audit.store, ...(config.audit.store === 'sqlite' && { path: config.audit.path }) },
+    config.audit.store === 'off' ? 'audit log off' : 'audit log on',
+  );
 
   const reload = async (): Promise<boolean> => {
     if (!options.configPath) {

@@ -103,10 +103,7 @@ async function main(argv: string[]): Promise<void> {
 
   // Printed only once the signal handlers are in place: whoever reads the banner may stop us at once.
   if (sandbox) (await import('../sandbox/start.ts')).printSandbox(running.url, sandbox);
-  else
-    console.log(
-      `keygate listening on ${running.url}${open ? ' (no `auth` section: loopback only, every caller holds every scope)' : ''}`,
-    );
+  else console.log(`keygate listening on ${running.url}${open ? ' (no `auth` section: loopback only, every caller holds every scope)' : ''}`);
 }
 
 if (import.meta.main) {

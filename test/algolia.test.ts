@@ -19,7 +19,12 @@ beforeAll(async () => {
     applicationId: APP,
     adminKey: ADMIN,
     keys: [
-      algoliaKey(K1, 'Storefront', { indexes: ['products'], referers: ['https://shop.example.com/*'], maxQueriesPerIPPerHour: 1000, queryParameters: 'typoTolerance=strict' }),
+      algoliaKey(K1, 'Storefront', {
+        indexes: ['products'],
+        referers: ['https://shop.example.com/*'],
+        maxQueriesPerIPPerHour: 1000,
+        queryParameters: 'typoTolerance=strict',
+      }),
       algoliaKey('k2', 'Indexer', { acl: ['addObject'] }),
       algoliaKey('k3', 'Reader', { acl: ['search', 'browse'] }),
       algoliaKey(SEARCH_ONLY, 'Search only'),
@@ -41,11 +46,24 @@ beforeEach(() => sim.reset());
 
 describe('algolia', () => {
   it('reads the key, PUTs every attribute back with the patch applied, and answers the key as written', async () => {
-    const res = await gw.gql(UPDATE, { provider: 'algolia', id: K1, patch: { name: 'Storefront v2', roles: ['search', 'browse'], algolia: { maxHitsPerQuery: 50 } } });
+    const res = await gw.gql(UPDATE, {
+      provider: 'algolia',
+      id: K1,
+      patch: { name: 'Storefront v2', roles: ['search', 'browse'], algolia: { maxHitsPerQuery: 50 } },
+    });
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.updateApiKey).toMatchObject({ kind: 'ALGOLIA', id: K1, name: 'Storefront v2', roles: ['search', 'browse'], updatedAt: UPDATED });
     expect(sim.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /1/keys/${K1}`, `PUT /1/keys/${K1}`]);
-    const written = { acl: ['search', 'browse'], description: 'Storefront v2', indexes: ['products'], maxHitsPerQuery: 50, maxQueriesPerIPPerHour: 1000, queryParameters: 'typoTolerance=strict', referers: ['https://shop.example.com/*'], validity: 0 };
+    const written = {
+      acl: ['search', 'browse'],
+      description: 'Storefront v2',
+      indexes: ['products'],
+      maxHitsPerQuery: 50,
+      maxQueriesPerIPPerHour: 1000,
+      queryParameters: 'typoTolerance=strict',
+      referers: ['https://shop.example.com/*'],
+      validity: 0,
+    };
     expect(sim.requests[1].body).toEqual(written);
     expect(res.body.data?.updateApiKey.raw).toEqual(written);
     expect(sim.requests[1].headers).toMatchObject({ 'x-algolia-application-id': APP, 'x-algolia-api-key': ADMIN });
@@ -107,7 +125,9 @@ describe('algolia', () => {
   });
 
   it('previews the read and the PUT with both headers redacted; before.raw has the value redacted', async () => {
-    const res = await gw.gql('{ previewApiKeyUpdate(provider: "algolia", id: "k3", patch: { algolia: { indexes: ["a"] } }) { requests { method headers body } before { raw } } }');
+    const res = await gw.gql(
+      '{ previewApiKeyUpdate(provider: "algolia", id: "k3", patch: { algolia: { indexes: ["a"] } }) { requests { method headers body } before { raw } } }',
+    );
     expect(res.body.errors).toBeUndefined();
     const p = res.body.data?.previewApiKeyUpdate;
     expect(p.requests[1]).toMatchObject({ method: 'PUT', body: { acl: ['search', 'browse'], indexes: ['a'], description: 'Reader' } });

@@ -5,7 +5,12 @@ import type { UpstreamResponse } from '../providers/types.ts';
 
 const ORG = '5980cfc70b6d97029d82e3f6';
 const ID = '5c47ba5127d9d61b9fd8a27b';
-const cfg: AtlasConfig = { baseUrl: 'https://cloud.mongodb.com/api/atlas/v1.0', orgId: ORG, publicKey: 'qwmzxbtr', privateKey: '9b2e41c7-5d3a-4f86-a1e0-7c4d2b8f0e19' };
+const cfg: AtlasConfig = {
+  baseUrl: 'https://cloud.mongodb.com/api/atlas/v1.0',
+  orgId: ORG,
+  publicKey: 'qwmzxbtr',
+  privateKey: '9b2e41c7-5d3a-4f86-a1e0-7c4d2b8f0e19',
+};
 
 const response = (status: number, json: unknown): UpstreamResponse => ({
   status,
@@ -13,7 +18,8 @@ const response = (status: number, json: unknown): UpstreamResponse => ({
   json,
   text: JSON.stringify(json),
 });
-const apiError = (status: number, errorCode: string, detail: string, reason: string) => response(status, { detail, error: status, errorCode, parameters: [], reason });
+const apiError = (status: number, errorCode: string, detail: string, reason: string) =>
+  response(status, { detail, error: status, errorCode, parameters: [], reason });
 
 /** The seed's example response. */
 const seedBody = {
@@ -62,7 +68,9 @@ describe('atlas adapter', () => {
       const unknown = atlasAdapter.validate({ roles: ['ORG_MEMBER', 'GROUP_OWNER'] });
       expect(unknown).toEqual([{ field: 'roles[1]', message: expect.stringContaining('GROUP_OWNER') }]);
       for (const role of ATLAS_ORG_ROLES) expect(unknown[0].message).toContain(role);
-      expect(atlasAdapter.validate({ roles: ['ORG_MEMBER', 'ORG_MEMBER'] })).toEqual([{ field: 'roles[1]', message: expect.stringContaining('more than once') }]);
+      expect(atlasAdapter.validate({ roles: ['ORG_MEMBER', 'ORG_MEMBER'] })).toEqual([
+        { field: 'roles[1]', message: expect.stringContaining('more than once') },
+      ]);
     });
   });
 
@@ -147,7 +155,10 @@ describe('atlas adapter', () => {
         vendorCode: 'INVALID_ROLE_FOR_ORG',
         message: `Role GROUP_OWNER invalid for organization ${ORG}.`,
       });
-      expect(atlasAdapter.mapError(apiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.', 'Internal Server Error'))).toEqual({ vendorCode: 'UNEXPECTED_ERROR', message: 'Unexpected error.' });
+      expect(atlasAdapter.mapError(apiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.', 'Internal Server Error'))).toEqual({
+        vendorCode: 'UNEXPECTED_ERROR',
+        message: 'Unexpected error.',
+      });
       expect(atlasAdapter.mapError(apiError(400, 'toString', 'x', 'Bad Request'))).toEqual({ vendorCode: 'toString', message: 'x' });
     });
 

@@ -157,7 +157,15 @@ describe('atlas simulator: digest authentication', () => {
       const first = await fetch(url);
       const challenge = parseDigestChallenge(first.headers.get('www-authenticate') ?? '')!;
       await new Promise((r) => setTimeout(r, 10));
-      const authorization = digestAuthorization({ username: OWNER.publicKey, password: OWNER.privateKey, method: 'GET', uri: new URL(url).pathname, challenge, nc: 1, cnonce: 'c1' });
+      const authorization = digestAuthorization({
+        username: OWNER.publicKey,
+        password: OWNER.privateKey,
+        method: 'GET',
+        uri: new URL(url).pathname,
+        challenge,
+        nc: 1,
+        cnonce: 'c1',
+      });
       const res = await fetch(url, { headers: { authorization } });
       expect(res.status).toBe(401);
       expect(parseDigestChallenge(res.headers.get('www-authenticate') ?? '')?.stale).toBe(true);
@@ -263,7 +271,13 @@ describe('atlas simulator: documented 400s', () => {
     for (const method of ['PATCH', 'GET']) {
       const res = await call(method, keyPath(MISSING), method === 'PATCH' ? { desc: 'x' } : undefined);
       expect(res.status).toBe(400);
-      expect(res.json).toEqual({ detail: `No API key with ID ${MISSING} exists.`, error: 400, errorCode: 'API_KEY_NOT_FOUND', parameters: [MISSING], reason: 'Bad Request' });
+      expect(res.json).toEqual({
+        detail: `No API key with ID ${MISSING} exists.`,
+        error: 400,
+        errorCode: 'API_KEY_NOT_FOUND',
+        parameters: [MISSING],
+        reason: 'Bad Request',
+      });
     }
   });
 
@@ -284,7 +298,15 @@ describe('atlas sandbox', () => {
       const { baseUrl, orgId, publicKey, privateKey } = sandbox.connection as Record<string, string>;
       const url = `${baseUrl}/orgs/${orgId}/apiKeys/${sandbox.demoKeyIds[0]}`;
       const challenge = parseDigestChallenge((await fetch(url)).headers.get('www-authenticate') ?? '')!;
-      const authorization = digestAuthorization({ username: publicKey, password: privateKey, method: 'GET', uri: new URL(url).pathname, challenge, nc: 1, cnonce: 'abc' });
+      const authorization = digestAuthorization({
+        username: publicKey,
+        password: privateKey,
+        method: 'GET',
+        uri: new URL(url).pathname,
+        challenge,
+        nc: 1,
+        cnonce: 'abc',
+      });
       const res = await fetch(url, { headers: { authorization } });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { desc: string }).desc).toBe('CI deploys');

@@ -49,7 +49,9 @@ describe('atlas', () => {
     expect(patches.map((r) => r.status)).toEqual([401, 200]);
     expect(patches[1].path).toBe(`/api/atlas/v1.0/orgs/${ORG}/apiKeys/${KEY}`);
     expect(patches[1].body).toEqual({ desc: 'CI pipeline', roles: ['ORG_MEMBER', 'ORG_READ_ONLY'] });
-    expect(patchAuth()[1]).toMatch(new RegExp(`^Digest username="${PUB}", realm="MMS Public API", nonce="[^"]+", uri="/api/atlas/v1.0/orgs/${ORG}/apiKeys/${KEY}"`));
+    expect(patchAuth()[1]).toMatch(
+      new RegExp(`^Digest username="${PUB}", realm="MMS Public API", nonce="[^"]+", uri="/api/atlas/v1.0/orgs/${ORG}/apiKeys/${KEY}"`),
+    );
     expect(patchAuth()[1]).toContain('qop=auth');
     expect(patchAuth()[1]).not.toContain(PRIV);
   });
@@ -68,9 +70,7 @@ describe('atlas', () => {
   });
 
   it('stays correct under concurrency: 20 parallel updates all authenticate', async () => {
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { name: `parallel ${i}` } })),
-    );
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { name: `parallel ${i}` } })));
     for (const r of results) expect(r.body.errors).toBeUndefined();
     expect(sim.writes()).toHaveLength(20);
   });
@@ -90,13 +90,28 @@ describe('atlas', () => {
   });
 
   it('maps 429 RATE_LIMITED with Retry-After', async () => {
-    sim.inject({ method: 'PATCH', times: 2, response: { status: 429, headers: { 'retry-after': '55' }, json: { detail: 'Rate limit exceeded', error: 429, errorCode: 'RATE_LIMITED', reason: 'Too Many Requests' } } });
+    sim.inject({
+      method: 'PATCH',
+      times: 2,
+      response: {
+        status: 429,
+        headers: { 'retry-after': '55' },
+        json: { detail: 'Rate limit exceeded', error: 429, errorCode: 'RATE_LIMITED', reason: 'Too Many Requests' },
+      },
+    });
     const err = (await gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { name: 'x' } })).body.errors![0];
     expect(err.extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, code: 'RATE_LIMITED', retryAfter: 55 } });
   });
 
   it('maps INVALID_ROLE_FOR_ORG from the vendor to BAD_USER_INPUT', async () => {
-    sim.inject({ method: 'PATCH', times: 2, response: { status: 400, json: { detail: 'Role ORG_OWNER invalid for organization.', error: 400, errorCode: 'INVALID_ROLE_FOR_ORG', reason: 'Bad Request' } } });
+    sim.inject({
+      method: 'PATCH',
+      times: 2,
+      response: {
+        status: 400,
+        json: { detail: 'Role ORG_OWNER invalid for organization.', error: 400, errorCode: 'INVALID_ROLE_FOR_ORG', reason: 'Bad Request' },
+      },
+    });
     const err = (await gw.gql(UPDATE, { provider: 'atlas', id: KEY, patch: { roles: ['ORG_OWNER'] } })).body.errors![0];
     expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', upstream: { status: 400, code: 'INVALID_ROLE_FOR_ORG' } });
   });

@@ -42,7 +42,13 @@ let jwtKey: JoseKey;
 let jwtPublicKey: string;
 /** A JWT the audit gateways accept, naming its caller by `sub`; registered as a secret. */
 async function signJwt(sub: string, scope: string): Promise<string> {
-  const jwt = await new SignJWT({ scope }).setProtectedHeader({ alg: 'ES256' }).setIssuer(ISSUER).setAudience('keygate').setSubject(sub).setExpirationTime('5m').sign(jwtKey);
+  const jwt = await new SignJWT({ scope })
+    .setProtectedHeader({ alg: 'ES256' })
+    .setIssuer(ISSUER)
+    .setAudience('keygate')
+    .setSubject(sub)
+    .setExpirationTime('5m')
+    .sign(jwtKey);
   registerSecret(jwt);
   return jwt;
 }
@@ -137,7 +143,11 @@ describe.each([
 
   it('records a successful update before the answer leaves: caller, request id, provider, key, operation, patch, outcome, status, attempts, duration', async () => {
     const requestId = rid('ok');
-    const res = await gw.as(T.admin)(UPDATE, { provider: 'mesa', id: 'key_a', patch: { setTags: [{ key: 'owner', value: 'alice' }] } }, { 'x-request-id': requestId });
+    const res = await gw.as(T.admin)(
+      UPDATE,
+      { provider: 'mesa', id: 'key_a', patch: { setTags: [{ key: 'owner', value: 'alice' }] } },
+      { 'x-request-id': requestId },
+    );
     expect(res.body.errors).toBeUndefined();
     // Read straight from the store the moment the answer arrived: intent and outcome are there.
     const rows = await store.exec('SELECT phase, outcome FROM $t WHERE request_id = $1 ORDER BY seq', [requestId]);
@@ -167,7 +177,9 @@ describe.each([
   it('records the attempts of a retried update, and a vendor failure with its status and trace id', async () => {
     mesa.inject(faults.unavailable({ times: 2 }));
     const retried = rid('retry');
-    expect((await gw.as(T.admin)(UPDATE, { provider: 'mesa', id: 'key_b', patch: { removeTags: ['x'] } }, { 'x-request-id': retried })).body.errors).toBeUndefined();
+    expect(
+      (await gw.as(T.admin)(UPDATE, { provider: 'mesa', id: 'key_b', patch: { removeTags: ['x'] } }, { 'x-request-id': retried })).body.errors,
+    ).toBeUndefined();
     mesa.inject({ response: { status: 500, json: { error: { code: 'INTERNAL', message: 'boom', trace_id: 'trace-audit-1' } } } });
     const failed = rid('fail');
     const res = await gw.as(T.admin)(UPDATE, { provider: 'mesa', id: 'key_b', patch: { removeTags: ['x'] } }, { 'x-request-id': failed });
@@ -194,13 +206,18 @@ describe.each([
     expect(byRequest.get(denied)).toMatchObject({ outcome: 'FORBIDDEN', caller: 'token:basic-writer', provider: 'mesa', patch: { removeTags: ['x'] } });
     expect(byRequest.get(unknown)).toMatchObject({ outcome: 'UNKNOWN_PROVIDER', provider: '__proto__' });
     // None of them got as far as an intent: one row each.
-    for (const id of [invalid, badId, denied, unknown]) expect(await store.exec('SELECT phase FROM $t WHERE request_id = $1', [id])).toEqual([{ phase: 'outcome' }]);
+    for (const id of [invalid, badId, denied, unknown])
+      expect(await store.exec('SELECT phase FROM $t WHERE request_id = $1', [id])).toEqual([{ phase: 'outcome' }]);
   });
 
   it('records a refused id and patch holding lone surrogates, Infinity or NUL as sent (escaped), not as U+FFFD, null or AUDIT_UNAVAILABLE', async () => {
     const requestId = rid('illformed');
     const patch = '{ tyk: { meta_data: { k: "nul\\u0000", n: 1e309 } }, removeTags: ["t"] }';
-    const res = await gw.as(T.admin)(`mutation($id: ID!) { updateApiKey(provider: "tyk", id: $id, patch: ${patch}) { id } }`, { id: 'x\ud800' }, { 'x-request-id': requestId });
+    const res = await gw.as(T.admin)(
+      `mutation($id: ID!) { updateApiKey(provider: "tyk", id: $id, patch: ${patch}) { id } }`,
+      { id: 'x\ud800' },
+      { 'x-request-id': requestId },
+    );
     expect(res.body.errors?.[0].extensions.code, res.text).toBe('BAD_USER_INPUT');
     const bad = rid('illformed-patch');
     const refused = await gw.as(T.admin)(UPDATE, { provider: 'mesa', id: 'key_a', patch: { removeTags: ['t\udc00', 'nul\u0000'] } }, { 'x-request-id': bad });
@@ -211,13 +228,21 @@ describe.each([
     expect(mesa.requests).toHaveLength(0);
     const byRequest = new Map((await entries({}, 200)).map((e) => [e.requestId, e]));
     expect(byRequest.get(nulId)).toMatchObject({ outcome: 'BAD_USER_INPUT', keyId: 'a\\u0000b' });
-    expect(byRequest.get(requestId)).toMatchObject({ outcome: 'BAD_USER_INPUT', keyId: 'x\\ud800', patch: { tyk: { meta_data: { k: 'nul\\u0000', n: 'Infinity' } } } });
+    expect(byRequest.get(requestId)).toMatchObject({
+      outcome: 'BAD_USER_INPUT',
+      keyId: 'x\\ud800',
+      patch: { tyk: { meta_data: { k: 'nul\\u0000', n: 'Infinity' } } },
+    });
     expect(byRequest.get(bad)).toMatchObject({ outcome: 'BAD_USER_INPUT', patch: { removeTags: ['t\\udc00', 'nul\\u0000'] } });
   });
 
   it('records previews, and a bulk call over the cap', async () => {
     const preview = rid('preview');
-    const p = await gw.as(T.admin)('{ previewApiKeyUpdate(provider: "basic", id: "b-1", patch: { name: "next" }) { requests { method } } }', {}, { 'x-request-id': preview });
+    const p = await gw.as(T.admin)(
+      '{ previewApiKeyUpdate(provider: "basic", id: "b-1", patch: { name: "next" }) { requests { method } } }',
+      {},
+      { 'x-request-id': preview },
+    );
     expect(p.body.errors).toBeUndefined();
     const bulk = rid('bulk');
     const updates = Array.from({ length: 101 }, () => ({ provider: 'basic', id: 'b-1', patch: { name: 'x' } }));
@@ -237,7 +262,12 @@ describe.each([
         id: TYK_KEY,
         patch: {
           setTags: [{ key: 'audited' }],
-          tyk: { hmac_string: PATCH_SECRETS.hmac, jwt_data: { secret: PATCH_SECRETS.jwt }, basic_auth_data: { user: 'u', password: PATCH_SECRETS.password }, hmac_enabled: true },
+          tyk: {
+            hmac_string: PATCH_SECRETS.hmac,
+            jwt_data: { secret: PATCH_SECRETS.jwt },
+            basic_auth_data: { user: 'u', password: PATCH_SECRETS.password },
+            hmac_enabled: true,
+          },
         },
       },
       { 'x-request-id': requestId },
@@ -295,7 +325,11 @@ describe.each([
     const first = await gw.as(T.auditor)(AUDIT_LOG, { filter: { provider: 'basic', caller: 'token:basic-writer', since }, first: 2 });
     const page1 = first.body.data!.auditLog;
     expect(page1.pageInfo.hasNextPage).toBe(true);
-    const second = await gw.as(T.auditor)(AUDIT_LOG, { filter: { provider: 'basic', caller: 'token:basic-writer', since }, first: 2, after: page1.pageInfo.endCursor });
+    const second = await gw.as(T.auditor)(AUDIT_LOG, {
+      filter: { provider: 'basic', caller: 'token:basic-writer', since },
+      first: 2,
+      after: page1.pageInfo.endCursor,
+    });
     const ids = [...page1.edges, ...second.body.data!.auditLog.edges].map((e: { node: { id: string } }) => Number(e.node.id));
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
     expect(new Set(ids).size).toBe(4);
@@ -311,14 +345,21 @@ describe.each([
       { token: await signJwt('token:admin', 'keys:write'), name: `jwt:${ISSUER}#token:admin`, requestId: rid('ns-forged') },
     ];
     for (const c of callers) {
-      const res = await gw.as(c.token)(UPDATE, { provider: 'mesa', id: 'key_b', patch: { setTags: [{ key: 'by', value: 'x' }] } }, { 'x-request-id': c.requestId });
+      const res = await gw.as(c.token)(
+        UPDATE,
+        { provider: 'mesa', id: 'key_b', patch: { setTags: [{ key: 'by', value: 'x' }] } },
+        { 'x-request-id': c.requestId },
+      );
       expect(res.body.errors).toBeUndefined();
     }
     expect(mesa.writes()).toHaveLength(3);
     const ours = new Set(callers.map((c) => c.requestId));
     for (const c of callers) {
       const found = (await entries({ caller: c.name, keyId: 'key_b' })).filter((e) => ours.has(e.requestId));
-      expect(found.map((e) => [e.caller, e.requestId]), c.name).toEqual([[c.name, c.requestId]]);
+      expect(
+        found.map((e) => [e.caller, e.requestId]),
+        c.name,
+      ).toEqual([[c.name, c.requestId]]);
       const line = gw.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === c.requestId && l.msg === 'key operation');
       expect(line, c.name).toMatchObject({ caller: c.name, code: 'OK' });
     }
@@ -381,7 +422,9 @@ describe('the open caller', () => {
       expect(res.body.errors).toBeUndefined();
       expect(basic.writes()).toHaveLength(1);
       const log = await gw.gql(AUDIT_LOG, { filter: { caller: 'anonymous@loopback' } });
-      expect(log.body.data!.auditLog.edges.map((e: { node: Record<string, unknown> }) => [e.node.caller, e.node.requestId])).toEqual([['anonymous@loopback', 'open-caller-1']]);
+      expect(log.body.data!.auditLog.edges.map((e: { node: Record<string, unknown> }) => [e.node.caller, e.node.requestId])).toEqual([
+        ['anonymous@loopback', 'open-caller-1'],
+      ]);
       const line = gw.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === 'open-caller-1' && l.msg === 'key operation');
       expect(line).toMatchObject({ caller: 'anonymous@loopback' });
     } finally {
@@ -391,11 +434,18 @@ describe('the open caller', () => {
 });
 
 describe('audit configuration', () => {
-  const doc = (audit?: unknown) => ({ providers: { mesa: { kind: 'mesa', baseUrl: 'http://127.0.0.1:9', org: 'acme', token: S.mesa } }, ...(audit !== undefined && { audit }) });
+  const doc = (audit?: unknown) => ({
+    providers: { mesa: { kind: 'mesa', baseUrl: 'http://127.0.0.1:9', org: 'acme', token: S.mesa } },
+    ...(audit !== undefined && { audit }),
+  });
 
   it('defaults to SQLite beside the config file; `false` turns it off; PostgreSQL passwords are credentials', () => {
     expect(resolveConfig(doc(), { baseDir: '/etc/keygate' }).audit).toEqual({ store: 'sqlite', path: '/etc/keygate/keygate-audit.db', synchronous: 'normal' });
-    expect(resolveConfig(doc({ sqlite: 'logs/a.db', synchronous: 'full' }), { baseDir: '/srv' }).audit).toEqual({ store: 'sqlite', path: '/srv/logs/a.db', synchronous: 'full' });
+    expect(resolveConfig(doc({ sqlite: 'logs/a.db', synchronous: 'full' }), { baseDir: '/srv' }).audit).toEqual({
+      store: 'sqlite',
+      path: '/srv/logs/a.db',
+      synchronous: 'full',
+    });
     expect(resolveConfig(doc(false)).audit).toEqual({ store: 'off' });
     const pgConfig = resolveConfig(doc({ postgres: 'postgres://kg:pg_pass_0987@db:5432/audit' }));
     registerSecret('pg_pass_0987');
@@ -425,7 +475,12 @@ describe('audit configuration', () => {
 describe('the patch as recorded', () => {
   it('replaces credential fields and any configured credential by "[redacted]", keeps the rest, and survives a patch that cannot be built', () => {
     const secrets = [S.mesa];
-    expect(patchForRecord({ name: `x-${S.mesa}-y`, setTags: [{ key: 'k', value: S.mesa }], tyk: { client_secret: 's', private_key: 'p', hmac_string: '', rate: 5 } }, secrets)).toEqual({
+    expect(
+      patchForRecord(
+        { name: `x-${S.mesa}-y`, setTags: [{ key: 'k', value: S.mesa }], tyk: { client_secret: 's', private_key: 'p', hmac_string: '', rate: 5 } },
+        secrets,
+      ),
+    ).toEqual({
       name: '[redacted]',
       setTags: [{ key: 'k', value: '[redacted]' }],
       tyk: { client_secret: '[redacted]', private_key: '[redacted]', hmac_string: '', rate: 5 },
@@ -450,7 +505,10 @@ describe('PostgreSQL schema', () => {
       ]);
       await Promise.all([a.close(), b.close()]);
       expect(await sql(`SELECT version FROM ${escapeIdentifier(schema)}.audit_schema_version`)).toEqual([{ version: 1 }]);
-      const triggers = await sql('SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY tgname', [schema]);
+      const triggers = await sql(
+        'SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY tgname',
+        [schema],
+      );
       expect(triggers.map((t) => t.tgname)).toEqual(['audit_log_no_truncate', 'audit_log_no_update_delete']);
     } finally {
       await dropSchema(schema);
@@ -458,7 +516,9 @@ describe('PostgreSQL schema', () => {
   });
 
   it('refuses to start when the database cannot be reached, naming audit.postgres', async () => {
-    await expect(startGateway({ providers: providers(), audit: { postgres: 'postgres://nobody@127.0.0.1:1/test' } })).rejects.toThrow(/audit\.postgres: cannot prepare schema "keygate"/);
+    await expect(startGateway({ providers: providers(), audit: { postgres: 'postgres://nobody@127.0.0.1:1/test' } })).rejects.toThrow(
+      /audit\.postgres: cannot prepare schema "keygate"/,
+    );
   });
 });
 

@@ -196,7 +196,15 @@ describe('static tokens and scopes', () => {
     const op = lines.find((l) => l.msg === 'key operation');
     // Each field once: JSON.parse keeps the last of repeated keys, log shippers may not.
     expect(raw.find((l) => l.includes('"key operation"'))?.match(/"caller":/g)).toHaveLength(1);
-    expect(op).toMatchObject({ requestId: 'auth-log-line-1', caller: 'token:admin', provider: 'mesa', keyId: 'key_a', code: 'OK', status: 200, operation: 'update' });
+    expect(op).toMatchObject({
+      requestId: 'auth-log-line-1',
+      caller: 'token:admin',
+      provider: 'mesa',
+      keyId: 'key_a',
+      code: 'OK',
+      status: 200,
+      operation: 'update',
+    });
     expect(op.durationMs).toEqual(expect.any(Number));
   });
 });
@@ -255,7 +263,11 @@ describe('JWT callers', () => {
     ['for another audience', () => sign({ scope: 'keys:write' }, { aud: 'someone-else' })],
     ['from another issuer', () => sign({ scope: 'keys:write' }, { iss: 'https://evil.test/' })],
     ['signed by another key', () => sign({ scope: 'keys:write' }, { key: otherKey })],
-    ['unsigned (alg none)', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: ISSUER, aud: 'keygate', sub: 'x', scope: 'keys:write', exp: 9999999999 })).toString('base64url')}.`],
+    [
+      'unsigned (alg none)',
+      async () =>
+        `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: ISSUER, aud: 'keygate', sub: 'x', scope: 'keys:write', exp: 9999999999 })).toString('base64url')}.`,
+    ],
   ])('refuses a JWT %s with 401', async (_what, make) => {
     const jwt = await make();
     const res = await gw.as(jwt)(UPDATE, MESA_UPDATE);
@@ -339,7 +351,9 @@ describe('configuration and start-up', () => {
 
   it('refuses a non-loopback host without auth, and NODE_ENV=development outside the sandbox', async () => {
     const open = resolveConfig({ ...doc(), audit: false });
-    await expect(startKeygate({ config: open, port: 0, host: '0.0.0.0' })).rejects.toThrow(/--host 0\.0\.0\.0: without an `auth` section keygate serves loopback hosts only/);
+    await expect(startKeygate({ config: open, port: 0, host: '0.0.0.0' })).rejects.toThrow(
+      /--host 0\.0\.0\.0: without an `auth` section keygate serves loopback hosts only/,
+    );
     const secured = resolveConfig({ ...doc(), audit: false, auth: { tokens } });
     expect(startupProblems(secured, '0.0.0.0')).toEqual([]);
     for (const host of ['127.0.0.1', '::1', 'localhost', '127.0.0.2']) expect(startupProblems(open, host), host).toEqual([]);
@@ -425,4 +439,3 @@ describe('configuration and start-up', () => {
     }
   });
 });
-

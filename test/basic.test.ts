@@ -33,7 +33,15 @@ describe('basic', () => {
     const res = await gw.gql(UPDATE, { provider: 'basic', id: 'key-1', patch: { name: 'Mobile v2', roles: ['read', 'write', 'admin'] } });
     expect(res.body.errors).toBeUndefined();
     const key = res.body.data!.updateApiKey;
-    expect(key).toMatchObject({ provider: 'basic', kind: 'BASIC', id: 'key-1', name: 'Mobile v2', roles: ['read', 'write', 'admin'], enabled: null, tags: null });
+    expect(key).toMatchObject({
+      provider: 'basic',
+      kind: 'BASIC',
+      id: 'key-1',
+      name: 'Mobile v2',
+      roles: ['read', 'write', 'admin'],
+      enabled: null,
+      tags: null,
+    });
     expect(Date.parse(key.updatedAt!)).not.toBeNaN();
     expect(sim.requests).toHaveLength(1);
     expect(sim.requests[0]).toMatchObject({
@@ -51,7 +59,12 @@ describe('basic', () => {
 
   it('maps 404 {error} to NOT_FOUND and 401 {error, message} to UNAUTHENTICATED', async () => {
     const nf = (await gw.gql(UPDATE, { provider: 'basic', id: 'nope', patch: { name: 'x' } })).body.errors![0];
-    expect(nf.extensions).toEqual({ requestId: expect.any(String),  code: 'NOT_FOUND', provider: 'basic', upstream: { status: 404, code: 'API key not found', message: 'API key not found', attempts: 1 } });
+    expect(nf.extensions).toEqual({
+      requestId: expect.any(String),
+      code: 'NOT_FOUND',
+      provider: 'basic',
+      upstream: { status: 404, code: 'API key not found', message: 'API key not found', attempts: 1 },
+    });
     const un = (await gw.gql(UPDATE, { provider: 'basic-wrong', id: 'key-1', patch: { name: 'x' } })).body.errors![0];
     expect(un.extensions).toMatchObject({ code: 'UNAUTHENTICATED', provider: 'basic-wrong', upstream: { status: 401, code: 'unauthorized' } });
   });

@@ -39,10 +39,24 @@ describe('cloudflare', () => {
   it('reads the token, then PUTs every writable field back with the patch applied', async () => {
     const res = await gw.gql(UPDATE, { provider: 'cloudflare', id: T1, patch: { name: 'CI (frozen)', enabled: false } });
     expect(res.body.errors).toBeUndefined();
-    expect(res.body.data?.updateApiKey).toMatchObject({ kind: 'CLOUDFLARE', id: T1, name: 'CI (frozen)', enabled: false, expiresAt: '2027-01-01T00:00:00.000Z', updatedAt: MODIFIED.toISOString() });
+    expect(res.body.data?.updateApiKey).toMatchObject({
+      kind: 'CLOUDFLARE',
+      id: T1,
+      name: 'CI (frozen)',
+      enabled: false,
+      expiresAt: '2027-01-01T00:00:00.000Z',
+      updatedAt: MODIFIED.toISOString(),
+    });
     expect(sim.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /client/v4/user/tokens/${T1}`, `PUT /client/v4/user/tokens/${T1}`]);
     const original = cloudflareToken(T1, 'CI');
-    expect(sim.requests[1].body).toEqual({ name: 'CI (frozen)', policies: original.policies, status: 'disabled', condition: original.condition, expires_on: original.expires_on, not_before: null });
+    expect(sim.requests[1].body).toEqual({
+      name: 'CI (frozen)',
+      policies: original.policies,
+      status: 'disabled',
+      condition: original.condition,
+      expires_on: original.expires_on,
+      not_before: null,
+    });
     expect(sim.requests[1].headers.authorization).toBe(`Bearer ${TOKEN}`);
     // What the PUT did not change is still there (the simulator clears what a PUT omits).
     expect(sim.userTokens.get(T1)).toMatchObject({ condition: original.condition, policies: original.policies });
@@ -50,16 +64,33 @@ describe('cloudflare', () => {
 
   it('sets policies, condition, notBefore and expiresAt', async () => {
     const policies = [{ effect: 'deny', permission_groups: [{ id: 'p1' }], resources: { 'com.cloudflare.api.account.*': '*' } }];
-    const res = await gw.gql(UPDATE, { provider: 'cloudflare', id: 't2', patch: { expiresAt: '2028-02-02T00:00:00Z', cloudflare: { policies, condition: { request_ip: { not_in: ['10.0.0.0/8'] } }, notBefore: '2026-07-01T00:00:00Z' } } });
+    const res = await gw.gql(UPDATE, {
+      provider: 'cloudflare',
+      id: 't2',
+      patch: {
+        expiresAt: '2028-02-02T00:00:00Z',
+        cloudflare: { policies, condition: { request_ip: { not_in: ['10.0.0.0/8'] } }, notBefore: '2026-07-01T00:00:00Z' },
+      },
+    });
     expect(res.body.errors).toBeUndefined();
-    expect(sim.requests[1].body).toMatchObject({ name: 'Ops', status: 'active', policies, condition: { request_ip: { not_in: ['10.0.0.0/8'] } }, expires_on: '2028-02-02T00:00:00.000Z', not_before: '2026-07-01T00:00:00.000Z' });
+    expect(sim.requests[1].body).toMatchObject({
+      name: 'Ops',
+      status: 'active',
+      policies,
+      condition: { request_ip: { not_in: ['10.0.0.0/8'] } },
+      expires_on: '2028-02-02T00:00:00.000Z',
+      not_before: '2026-07-01T00:00:00.000Z',
+    });
     expect(res.body.data?.updateApiKey.expiresAt).toBe('2028-02-02T00:00:00.000Z');
   });
 
   it('account-owned tokens live under /accounts/{accountId}/tokens', async () => {
     const res = await gw.gql(UPDATE, { provider: 'account', id: 'acct1', patch: { name: 'renamed' } });
     expect(res.body.errors).toBeUndefined();
-    expect(sim.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /client/v4/accounts/${ACCOUNT}/tokens/acct1`, `PUT /client/v4/accounts/${ACCOUNT}/tokens/acct1`]);
+    expect(sim.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET /client/v4/accounts/${ACCOUNT}/tokens/acct1`,
+      `PUT /client/v4/accounts/${ACCOUNT}/tokens/acct1`,
+    ]);
   });
 
   it('two updates of one token at once both land: the read-modify-writes run one at a time', async () => {
@@ -89,15 +120,28 @@ describe('cloudflare', () => {
 
   it('maps the {success: false, errors: [{code, message}]} envelope by code, then status', async () => {
     const wrong = (await gw.gql(UPDATE, { provider: 'wrong', id: T1, patch: { name: 'x' } })).body.errors![0];
-    expect(wrong.extensions).toMatchObject({ code: 'UNAUTHENTICATED', upstream: { status: 403, code: '9109', message: 'Invalid access token', traceId: expect.stringMatching(/-SJC$/) } });
+    expect(wrong.extensions).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      upstream: { status: 403, code: '9109', message: 'Invalid access token', traceId: expect.stringMatching(/-SJC$/) },
+    });
     const noperm = (await gw.gql(UPDATE, { provider: 'noperm', id: T1, patch: { name: 'x' } })).body.errors![0];
     expect(noperm.extensions).toMatchObject({ code: 'FORBIDDEN', upstream: { status: 403, code: '10000' } });
     const missing = (await gw.gql(UPDATE, { provider: 'cloudflare', id: 'nope', patch: { name: 'x' } })).body.errors![0];
     expect(missing.extensions).toMatchObject({ code: 'NOT_FOUND', upstream: { status: 404, code: '7003' } });
-    sim.inject({ method: 'PUT', response: { status: 400, json: { success: false, errors: [{ code: 1001, message: 'policies: bad' }], messages: [], result: null } } });
+    sim.inject({
+      method: 'PUT',
+      response: { status: 400, json: { success: false, errors: [{ code: 1001, message: 'policies: bad' }], messages: [], result: null } },
+    });
     const bad = (await gw.gql(UPDATE, { provider: 'cloudflare', id: 't4', patch: { name: 'x' } })).body.errors![0];
     expect(bad.extensions).toMatchObject({ code: 'BAD_USER_INPUT', upstream: { status: 400, code: '1001', message: 'policies: bad' } });
-    sim.inject({ times: 5, response: { status: 429, headers: { 'retry-after': '300' }, json: { success: false, errors: [{ code: 971, message: 'Please wait and consider throttling your request speed' }], messages: [], result: null } } });
+    sim.inject({
+      times: 5,
+      response: {
+        status: 429,
+        headers: { 'retry-after': '300' },
+        json: { success: false, errors: [{ code: 971, message: 'Please wait and consider throttling your request speed' }], messages: [], result: null },
+      },
+    });
     const limited = (await gw.gql(UPDATE, { provider: 'cloudflare', id: 't4', patch: { name: 'x' } })).body.errors![0];
     expect(limited.extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, retryAfter: 300, code: '971' } });
   });
@@ -112,7 +156,9 @@ describe('cloudflare', () => {
   });
 
   it('previews the read and the full PUT, the token redacted, nothing written', async () => {
-    const res = await gw.gql(`{ previewApiKeyUpdate(provider: "cloudflare", id: "t4", patch: { enabled: false }) { requests { method url headers body } before { enabled } after { enabled } } }`);
+    const res = await gw.gql(
+      `{ previewApiKeyUpdate(provider: "cloudflare", id: "t4", patch: { enabled: false }) { requests { method url headers body } before { enabled } after { enabled } } }`,
+    );
     expect(res.body.errors).toBeUndefined();
     const p = res.body.data?.previewApiKeyUpdate;
     expect(p.requests.map((r: { method: string }) => r.method)).toEqual(['GET', 'PUT']);

@@ -24,7 +24,12 @@ describe('config', () => {
     const atlas = config.providers.get('atlas')!;
     expect(atlas.settings).toEqual({ baseUrl: 'https://cloud.mongodb.com/api/atlas/v1.0', orgId: 'org-1', publicKey: 'pub', privateKey: 'priv-key-123' });
     expect(atlas.timeoutMs).toBe(5_000);
-    expect(atlas).toMatchObject({ deadlineMs: 15_000, retry: { attempts: 3, maxDelayMs: 10_000 }, maxConcurrency: 8, circuitBreaker: { failures: 5, cooldownMs: 30_000 } });
+    expect(atlas).toMatchObject({
+      deadlineMs: 15_000,
+      retry: { attempts: 3, maxDelayMs: 10_000 },
+      maxConcurrency: 8,
+      circuitBreaker: { failures: 5, cooldownMs: 30_000 },
+    });
     expect(config.providers.get('tyk')!.settings.baseUrl).toBe('http://tyk.internal:3000');
     expect(config.providers.get('tyk')!.timeoutMs).toBe(2500);
     expect(config.secrets.sort()).toEqual(['priv-key-123', 's3cret-admin']);
@@ -40,7 +45,11 @@ describe('config', () => {
     ['tyk without baseUrl', 'providers:\n  t:\n    kind: tyk\n    adminSecret: s\n', 'providers.t.baseUrl: required (tyk has no default URL)'],
     ['a missing ${VAR}', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: ${NOPE}\n', 'providers.m.token: environment variable NOPE is not set'],
     ['no providers', 'providers: {}\n', 'providers: required'],
-    ['a bad provider name', 'providers:\n  __proto__x:\n    kind: mesa\n    org: o\n    token: t\n', 'providers.__proto__x: a provider name must start with a letter'],
+    [
+      'a bad provider name',
+      'providers:\n  __proto__x:\n    kind: mesa\n    org: o\n    token: t\n',
+      'providers.__proto__x: a provider name must start with a letter',
+    ],
     ['a bad timeout', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\n    timeoutMs: -1\n', 'providers.m.timeoutMs: '],
     ['an unknown section', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\nproviderz: {}\n', 'providerz: unknown section'],
   ])('refuses %s, naming the path', (_what, yaml, expected) => {
@@ -57,7 +66,9 @@ describe('config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-config-'));
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'providers:\n  atlas:\n    kind: atlas\n    publicKey: pub\n    privateKey: ${ATLAS_SECRET_X}\n');
-    const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], { env: { ...process.env, ATLAS_SECRET_X: 'very-secret-value-77' } });
+    const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], {
+      env: { ...process.env, ATLAS_SECRET_X: 'very-secret-value-77' },
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

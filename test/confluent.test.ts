@@ -37,10 +37,20 @@ describe('confluent', () => {
   it('PATCHes {spec: {display_name, description}} with HTTP Basic and answers the key', async () => {
     const res = await gw.gql(UPDATE, { provider: 'confluent', id: 'ABCD1234567890AB', patch: { name: 'orders-v2', confluent: { description: 'rotated' } } });
     expect(res.body.errors).toBeUndefined();
-    expect(res.body.data?.updateApiKey).toMatchObject({ kind: 'CONFLUENT', id: 'ABCD1234567890AB', name: 'orders-v2', updatedAt: MODIFIED.toISOString(), raw: { spec: { display_name: 'orders-v2', description: 'rotated' } } });
+    expect(res.body.data?.updateApiKey).toMatchObject({
+      kind: 'CONFLUENT',
+      id: 'ABCD1234567890AB',
+      name: 'orders-v2',
+      updatedAt: MODIFIED.toISOString(),
+      raw: { spec: { display_name: 'orders-v2', description: 'rotated' } },
+    });
     expect(sim.requests).toHaveLength(1);
     const [req] = sim.requests;
-    expect(req).toMatchObject({ method: 'PATCH', path: '/iam/v2/api-keys/ABCD1234567890AB', body: { spec: { display_name: 'orders-v2', description: 'rotated' } } });
+    expect(req).toMatchObject({
+      method: 'PATCH',
+      path: '/iam/v2/api-keys/ABCD1234567890AB',
+      body: { spec: { display_name: 'orders-v2', description: 'rotated' } },
+    });
     expect(req.headers.authorization).toBe(`Basic ${Buffer.from(`${KEY}:${SECRET}`).toString('base64')}`);
   });
 
@@ -58,7 +68,9 @@ describe('confluent', () => {
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.one).toEqual({ id: 'EFGH1234567890CD', name: 'analytics' });
     expect(res.body.data?.page.edges).toHaveLength(100);
-    const next = await gw.gql(`{ apiKeys(provider: "confluent", first: 100, after: "${res.body.data?.page.pageInfo.endCursor}") { edges { node { id } } pageInfo { hasNextPage } } }`);
+    const next = await gw.gql(
+      `{ apiKeys(provider: "confluent", first: 100, after: "${res.body.data?.page.pageInfo.endCursor}") { edges { node { id } } pageInfo { hasNextPage } } }`,
+    );
     expect(next.body.errors).toBeUndefined();
     expect(next.body.data?.apiKeys.edges).toHaveLength(5);
     const lists = sim.requests.filter((r) => r.path === '/iam/v2/api-keys');
@@ -68,27 +80,47 @@ describe('confluent', () => {
 
   it('maps {errors: [{status, code, detail, source}]}: 401, 403, 404 (no code), 422 with the pointer', async () => {
     const wrong = (await gw.gql(UPDATE, { provider: 'wrong', id: 'ABCD1234567890AB', patch: { name: 'x' } })).body.errors![0];
-    expect(wrong.extensions).toMatchObject({ code: 'UNAUTHENTICATED', upstream: { status: 401, code: 'user_unauthenticated', message: 'Valid authentication credentials must be provided' } });
+    expect(wrong.extensions).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      upstream: { status: 401, code: 'user_unauthenticated', message: 'Valid authentication credentials must be provided' },
+    });
     const reader = (await gw.gql(UPDATE, { provider: 'reader', id: 'ABCD1234567890AB', patch: { name: 'x' } })).body.errors![0];
     expect(reader.extensions).toMatchObject({ code: 'FORBIDDEN', upstream: { status: 403, code: 'user_unauthorized' } });
     const missing = (await gw.gql(UPDATE, { provider: 'confluent', id: 'NOPE000000000000', patch: { name: 'x' } })).body.errors![0];
     expect(missing.extensions).toMatchObject({ code: 'NOT_FOUND', upstream: { status: 404, message: 'Not Found' } });
     expect(missing.extensions.upstream.traceId).toEqual(expect.any(String));
-    sim.inject({ response: { status: 422, json: { errors: [{ id: 'e1', status: '422', code: 'invalid_configuration', title: 'Invalid', detail: 'too long', source: { pointer: '/spec/display_name' } }] } } });
+    sim.inject({
+      response: {
+        status: 422,
+        json: {
+          errors: [{ id: 'e1', status: '422', code: 'invalid_configuration', title: 'Invalid', detail: 'too long', source: { pointer: '/spec/display_name' } }],
+        },
+      },
+    });
     const bad = (await gw.gql(UPDATE, { provider: 'confluent', id: 'ABCD1234567890AB', patch: { name: 'x' } })).body.errors![0];
-    expect(bad.extensions).toMatchObject({ code: 'BAD_USER_INPUT', upstream: { status: 422, code: 'invalid_configuration', message: '/spec/display_name: too long', traceId: 'e1' } });
+    expect(bad.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      upstream: { status: 422, code: 'invalid_configuration', message: '/spec/display_name: too long', traceId: 'e1' },
+    });
   });
 
   it('429 with Retry-After is RATE_LIMITED with retryAfter', async () => {
-    sim.inject({ times: 5, response: { status: 429, headers: { 'retry-after': '90' }, json: { errors: [{ status: '429', code: 'too_many_requests', title: 'Too Many Requests' }] } } });
+    sim.inject({
+      times: 5,
+      response: { status: 429, headers: { 'retry-after': '90' }, json: { errors: [{ status: '429', code: 'too_many_requests', title: 'Too Many Requests' }] } },
+    });
     const err = (await gw.gql(UPDATE, { provider: 'confluent', id: 'ABCD1234567890AB', patch: { name: 'x' } })).body.errors![0];
     expect(err.extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, retryAfter: 90, code: 'too_many_requests' } });
   });
 
   it('refuses unsupported fields before sending, and previews with Basic redacted', async () => {
-    expect((await gw.gql(UPDATE, { provider: 'confluent', id: 'ABCD1234567890AB', patch: { enabled: false } })).body.errors![0].extensions.code).toBe('UNSUPPORTED_FIELD');
+    expect((await gw.gql(UPDATE, { provider: 'confluent', id: 'ABCD1234567890AB', patch: { enabled: false } })).body.errors![0].extensions.code).toBe(
+      'UNSUPPORTED_FIELD',
+    );
     expect(sim.requests).toHaveLength(0);
-    const res = await gw.gql('{ previewApiKeyUpdate(provider: "confluent", id: "ABCD1234567890AB", patch: { confluent: { description: "d" } }) { requests { method headers body } } }');
+    const res = await gw.gql(
+      '{ previewApiKeyUpdate(provider: "confluent", id: "ABCD1234567890AB", patch: { confluent: { description: "d" } }) { requests { method headers body } } }',
+    );
     expect(res.body.errors).toBeUndefined();
     const req = res.body.data?.previewApiKeyUpdate.requests.at(-1);
     expect(req).toMatchObject({ method: 'PATCH', body: { spec: { description: 'd' } } });

@@ -101,8 +101,14 @@ describe('console assets', () => {
     const token = 'viewer-test-token-0123456789';
     const withAuth = await startGateway({ providers, audit: false, auth: { tokens: [{ name: 'ops', token, scopes: ['keys:read', 'keys:write:mesa'] }] } });
     try {
-      expect((await open.gql('{ viewer { name scopes } }')).body.data!.viewer).toEqual({ name: 'anonymous@loopback', scopes: ['keys:read:*', 'keys:write:*', 'audit:read:*'] });
-      expect((await withAuth.as(token)('{ viewer { name scopes } }')).body.data!.viewer).toEqual({ name: 'token:ops', scopes: ['keys:read:*', 'keys:write:mesa'] });
+      expect((await open.gql('{ viewer { name scopes } }')).body.data!.viewer).toEqual({
+        name: 'anonymous@loopback',
+        scopes: ['keys:read:*', 'keys:write:*', 'audit:read:*'],
+      });
+      expect((await withAuth.as(token)('{ viewer { name scopes } }')).body.data!.viewer).toEqual({
+        name: 'token:ops',
+        scopes: ['keys:read:*', 'keys:write:mesa'],
+      });
       const anonymous = await withAuth.gql('{ viewer { name } }');
       expect(anonymous.status).toBe(401);
       expect(anonymous.body.errors![0].extensions.code).toBe('UNAUTHENTICATED');

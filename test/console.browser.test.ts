@@ -47,7 +47,15 @@ beforeAll(async () => {
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1280, height: 800 },
   });
   browser.setDefaultTimeout(15_000);
@@ -80,7 +88,10 @@ async function shot(page: Page, name: string): Promise<void> {
 async function expectAccessible(page: Page, what: string): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), what).toEqual([]);
+  expect(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
+    what,
+  ).toEqual([]);
 }
 
 function sim(kind: BuiltinKind) {
@@ -88,7 +99,11 @@ function sim(kind: BuiltinKind) {
 }
 
 async function injectFault(kind: BuiltinKind, fault: object): Promise<void> {
-  const res = await fetch(`${sim(kind).simulator.origin}/__sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fault) });
+  const res = await fetch(`${sim(kind).simulator.origin}/__sim/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(fault),
+  });
   expect(res.status).toBe(204);
 }
 
@@ -167,7 +182,12 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     { kind: 'plumaa', open: 'demo key link', edit: (page) => page.getByLabel('Name').fill('Plumaa via console'), sent: '"name":"Plumaa via console"' },
     { kind: 'sendgrid', open: 'list', edit: (page) => page.getByLabel('Name').fill('SendGrid via console'), sent: '"name":"SendGrid via console"' },
     { kind: 'datadog', open: 'lookup', edit: (page) => page.getByLabel('Name').fill('Datadog via console'), sent: '"name":"Datadog via console"' },
-    { kind: 'confluent', open: 'list', edit: (page) => page.getByLabel('Confluent fields (JSON)').fill('{"description": "via console"}'), sent: '"description":"via console"' },
+    {
+      kind: 'confluent',
+      open: 'list',
+      edit: (page) => page.getByLabel('Confluent fields (JSON)').fill('{"description": "via console"}'),
+      sent: '"description":"via console"',
+    },
     {
       kind: 'cloudflare',
       open: 'list',
@@ -177,7 +197,12 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
       },
       sent: '"status":"disabled"',
     },
-    { kind: 'algolia', open: 'list', edit: (page) => page.getByLabel('Algolia key attributes (JSON)').fill('{"maxHitsPerQuery": 42}'), sent: '"maxHitsPerQuery":42' },
+    {
+      kind: 'algolia',
+      open: 'list',
+      edit: (page) => page.getByLabel('Algolia key attributes (JSON)').fill('{"maxHitsPerQuery": 42}'),
+      sent: '"maxHitsPerQuery":42',
+    },
   ];
 
   it.each(edits)('$kind: finds a key ($open), reviews and applies a change the simulator receives', async ({ kind, open, edit, sent }) => {
@@ -271,7 +296,11 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     await expect.poll(() => row('tyk', tykId).textContent()).toContain('updated');
     expect(await row('atlas', atlasId).textContent()).toContain('CONFLICT');
     expect(JSON.stringify(sim('tyk').simulator.writes().at(-1)!.body)).toContain('"alias":"bulk renamed"');
-    expect(sim('atlas').simulator.writes().some((w) => JSON.stringify(w.body).includes('bulk renamed'))).toBe(false);
+    expect(
+      sim('atlas')
+        .simulator.writes()
+        .some((w) => JSON.stringify(w.body).includes('bulk renamed')),
+    ).toBe(false);
     await shot(page, 'bulk');
     await expectAccessible(page, 'bulk');
     expect(problems).toEqual([]);
@@ -284,7 +313,9 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     const ok = await graphql('mutation($id: ID!) { updateApiKey(provider: "tyk", id: $id, patch: { name: "audited" }) { name } }', { id: tykId });
     expect(ok.errors).toBeUndefined();
     await injectFault('mesa', { method: 'PATCH', response: { status: 409, json: { error: 'conflict' } } });
-    const refused = await graphql('mutation($id: ID!) { updateApiKey(provider: "mesa", id: $id, patch: { removeTags: ["gone"] }) { id } }', { id: sim('mesa').demoKeyIds[0] });
+    const refused = await graphql('mutation($id: ID!) { updateApiKey(provider: "mesa", id: $id, patch: { removeTags: ["gone"] }) { id } }', {
+      id: sim('mesa').demoKeyIds[0],
+    });
     expect(refused.errors[0].extensions.code).toBe('CONFLICT');
 
     const { page, problems } = await openPage('/console/audit');
@@ -293,10 +324,12 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Filter' }).click();
     await expect.poll(() => new URL(page.url()).searchParams.get('provider')).toBe('tyk');
     const rows = page.getByRole('table').locator('tbody tr');
-    const all = (...words: string[]) => async () => {
-      const texts = await rows.allTextContents();
-      return texts.length > 0 && texts.every((t) => words.every((w) => t.includes(w))) ? texts.length : 0;
-    };
+    const all =
+      (...words: string[]) =>
+      async () => {
+        const texts = await rows.allTextContents();
+        return texts.length > 0 && texts.every((t) => words.every((w) => t.includes(w))) ? texts.length : 0;
+      };
     await expect.poll(all('tyk')).toBeGreaterThan(0);
     await page.getByRole('link', { name: tykId, exact: true }).first().waitFor();
     await page.getByLabel('Provider').selectOption('mesa');

@@ -16,7 +16,9 @@ let sim: DatadogSimulator;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  const many = Array.from({ length: 103 }, (_, i) => datadogKey(`20000000-0000-0000-0000-${String(i).padStart(12, '0')}`, `bulk ${i}`, `ddbulksecret${String(i).padStart(20, '0')}`));
+  const many = Array.from({ length: 103 }, (_, i) =>
+    datadogKey(`20000000-0000-0000-0000-${String(i).padStart(12, '0')}`, `bulk ${i}`, `ddbulksecret${String(i).padStart(20, '0')}`),
+  );
   many.forEach((k) => registerSecret(k.attributes.key));
   sim = await createDatadogSimulator({
     apiKeys: [API_KEY],
@@ -68,14 +70,18 @@ describe('datadog', () => {
     expect(res.body.data?.page.edges).toHaveLength(100);
     const lists = sim.requests.filter((r) => r.path === '/api/v2/api_keys');
     expect(lists[0].query).toEqual({ 'page[number]': '0', 'page[size]': '100' });
-    const next = await gw.gql(`{ apiKeys(provider: "datadog", first: 100, after: "${res.body.data?.page.pageInfo.endCursor}") { edges { node { id } } pageInfo { hasNextPage } } }`);
+    const next = await gw.gql(
+      `{ apiKeys(provider: "datadog", first: 100, after: "${res.body.data?.page.pageInfo.endCursor}") { edges { node { id } } pageInfo { hasNextPage } } }`,
+    );
     expect(next.body.data?.apiKeys.edges).toHaveLength(5);
     expect(next.body.data?.apiKeys.pageInfo.hasNextPage).toBe(false);
     expect(sim.requests.filter((r) => r.path === '/api/v2/api_keys').map((r) => r.query['page[number]'])).toContain('1');
   });
 
   it('previews the PATCH with both keys redacted', async () => {
-    const res = await gw.gql(`{ previewApiKeyUpdate(provider: "datadog", id: "${ID}", patch: { name: "p" }) { requests { method url headers body } before { raw } } }`);
+    const res = await gw.gql(
+      `{ previewApiKeyUpdate(provider: "datadog", id: "${ID}", patch: { name: "p" }) { requests { method url headers body } before { raw } } }`,
+    );
     expect(res.body.errors).toBeUndefined();
     const { requests, before } = res.body.data?.previewApiKeyUpdate;
     expect(requests.at(-1).headers).toMatchObject({ 'dd-api-key': '[redacted]', 'dd-application-key': '[redacted]' });
@@ -97,7 +103,10 @@ describe('datadog', () => {
   });
 
   it('429: RATE_LIMITED with retryAfter from X-RateLimit-Reset', async () => {
-    sim.inject({ times: 5, response: { status: 429, headers: { 'x-ratelimit-reset': '42', 'x-ratelimit-period': '60' }, json: { errors: ['Too many requests'] } } });
+    sim.inject({
+      times: 5,
+      response: { status: 429, headers: { 'x-ratelimit-reset': '42', 'x-ratelimit-period': '60' }, json: { errors: ['Too many requests'] } },
+    });
     const err = (await gw.gql(UPDATE, { provider: 'datadog', id: ID, patch: { name: 'x' } })).body.errors![0];
     expect(err.extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, retryAfter: 42 } });
   });
@@ -110,7 +119,8 @@ describe('datadog', () => {
 });
 
 describe('datadog config', () => {
-  const resolve = (extra: Record<string, unknown>) => resolveConfig({ providers: { dd: { kind: 'datadog', apiKey: API_KEY, appKey: APP_KEY, ...extra } }, audit: false });
+  const resolve = (extra: Record<string, unknown>) =>
+    resolveConfig({ providers: { dd: { kind: 'datadog', apiKey: API_KEY, appKey: APP_KEY, ...extra } }, audit: false });
   it('the base URL follows the site; baseUrl overrides it', () => {
     expect(resolve({}).providers.get('dd')?.settings.baseUrl).toBe('https://api.datadoghq.com');
     expect(resolve({ site: 'datadoghq.eu' }).providers.get('dd')?.settings.baseUrl).toBe('https://api.datadoghq.eu');

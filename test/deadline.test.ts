@@ -27,9 +27,7 @@ describe('the in-process key lock under a call deadline', () => {
     const held = gate();
     const holder = lock.run('k', startDeadline(1000, clock), () => held.promise);
     const ran: string[] = [];
-    const waiters = ['b', 'c', 'd'].map((name) =>
-      lock.run('k', startDeadline(1000, clock), async () => void ran.push(name)).catch((err: unknown) => err),
-    );
+    const waiters = ['b', 'c', 'd'].map((name) => lock.run('k', startDeadline(1000, clock), async () => void ran.push(name)).catch((err: unknown) => err));
     await vi.advanceTimersByTimeAsync(1000);
     for (const w of await Promise.all(waiters)) {
       expect(w).toBeInstanceOf(KeyLockError);
@@ -65,7 +63,9 @@ describe('the in-process key lock under a call deadline', () => {
 
 describe('resilience under a call deadline that started earlier', () => {
   const connection = (over: Record<string, unknown> = {}) =>
-    resolveConfig({ providers: { m: { kind: 'mesa', baseUrl: 'http://127.0.0.1:9', org: 'o', token: 'mesa_deadline_token_1', deadlineMs: 1000, timeoutMs: 1000, ...over } } }).providers.get('m')!;
+    resolveConfig({
+      providers: { m: { kind: 'mesa', baseUrl: 'http://127.0.0.1:9', org: 'o', token: 'mesa_deadline_token_1', deadlineMs: 1000, timeoutMs: 1000, ...over } },
+    }).providers.get('m')!;
 
   it("aborts the attempt at the call's deadline, counting the time spent before execute", async () => {
     const resilience = createResilience(connection());

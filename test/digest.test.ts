@@ -68,7 +68,7 @@ describe('digestAuthorization', () => {
 });
 
 describe('parseDigestChallenge', () => {
-  it("reads Atlas's documented challenge, treating op=\"auth\" as qop", () => {
+  it('reads Atlas\'s documented challenge, treating op="auth" as qop', () => {
     const c = parseDigestChallenge('Digest realm="MMS Public API", domain="", nonce="abc+/=123", algorithm=MD5, op="auth", stale=false');
     expect(c).toEqual({ realm: 'MMS Public API', nonce: 'abc+/=123', qop: 'auth', algorithm: 'MD5', stale: false });
   });

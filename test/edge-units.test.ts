@@ -23,7 +23,16 @@ describe('findDuplicateKey', () => {
     expect(findDuplicateKey(json)).toEqual(found);
   });
 
-  it.each(['{}', '[]', '"a"', '1', '{"a":{"a":{"a":1}},"b":["a","a"]}', '{"a":1,"b":{"a":1},"c":[{"a":1},{"a":1}]}', '{"a\\\\":1,"a":2}', '{ "a" : 1 , "b" : [ { "a" : 1 } ] }'])('finds none in %s', (json) => {
+  it.each([
+    '{}',
+    '[]',
+    '"a"',
+    '1',
+    '{"a":{"a":{"a":1}},"b":["a","a"]}',
+    '{"a":1,"b":{"a":1},"c":[{"a":1},{"a":1}]}',
+    '{"a\\\\":1,"a":2}',
+    '{ "a" : 1 , "b" : [ { "a" : 1 } ] }',
+  ])('finds none in %s', (json) => {
     JSON.parse(json);
     expect(findDuplicateKey(json)).toBeUndefined();
   });
@@ -49,15 +58,49 @@ describe('operationCost', () => {
 
   it('multiplies a field by its longest list argument, literal or variable', () => {
     const one = operationCost(parse('mutation { updateApiKeys(updates: [{ provider: "a", id: "1", patch: {} }]) { id } }'), undefined, {});
-    expect(operationCost(parse('mutation($u: [ApiKeyUpdateInput!]!) { updateApiKeys(updates: $u) { id } }'), undefined, { u: new Array(30).fill({}) })).toBe(30 * one);
-    expect(operationCost(parse(`mutation { updateApiKeys(updates: [${'{ provider: "a", id: "1", patch: {} }, '.repeat(30)}]) { id } }`), undefined, {})).toBe(30 * one);
+    expect(operationCost(parse('mutation($u: [ApiKeyUpdateInput!]!) { updateApiKeys(updates: $u) { id } }'), undefined, { u: new Array(30).fill({}) })).toBe(
+      30 * one,
+    );
+    expect(operationCost(parse(`mutation { updateApiKeys(updates: [${'{ provider: "a", id: "1", patch: {} }, '.repeat(30)}]) { id } }`), undefined, {})).toBe(
+      30 * one,
+    );
     // Only the operation selected counts.
-    expect(operationCost(parse('query A { providers { name } } mutation B($u: [ApiKeyUpdateInput!]!) { updateApiKeys(updates: $u) { id } }'), 'A', { u: new Array(30).fill({}) })).toBe(operationCost(parse('{ providers { name } }'), undefined, {}));
+    expect(
+      operationCost(parse('query A { providers { name } } mutation B($u: [ApiKeyUpdateInput!]!) { updateApiKeys(updates: $u) { id } }'), 'A', {
+        u: new Array(30).fill({}),
+      }),
+    ).toBe(operationCost(parse('{ providers { name } }'), undefined, {}));
   });
 });
 
 describe('isCredentialParam', () => {
-  it.each(['key', 'KEY', 'x-api-key', 'X_Api_Key', 'apiKey', 'api.key', 'access_token', 'access-token', 'id_token', 'refresh_token', 'token', 'client_secret', 'secret', 'password', 'db_password', 'passwd', 'sig', 'signature', 'auth', 'authorization', 'bearer', 'jwt', 'session', 'sessionId', 'credentials'])('%s is one', (name) => {
+  it.each([
+    'key',
+    'KEY',
+    'x-api-key',
+    'X_Api_Key',
+    'apiKey',
+    'api.key',
+    'access_token',
+    'access-token',
+    'id_token',
+    'refresh_token',
+    'token',
+    'client_secret',
+    'secret',
+    'password',
+    'db_password',
+    'passwd',
+    'sig',
+    'signature',
+    'auth',
+    'authorization',
+    'bearer',
+    'jwt',
+    'session',
+    'sessionId',
+    'credentials',
+  ])('%s is one', (name) => {
     expect(isCredentialParam(name)).toBe(true);
   });
   it.each(['query', 'variables', 'operationName', 'extensions', 'keyword', 'monkey', 'page', 'tokenizer', 'authors', 'signal'])('%s is not', (name) => {

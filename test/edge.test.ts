@@ -25,9 +25,13 @@ afterAll(async () => {
 });
 beforeEach(() => basic.reset());
 
-const post = (body: string, headers: Record<string, string> = {}) => gw.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+const post = (body: string, headers: Record<string, string> = {}) =>
+  gw.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 const items = (n: number) => Array.from({ length: n }, (_, i) => ({ provider: 'basic', id: IDS[i % 3], patch: { name: `n${i}` } }));
-const literal = (n: number) => `[${items(n).map((u) => `{ provider: "basic", id: "${u.id}", patch: { name: "${u.patch.name}" } }`).join(', ')}]`;
+const literal = (n: number) =>
+  `[${items(n)
+    .map((u) => `{ provider: "basic", id: "${u.id}", patch: { name: "${u.patch.name}" } }`)
+    .join(', ')}]`;
 
 describe('status of a refused query, per Accept', () => {
   const flood = `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: providers { name }`).join(' ')} }`;
@@ -92,7 +96,10 @@ describe('limits.maxUpdatesPerRequest and list-aware maxCost', () => {
       const doc = 'mutation($u: [ApiKeyUpdateInput!]!) { updateApiKeys(updates: $u) { id } }';
       for (const res of [await tight.gql(doc, { u: items(20) }), await tight.gql(`mutation { updateApiKeys(updates: ${literal(20)}) { id } }`)]) {
         expect(res.status).toBe(400);
-        expect(res.body.errors![0]).toMatchObject({ message: 'Syntax Error: Query Cost limit of 40 exceeded, found 70.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+        expect(res.body.errors![0]).toMatchObject({
+          message: 'Syntax Error: Query Cost limit of 40 exceeded, found 70.',
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        });
       }
       expect(basic.requests).toHaveLength(0);
       expect((await tight.gql(doc, { u: items(2) })).body.errors).toBeUndefined();
@@ -124,7 +131,11 @@ function rawSocket(port: number): { socket: Socket; received: () => string; clos
 
 describe('slow clients and connection floods', () => {
   it('answers 408 and closes a body sent byte by byte, and an idle connection, on the main and the metrics port; a call slower than requestTimeoutMs still completes', async () => {
-    const slow = await startGateway({ providers: provider(), server: { headersTimeoutMs: 300, requestTimeoutMs: 500, keepAliveTimeoutMs: 300 }, metrics: { port: 0 } });
+    const slow = await startGateway({
+      providers: provider(),
+      server: { headersTimeoutMs: 300, requestTimeoutMs: 500, keepAliveTimeoutMs: 300 },
+      metrics: { port: 0 },
+    });
     const timers: NodeJS.Timeout[] = [];
     try {
       const { port } = new URL(slow.url);
@@ -161,7 +172,10 @@ describe('slow clients and connection floods', () => {
       await extra.closed;
       expect(extra.received()).toBe('');
       const body = JSON.stringify({ query: '{ providers { name } }' });
-      for (const s of first) s.socket.end(`POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      for (const s of first)
+        s.socket.end(
+          `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        );
       await Promise.all(first.map((s) => s.closed));
       for (const s of first) {
         recordSeen(s.received());
@@ -176,7 +190,13 @@ describe('slow clients and connection floods', () => {
 
 describe('media types, duplicate JSON keys, credentials in the query string', () => {
   const query = '{ providers { name } }';
-  it.each(['APPLICATION/JSON', 'application/json; charset=UTF-8', 'Application/Json ; Charset="utf-8"', 'application/graphql+json', 'application/json;charset=utf8'])('accepts Content-Type %j', async (type) => {
+  it.each([
+    'APPLICATION/JSON',
+    'application/json; charset=UTF-8',
+    'Application/Json ; Charset="utf-8"',
+    'application/graphql+json',
+    'application/json;charset=utf8',
+  ])('accepts Content-Type %j', async (type) => {
     const res = await post(JSON.stringify({ query }), { 'content-type': type });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text)).toEqual({ data: { providers: [{ name: 'basic' }] } });
@@ -195,10 +215,26 @@ describe('media types, duplicate JSON keys, credentials in the query string', ()
   });
 
   it.each([
-    ['the query', `{"query":"{ providers { name } }","query":"mutation { updateApiKey(provider: \\"basic\\", id: \\"b-1\\", patch: { name: \\"x\\" }) { id } }"}`, 'key "query" appears twice in the top-level object'],
-    ['a patch field', `{"query":"mutation($p: ApiKeyPatch!) { updateApiKey(provider: \\"basic\\", id: \\"b-1\\", patch: $p) { id } }","variables":{"p":{"name":"a","name":"b"}}}`, 'key "name" appears twice in the object at variables.p'],
-    ['an escaped spelling', `{"query":"mutation($p: ApiKeyPatch!) { updateApiKey(provider: \\"basic\\", id: \\"b-1\\", patch: $p) { id } }","variables":{"p":{"name":"a","n\\u0061me":"b"}}}`, 'key "name" appears twice'],
-    ['a list item', `{"query":"mutation($u: [ApiKeyUpdateInput!]!) { updateApiKeys(updates: $u) { id } }","variables":{"u":[{"provider":"basic","id":"b-1","patch":{"name":"a"}},{"provider":"basic","id":"b-1","id":"b-2","patch":{"name":"a"}}]}}`, 'the object at variables.u[1]'],
+    [
+      'the query',
+      `{"query":"{ providers { name } }","query":"mutation { updateApiKey(provider: \\"basic\\", id: \\"b-1\\", patch: { name: \\"x\\" }) { id } }"}`,
+      'key "query" appears twice in the top-level object',
+    ],
+    [
+      'a patch field',
+      `{"query":"mutation($p: ApiKeyPatch!) { updateApiKey(provider: \\"basic\\", id: \\"b-1\\", patch: $p) { id } }","variables":{"p":{"name":"a","name":"b"}}}`,
+      'key "name" appears twice in the object at variables.p',
+    ],
+    [
+      'an escaped spelling',
+      `{"query":"mutation($p: ApiKeyPatch!) { updateApiKey(provider: \\"basic\\", id: \\"b-1\\", patch: $p) { id } }","variables":{"p":{"name":"a","n\\u0061me":"b"}}}`,
+      'key "name" appears twice',
+    ],
+    [
+      'a list item',
+      `{"query":"mutation($u: [ApiKeyUpdateInput!]!) { updateApiKeys(updates: $u) { id } }","variables":{"u":[{"provider":"basic","id":"b-1","patch":{"name":"a"}},{"provider":"basic","id":"b-1","id":"b-2","patch":{"name":"a"}}]}}`,
+      'the object at variables.u[1]',
+    ],
     ['extensions', '{"query":"{ providers { name } }","extensions":{"a":1,"a":2}}', 'the object at extensions'],
   ])('refuses a body naming a key twice (%s) with 400 BAD_USER_INPUT, sending nothing', async (_name, body, message) => {
     const res = await post(body);
@@ -218,14 +254,29 @@ describe('media types, duplicate JSON keys, credentials in the query string', ()
     expect((await post('{"query":"{ providers { name } }","variables":{"a":{"b":1},"b":{"a":[{"a":1},{"a":2}]}}}')).status).toBe(200);
   });
 
-  it.each(['key', 'x-api-key', 'X-API-KEY', 'apiKey', 'API_KEY', 'access-token', 'refresh_token', 'client_secret', 'password', 'secret', 'sig', 'signature', 'Authorization'])(
-    'refuses ?%s= with 401 before anything runs',
-    async (name) => {
-      const res = await gw.fetch(`/graphql?${encodeURIComponent(name)}=abc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-      expect(res.status).toBe(401);
-      expect(res.text).toContain('credentials in the query string are refused');
-    },
-  );
+  it.each([
+    'key',
+    'x-api-key',
+    'X-API-KEY',
+    'apiKey',
+    'API_KEY',
+    'access-token',
+    'refresh_token',
+    'client_secret',
+    'password',
+    'secret',
+    'sig',
+    'signature',
+    'Authorization',
+  ])('refuses ?%s= with 401 before anything runs', async (name) => {
+    const res = await gw.fetch(`/graphql?${encodeURIComponent(name)}=abc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
+    expect(res.status).toBe(401);
+    expect(res.text).toContain('credentials in the query string are refused');
+  });
 
   it('lets other query parameters through', async () => {
     for (const name of ['keyword', 'page', 'monkey']) {

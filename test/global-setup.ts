@@ -28,7 +28,8 @@ export function teardown(): void {
   }
   if (secrets.size === 0) throw new Error('secret scan: gateway traffic was recorded but no secrets were registered');
   const leaks = scanForSecrets(seen, [...secrets]);
-  if (leaks.length > 0) throw new Error(`secret scan: ${leaks.length} secret(s) leaked into responses or logs: ${leaks.map((s) => `${s.slice(0, 4)}…`).join(', ')}`);
+  if (leaks.length > 0)
+    throw new Error(`secret scan: ${leaks.length} secret(s) leaked into responses or logs: ${leaks.map((s) => `${s.slice(0, 4)}…`).join(', ')}`);
   console.log(`secret scan: ${secrets.size} secrets checked against ${seen.reduce((n, t) => n + t.split('\n').length, 0)} response and log lines: none leaked`);
 }
 

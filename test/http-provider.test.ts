@@ -42,7 +42,13 @@ let sim: FakeAcme;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  sim = await createFakeAcme('acme-corp', TOKEN, [acmeKey('k_1', 'CI'), acmeKey('k_2', 'Old'), acmeKey('k/3', 'Slash'), acmeKey('k_4', 'locked'), acmeKey('k_5', 'Retry')]);
+  sim = await createFakeAcme('acme-corp', TOKEN, [
+    acmeKey('k_1', 'CI'),
+    acmeKey('k_2', 'Old'),
+    acmeKey('k/3', 'Slash'),
+    acmeKey('k_4', 'locked'),
+    acmeKey('k_5', 'Retry'),
+  ]);
   const doc = docsExample({ ACME_URL: sim.origin, ACME_TOKEN: TOKEN });
   const quick = { retry: { attempts: 3, maxDelayMs: 1 } };
   const acme = doc.providers.acme as Record<string, any>;
@@ -92,7 +98,10 @@ describe('kind: http — the docs worked example against a fake vendor', () => {
 
   it('maps the error body: vendor code table, message and trace id in upstream; status fallback', async () => {
     const locked = await gw.gql(UPDATE, { provider: 'acme', id: 'k_4', patch: { name: 'y' } });
-    expect(locked.body.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', upstream: { status: 409, code: 'key_locked', message: 'key is locked', traceId: 'req_key_locked' } });
+    expect(locked.body.errors?.[0].extensions).toMatchObject({
+      code: 'CONFLICT',
+      upstream: { status: 409, code: 'key_locked', message: 'key is locked', traceId: 'req_key_locked' },
+    });
     const missing = await gw.gql(UPDATE, { provider: 'acme', id: 'nope', patch: { name: 'y' } });
     expect(missing.body.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', upstream: { status: 404, code: 'key_not_found' } });
   });
@@ -149,7 +158,12 @@ describe('kind: http — the docs worked example against a fake vendor', () => {
 
   it('lists the provider with its operations and patch fields', async () => {
     const res = await gw.gql('{ providers { name kind operations patchFields } }');
-    expect(res.body.data?.providers).toContainEqual({ name: 'acme', kind: 'HTTP', operations: ['read', 'list', 'update', 'preview'], patchFields: ['name', 'enabled', 'expiresAt', 'setTags', 'removeTags'] });
+    expect(res.body.data?.providers).toContainEqual({
+      name: 'acme',
+      kind: 'HTTP',
+      operations: ['read', 'list', 'update', 'preview'],
+      patchFields: ['name', 'enabled', 'expiresAt', 'setTags', 'removeTags'],
+    });
   });
 });
 
@@ -172,8 +186,12 @@ describe('kind: http — start-up checks name the config path', () => {
   });
 
   it('an unknown filter, root or bad path stops start-up with its path', () => {
-    expect(problems((a) => (a.update.body.label = '{{ patch.name | upper }}'))).toEqual([expect.stringMatching(/^providers\.acme\.update\.body\.label: unknown filter "upper"/)]);
-    expect(problems((a) => (a.update.body.label = '{{ process.env.HOME }}'))).toEqual([expect.stringMatching(/^providers\.acme\.update\.body\.label: "process" is not available here \(available: patch, id, config, current\)/)]);
+    expect(problems((a) => (a.update.body.label = '{{ patch.name | upper }}'))).toEqual([
+      expect.stringMatching(/^providers\.acme\.update\.body\.label: unknown filter "upper"/),
+    ]);
+    expect(problems((a) => (a.update.body.label = '{{ process.env.HOME }}'))).toEqual([
+      expect.stringMatching(/^providers\.acme\.update\.body\.label: "process" is not available here \(available: patch, id, config, current\)/),
+    ]);
     expect(problems((a) => (a.key.name = '{{ key..label }}'))).toEqual([expect.stringMatching(/^providers\.acme\.key\.name: "key\.\.label" is not a path/)]);
     expect(problems((a) => (a.update.path = '/orgs/{{ config.org }/keys'))).toEqual([expect.stringMatching(/^providers\.acme\.update\.path: /)]);
   });
@@ -181,10 +199,14 @@ describe('kind: http — start-up checks name the config path', () => {
   it('unknown fields, bad limits, patch fields and auth are refused with their paths', () => {
     expect(problems((a) => (a.update.verb = 'PATCH'))).toEqual(['providers.acme.update: unknown field(s) verb']);
     expect(problems((a) => (a.patch.tyk = {}))).toEqual([expect.stringMatching(/^providers\.acme\.patch\.tyk: is not a patch field here/)]);
-    expect(problems((a) => (a.patch.name.pattern = '(['))).toEqual([expect.stringMatching(/^providers\.acme\.patch\.name\.pattern: is not a valid regular expression/)]);
+    expect(problems((a) => (a.patch.name.pattern = '(['))).toEqual([
+      expect.stringMatching(/^providers\.acme\.patch\.name\.pattern: is not a valid regular expression/),
+    ]);
     expect(problems((a) => (a.auth = { type: 'oauth' }))).toEqual([expect.stringMatching(/^providers\.acme\.auth\.type: /)]);
     expect(problems((a) => (a.errors.codes.key_locked = 'TEAPOT'))).toEqual([expect.stringMatching(/^providers\.acme\.errors\.codes\.key_locked: /)]);
-    expect(problems((a) => (a.readBeforeWrite = true) && delete a.read)).toEqual([expect.stringMatching(/^providers\.acme\.readBeforeWrite: needs a `read` request/)]);
+    expect(problems((a) => (a.readBeforeWrite = true) && delete a.read)).toEqual([
+      expect.stringMatching(/^providers\.acme\.readBeforeWrite: needs a `read` request/),
+    ]);
     expect(problems((a) => (a.credentials.kind = 'x'))).toEqual([expect.stringMatching(/^providers\.acme\.credentials\.kind: is a connection field name/)]);
   });
 

@@ -41,7 +41,9 @@ describe('templates', () => {
     const status = { $value: '{{ patch.enabled }}', $map: { true: 'active', false: 'disabled' } };
     expect(run(status, { patch: { enabled: false } })).toBe('disabled');
     expect(run(status, { patch: {} })).toBeUndefined();
-    expect(run({ $merge: ['{{ current }}', { name: '{{ patch.name }}', keep: '{{ patch.none }}' }] }, { current: { name: 'a', keep: 1 }, patch: { name: 'b' } })).toEqual({ name: 'b', keep: 1 });
+    expect(
+      run({ $merge: ['{{ current }}', { name: '{{ patch.name }}', keep: '{{ patch.none }}' }] }, { current: { name: 'a', keep: 1 }, patch: { name: 'b' } }),
+    ).toEqual({ name: 'b', keep: 1 });
   });
 
   it('never reaches a prototype, the environment or a function', () => {
@@ -97,9 +99,16 @@ describe('engine definitions', () => {
   });
 
   it('maps errors: vendor code table first, then the status table, then (in the gateway) the status', () => {
-    const a = make({ ...minimal, errors: { items: 'body.errs', code: 'error.c', message: 'error.m', field: 'error.f', codes: { gone: 'NOT_FOUND' }, statuses: { '402': 'FORBIDDEN' } } });
+    const a = make({
+      ...minimal,
+      errors: { items: 'body.errs', code: 'error.c', message: 'error.m', field: 'error.f', codes: { gone: 'NOT_FOUND' }, statuses: { '402': 'FORBIDDEN' } },
+    });
     const res = (status: number, json: unknown) => ({ status, json, text: JSON.stringify(json), headers: new Headers() });
-    expect(a.mapError(res(400, { errs: [{ c: 'gone', m: 'deleted', f: 'id' }, { m: 'also' }] }))).toEqual({ code: 'NOT_FOUND', vendorCode: 'gone', message: 'id: deleted; also' });
+    expect(a.mapError(res(400, { errs: [{ c: 'gone', m: 'deleted', f: 'id' }, { m: 'also' }] }))).toEqual({
+      code: 'NOT_FOUND',
+      vendorCode: 'gone',
+      message: 'id: deleted; also',
+    });
     expect(a.mapError(res(402, { errs: [{ c: 'quota', m: 'pay' }] }))).toEqual({ code: 'FORBIDDEN', vendorCode: 'quota', message: 'pay' });
     expect(a.mapError(res(500, 'not an object'))).toEqual({});
   });

@@ -28,7 +28,10 @@ beforeAll(async () => {
   mesa = await createMesaSimulator({ org: 'acme', tokens: { [S.mesa]: ['admin'] }, keys: [demoKey('key_a', 'A', {})] });
   basic = await createBasicSimulator({ projects: { p1: { tokens: [S.basic] } }, keys: { p1: [basicKey('b-1', 'Mobile', 'read')] } });
   tyk = await createTykSimulator({ adminSecret: S.tyk, keys: { [TYK_KEY]: original } });
-  plumaa = await createPlumaaSimulator({ tokens: { [S.plumaa]: PLUMAA_DEMO.organization.id }, keys: [plumaaKey(PLUMAA_KEY, 'Signing', PLUMAA_DEMO.organization)] });
+  plumaa = await createPlumaaSimulator({
+    tokens: { [S.plumaa]: PLUMAA_DEMO.organization.id },
+    keys: [plumaaKey(PLUMAA_KEY, 'Signing', PLUMAA_DEMO.organization)],
+  });
   gw = await startGateway({
     providers: {
       mesa: { kind: 'mesa', baseUrl: mesa.baseUrl, org: 'acme', token: S.mesa },
@@ -54,7 +57,11 @@ const tykLiteral = (patch: string) => gw.gql(`mutation { updateApiKey(provider: 
 /** The same with the patch in variables, sent as raw JSON text (so `1e309` reaches the server's JSON.parse). */
 async function tykVariables(patchJson: string): Promise<Result> {
   const query = `mutation($p: ApiKeyPatch!) { updateApiKey(provider: "tyk", id: "${TYK_KEY}", patch: $p) { id raw } }`;
-  const res = await gw.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"query":${JSON.stringify(query)},"variables":{"p":${patchJson}}}` });
+  const res = await gw.fetch('/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: `{"query":${JSON.stringify(query)},"variables":{"p":${patchJson}}}`,
+  });
   return { status: res.status, headers: res.headers, body: JSON.parse(res.text), text: res.text };
 }
 /** BAD_USER_INPUT naming exactly these patch fields, and not one upstream request. */
@@ -96,7 +103,11 @@ describe('reserved and repeated keys', () => {
     expect(body.access_rights).toEqual({ constructor: { api_id: 'constructor', api_name: 'C' }, prototype: { api_id: 'prototype' } });
     expect(res.body.data!.updateApiKey.raw.meta_data).toEqual({ constructor: { prototype: 1 }, toString: 's' });
 
-    const mesaRes = await gw.gql(UPDATE, { provider: 'mesa', id: 'key_a', patch: { setTags: [{ key: 'constructor', value: 'v' }], removeTags: ['hasOwnProperty'] } });
+    const mesaRes = await gw.gql(UPDATE, {
+      provider: 'mesa',
+      id: 'key_a',
+      patch: { setTags: [{ key: 'constructor', value: 'v' }], removeTags: ['hasOwnProperty'] },
+    });
     expect(mesaRes.body.errors, mesaRes.text).toBeUndefined();
     expect(mesa.requests[0].body).toEqual({ tags: { constructor: 'v', hasOwnProperty: null } });
   });
@@ -108,7 +119,16 @@ describe('reserved and repeated keys', () => {
     const twice = await gw.gql(UPDATE, { provider: 'mesa', id: 'key_a', patch: { removeTags: ['env', 'env'] } });
     expectRefused(twice, ['patch.removeTags[1]']);
     expect(errorOf(twice)!.message).toContain('appears more than once');
-    const cased = await gw.gql(UPDATE, { provider: 'mesa', id: 'key_a', patch: { setTags: [{ key: 'Env', value: 'a' }, { key: 'env', value: 'b' }] } });
+    const cased = await gw.gql(UPDATE, {
+      provider: 'mesa',
+      id: 'key_a',
+      patch: {
+        setTags: [
+          { key: 'Env', value: 'a' },
+          { key: 'env', value: 'b' },
+        ],
+      },
+    });
     expectRefused(cased, ['patch.setTags[1].key']);
     expect(errorOf(cased)!.message).toContain('Mesa lowercases keys');
   });
@@ -143,7 +163,9 @@ describe('Tyk expiry', () => {
       const res = await gw.gql(UPDATE, { provider: 'tyk', id: TYK_KEY, patch: { expiresAt } });
       expectRefused(res, ['patch.expiresAt']);
       expect(errorOf(res)!.message).toContain('never expires');
-      const preview = await gw.gql('query($p: ApiKeyPatch!) { previewApiKeyUpdate(provider: "tyk", id: "' + TYK_KEY + '", patch: $p) { after { id } } }', { p: { expiresAt } });
+      const preview = await gw.gql('query($p: ApiKeyPatch!) { previewApiKeyUpdate(provider: "tyk", id: "' + TYK_KEY + '", patch: $p) { after { id } } }', {
+        p: { expiresAt },
+      });
       expectRefused(preview, ['patch.expiresAt']);
     },
   );
@@ -163,18 +185,24 @@ describe('ill-formed Unicode (lone UTF-16 surrogates)', () => {
   const ID = 'x\ud800';
   const patchFor = { mesa: { removeTags: ['t'] }, basic: { name: 'n' }, tyk: { enabled: true }, plumaa: { name: 'n' } };
 
-  it.each(Object.entries(patchFor))('refuses id "x\\ud800" at %s in update, preview and read (once INTERNAL_SERVER_ERROR), sending nothing', async (provider, patch) => {
-    const update = await gw.gql(UPDATE, { provider, id: ID, patch });
-    expect(errorOf(update)?.extensions, update.text).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
-    expect(errorOf(update)!.message).toContain('well-formed Unicode');
-    const preview = await gw.gql('query($p: String!, $id: ID!, $patch: ApiKeyPatch!) { previewApiKeyUpdate(provider: $p, id: $id, patch: $patch) { after { id } } }', { p: provider, id: ID, patch });
-    expect(errorOf(preview)?.extensions.code).toBe('BAD_USER_INPUT');
-    if (provider !== 'plumaa') {
-      const read = await gw.gql('query($p: String!, $id: ID!) { apiKey(provider: $p, id: $id) { id } }', { p: provider, id: ID });
-      expect(errorOf(read)?.extensions.code).toBe('BAD_USER_INPUT');
-    }
-    expect(upstreamCalls()).toBe(0);
-  });
+  it.each(Object.entries(patchFor))(
+    'refuses id "x\\ud800" at %s in update, preview and read (once INTERNAL_SERVER_ERROR), sending nothing',
+    async (provider, patch) => {
+      const update = await gw.gql(UPDATE, { provider, id: ID, patch });
+      expect(errorOf(update)?.extensions, update.text).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+      expect(errorOf(update)!.message).toContain('well-formed Unicode');
+      const preview = await gw.gql(
+        'query($p: String!, $id: ID!, $patch: ApiKeyPatch!) { previewApiKeyUpdate(provider: $p, id: $id, patch: $patch) { after { id } } }',
+        { p: provider, id: ID, patch },
+      );
+      expect(errorOf(preview)?.extensions.code).toBe('BAD_USER_INPUT');
+      if (provider !== 'plumaa') {
+        const read = await gw.gql('query($p: String!, $id: ID!) { apiKey(provider: $p, id: $id) { id } }', { p: provider, id: ID });
+        expect(errorOf(read)?.extensions.code).toBe('BAD_USER_INPUT');
+      }
+      expect(upstreamCalls()).toBe(0);
+    },
+  );
 
   it('records the id and patch in the audit log with the surrogate escaped, not as U+FFFD', async () => {
     await gw.gql(UPDATE, { provider: 'basic', id: ID, patch: { name: 'n\udc00' } });

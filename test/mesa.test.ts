@@ -13,10 +13,7 @@ beforeAll(async () => {
   sim = await createMesaSimulator({
     org: 'acme',
     tokens: { [TOKEN]: ['admin'], [READ_TOKEN]: ['read'] },
-    keys: [
-      demoKey('key_abc123', 'CI', { env: 'prod', team: 'platform' }),
-      demoKey('key_revoked', 'Old', {}, { revoked_at: '2026-01-01T00:00:00Z' }),
-    ],
+    keys: [demoKey('key_abc123', 'CI', { env: 'prod', team: 'platform' }), demoKey('key_revoked', 'Old', {}, { revoked_at: '2026-01-01T00:00:00Z' })],
   });
   gw = await startGateway({
     providers: {
@@ -105,7 +102,8 @@ describe('mesa', () => {
   ])('maps a Mesa %i %s body to %s, with trace_id when given', async (status, vendorCode, code) => {
     sim.inject({ response: { status, json: { error: { code: vendorCode, message: 'boom', trace_id: 'tr_123' } } } });
     const res = await gw.gql(UPDATE, { provider: 'mesa', id: 'key_abc123', patch: { removeTags: ['env'] } });
-    expect(res.body.errors?.[0].extensions).toEqual({ requestId: expect.any(String), 
+    expect(res.body.errors?.[0].extensions).toEqual({
+      requestId: expect.any(String),
       code,
       provider: 'mesa',
       upstream: { status, code: vendorCode, message: 'boom', traceId: 'tr_123', attempts: 1 },

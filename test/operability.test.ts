@@ -69,7 +69,9 @@ describe('metrics, health, readiness and request ids', () => {
     expect(metric(text, 'keygate_upstream_request_duration_seconds_count', { provider: 'mesa', method: 'PATCH' })).toBeGreaterThanOrEqual(3);
     expect(metric(text, 'keygate_operation_outcomes_total', { provider: 'mesa', operation: 'update', code: 'OK' })).toBeGreaterThanOrEqual(2);
     expect(metric(text, 'keygate_operation_outcomes_total', { provider: 'mesa', operation: 'update', code: 'NOT_FOUND' })).toBeGreaterThanOrEqual(1);
-    expect(metric(text, 'keygate_operation_outcomes_total', { provider: '(unknown)', operation: 'update', code: 'UNKNOWN_PROVIDER' })).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'keygate_operation_outcomes_total', { provider: '(unknown)', operation: 'update', code: 'UNKNOWN_PROVIDER' })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(metric(text, 'keygate_graphql_errors_total', { code: 'NOT_FOUND' })).toBeGreaterThanOrEqual(1);
     expect(metric(text, 'keygate_graphql_operation_duration_seconds_count', { operation_type: 'mutation' })).toBeGreaterThanOrEqual(4);
     expect(metric(text, 'keygate_circuit_breaker_state', { provider: 'mesa', kind: 'mesa' })).toBe(0);
@@ -167,7 +169,10 @@ describe('config reload and --check-config', () => {
     const res = await fetch(keygate.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: 'mutation($id: ID!) { updateApiKey(provider: "mesa", id: $id, patch: { setTags: [{ key: "r", value: "1" }] }) { id } }', variables: { id } }),
+      body: JSON.stringify({
+        query: 'mutation($id: ID!) { updateApiKey(provider: "mesa", id: $id, patch: { setTags: [{ key: "r", value: "1" }] }) { id } }',
+        variables: { id },
+      }),
     });
     const text = await res.text();
     recordSeen(text);
@@ -238,4 +243,3 @@ describe('config reload and --check-config', () => {
     expect(res.out).not.toContain(NEW);
   });
 });
-

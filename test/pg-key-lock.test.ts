@@ -131,7 +131,9 @@ async function waitFor<T>(probe: () => Promise<T[]>): Promise<T[]> {
 }
 
 async function outcomes(keyId: string): Promise<Array<{ outcome: string; attempts: number | null; upstream_status: number | null }>> {
-  return sql(`SELECT outcome, attempts, upstream_status FROM ${escapeIdentifier(schema)}.audit_log WHERE key_id = $1 AND phase = 'outcome' ORDER BY seq`, [keyId]);
+  return sql(`SELECT outcome, attempts, upstream_status FROM ${escapeIdentifier(schema)}.audit_log WHERE key_id = $1 AND phase = 'outcome' ORDER BY seq`, [
+    keyId,
+  ]);
 }
 
 function expectAlive(): void {
@@ -184,7 +186,12 @@ describe('PostgreSQL drops a connection keygate holds', () => {
   it('while waiting for the key lock: that call answers AUDIT_UNAVAILABLE with nothing sent; the next one works', async () => {
     // Another "replica" (this test) holds the key's lock, so keygate's lock connection waits.
     const holder = await holdInTransaction(TAKE_KEY_LOCK, [`keygate:${schema}:tyk:${tyk.baseUrl}:${KEY_A}`]);
-    await expectRefusedWhenCut(holder, updateTyk(KEY_A, 'waiting'), () => lockBackends(KEY_A, false), () => tyk.requests);
+    await expectRefusedWhenCut(
+      holder,
+      updateTyk(KEY_A, 'waiting'),
+      () => lockBackends(KEY_A, false),
+      () => tyk.requests,
+    );
     expect((await updateTyk(KEY_A, 'next')).errors).toBeUndefined();
     expect(tyk.requests.map((r) => r.method)).toEqual(['GET', 'PUT']);
   });
@@ -235,7 +242,9 @@ describe('the PostgreSQL key lock under a call deadline', () => {
     elapsed = 59_700;
     const ran: string[] = [];
     try {
-      const err = await store.createKeyLock!(SCOPE).run('k', deadline, async () => void ran.push('work')).catch((e: unknown) => e);
+      const err = await store.createKeyLock!(SCOPE)
+        .run('k', deadline, async () => void ran.push('work'))
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KeyLockError);
       expect((err as KeyLockError).kind).toBe('timeout');
       expect((err as KeyLockError).message).toContain("past this call's deadline of 60000 ms");
@@ -257,7 +266,9 @@ describe('the PostgreSQL key lock under a call deadline', () => {
     elapsed = 60_000;
     try {
       const ran: string[] = [];
-      const err = await store.createKeyLock!(SCOPE).run('k', deadline, async () => void ran.push('work')).catch((e: unknown) => e);
+      const err = await store.createKeyLock!(SCOPE)
+        .run('k', deadline, async () => void ran.push('work'))
+        .catch((e: unknown) => e);
       expect((err as KeyLockError).kind).toBe('timeout');
       expect(ran).toEqual([]);
     } finally {

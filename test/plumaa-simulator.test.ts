@@ -149,7 +149,7 @@ describe('plumaa simulator', () => {
     expect(sim.keys.get(KEY_A)?.name).not.toBe('x');
   });
 
-  it("answers 500 PERMISSION_DENIED for a key of another organization, and leaves it alone", async () => {
+  it('answers 500 PERMISSION_DENIED for a key of another organization, and leaves it alone', async () => {
     const res = await call({ token: TOKEN_B, body: { input: { id: KEY_A, name: 'hijack' } } });
     expect(res.status).toBe(500);
     expect(res.json).toEqual({ errors: [{ message: expect.any(String), path: ['updateApiKey'], extensions: { code: 'PERMISSION_DENIED' } }] });
@@ -166,12 +166,25 @@ describe('plumaa simulator', () => {
     const res = await call({ body: { input: { id: 'key_123', name: 'x' } } });
     expect(res.status).toBe(500);
     expect(res.json).toEqual({
-      errors: [{ message: expect.stringMatching(/^Variable "\$input" got invalid value "key_123" at "input.id"; Expected type "ObjectID"/), extensions: { code: 'BAD_USER_INPUT' } }],
+      errors: [
+        {
+          message: expect.stringMatching(/^Variable "\$input" got invalid value "key_123" at "input.id"; Expected type "ObjectID"/),
+          extensions: { code: 'BAD_USER_INPUT' },
+        },
+      ],
     });
   });
 
   it('answers 500 BAD_USER_INPUT for a non-string name, a non-boolean enabled, unknown fields, or no id', async () => {
-    const cases: unknown[] = [{ id: KEY_A, name: 5 }, { id: KEY_A, enabled: 'false' }, { id: KEY_A, description: 'x' }, { name: 'x' }, 5, [1], JSON.stringify({ id: 'bad' })];
+    const cases: unknown[] = [
+      { id: KEY_A, name: 5 },
+      { id: KEY_A, enabled: 'false' },
+      { id: KEY_A, description: 'x' },
+      { name: 'x' },
+      5,
+      [1],
+      JSON.stringify({ id: 'bad' }),
+    ];
     for (const input of cases) {
       const res = await call({ body: { input } });
       expect(res.status).toBe(500);
@@ -183,7 +196,9 @@ describe('plumaa simulator', () => {
   it('answers 500 BAD_USER_INPUT when input is missing', async () => {
     const res = await call({ body: {} });
     expect(res.status).toBe(500);
-    expect(res.json).toEqual({ errors: [{ message: 'Variable "$input" of required type "UpdateApiKeyInput!" was not provided.', extensions: { code: 'BAD_USER_INPUT' } }] });
+    expect(res.json).toEqual({
+      errors: [{ message: 'Variable "$input" of required type "UpdateApiKeyInput!" was not provided.', extensions: { code: 'BAD_USER_INPUT' } }],
+    });
   });
 
   it('has no route for other methods or paths', async () => {

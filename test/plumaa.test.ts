@@ -66,7 +66,12 @@ describe('plumaa', () => {
   it('maps a SOFA error without a code to UPSTREAM_ERROR with its message', async () => {
     sim.inject({ response: { status: 500, json: { errors: [{ message: 'database unavailable' }] } } });
     const err = (await gw.gql(UPDATE, { provider: 'plumaa', id: KEY_ID, patch: { enabled: true } })).body.errors![0];
-    expect(err.extensions).toEqual({ requestId: expect.any(String),  code: 'UPSTREAM_ERROR', provider: 'plumaa', upstream: { status: 500, message: 'database unavailable', attempts: 1 } });
+    expect(err.extensions).toEqual({
+      requestId: expect.any(String),
+      code: 'UPSTREAM_ERROR',
+      provider: 'plumaa',
+      upstream: { status: 500, message: 'database unavailable', attempts: 1 },
+    });
   });
 
   it('refuses roles and tags with UNSUPPORTED_FIELD, sending nothing', async () => {

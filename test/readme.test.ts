@@ -14,8 +14,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const README_MAX_BYTES = 12 * 1024;
 
 /** The pages users read: README, CONTRIBUTING, docs/*.md, bench/README.md (those that exist). */
-const docs = ['README.md', 'CONTRIBUTING.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`), 'bench/README.md']
-  .filter((f) => existsSync(join(root, f)));
+const docs = [
+  'README.md',
+  'CONTRIBUTING.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+  'bench/README.md',
+].filter((f) => existsSync(join(root, f)));
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
 
 /** Each ```graphql block split into operations at blank lines; schema excerpts (type/input/enum) are not operations. */
@@ -69,7 +76,9 @@ describe('README and docs pages', () => {
   });
 
   it('computes GitHub heading anchors', () => {
-    const anchors = headingAnchors('# Sizing `maxConcurrency`\n## Limits and the HTTP edge\n```\n# not a heading\n```\n## Notes\n## Notes\n### How [`ApiKeyPatch`](x.md) maps');
+    const anchors = headingAnchors(
+      '# Sizing `maxConcurrency`\n## Limits and the HTTP edge\n```\n# not a heading\n```\n## Notes\n## Notes\n### How [`ApiKeyPatch`](x.md) maps',
+    );
     expect([...anchors]).toEqual(['sizing-maxconcurrency', 'limits-and-the-http-edge', 'notes', 'notes-1', 'how-apikeypatch-maps']);
   });
 

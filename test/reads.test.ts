@@ -169,11 +169,14 @@ describe('apiKeys', () => {
     let calls = 0;
     for (;;) {
       calls += 1;
-      const res: any = await gw.gql('query($p: String!, $f: Int, $a: String) { apiKeys(provider: $p, first: $f, after: $a) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }', {
-        p: provider,
-        f: first,
-        a: after,
-      });
+      const res: any = await gw.gql(
+        'query($p: String!, $f: Int, $a: String) { apiKeys(provider: $p, first: $f, after: $a) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
+        {
+          p: provider,
+          f: first,
+          a: after,
+        },
+      );
       expect(res.body.errors).toBeUndefined();
       const page = res.body.data.apiKeys;
       expect(page.edges.length).toBeLessThanOrEqual(first);
@@ -343,20 +346,48 @@ describe('previewApiKeyUpdate', () => {
       ['GET', url],
       ['PUT', url],
     ]);
-    expect(p.requests[1].headers).toEqual({ accept: 'application/json', 'user-agent': 'keygate/0.1', 'content-type': 'application/json', 'admin-auth': '[redacted]' });
+    expect(p.requests[1].headers).toEqual({
+      accept: 'application/json',
+      'user-agent': 'keygate/0.1',
+      'content-type': 'application/json',
+      'admin-auth': '[redacted]',
+    });
     const session = tyk.sessions.get(tykId(8))!;
     expect(p.requests[1].body).toEqual({ ...session, is_inactive: true, tags: ['t', 'new'], hmac_string: '[redacted]' });
     expect(p.before).toEqual({ name: 'tyk-8', enabled: true, roles: null, tags: [{ key: 't', value: null }] });
-    expect(p.after).toMatchObject({ name: 'tyk-8', enabled: false, tags: [{ key: 't', value: null }, { key: 'new', value: null }] });
+    expect(p.after).toMatchObject({
+      name: 'tyk-8',
+      enabled: false,
+      tags: [
+        { key: 't', value: null },
+        { key: 'new', value: null },
+      ],
+    });
     expect(tyk.requests.map((r) => r.method)).toEqual(['GET']);
     expect(tyk.sessions.get(tykId(8))).toEqual(session);
   });
 
   it.each([
-    ['mesa', 'key_010', { setTags: [{ key: 'env', value: 'prod' }], removeTags: ['n'] }, 'PATCH', '/v1/acme/api-keys/key_010', { tags: { env: 'prod', n: null } }, 'Bearer [redacted]'],
+    [
+      'mesa',
+      'key_010',
+      { setTags: [{ key: 'env', value: 'prod' }], removeTags: ['n'] },
+      'PATCH',
+      '/v1/acme/api-keys/key_010',
+      { tags: { env: 'prod', n: null } },
+      'Bearer [redacted]',
+    ],
     ['basic', 'b-1', { name: 'p', roles: ['a', 'b'] }, 'PATCH', '/project/p1/key/b-1', { label: 'p', roles: 'a,b' }, 'Bearer [redacted]'],
     ['atlas', hex(9), { name: 'p' }, 'PATCH', `/api/atlas/v1.0/orgs/${ORG}/apiKeys/${hex(9)}`, { desc: 'p' }, 'Digest [redacted]'],
-    ['plumaa', '65b2c3d4e5f6a7b8c9d0e1f2', { name: 'p' }, 'PUT', '/rest/v1/api-key?input=', { input: { id: '65b2c3d4e5f6a7b8c9d0e1f2', name: 'p' } }, 'Bearer [redacted]'],
+    [
+      'plumaa',
+      '65b2c3d4e5f6a7b8c9d0e1f2',
+      { name: 'p' },
+      'PUT',
+      '/rest/v1/api-key?input=',
+      { input: { id: '65b2c3d4e5f6a7b8c9d0e1f2', name: 'p' } },
+      'Bearer [redacted]',
+    ],
   ])('shows %s’s exact request, credentials redacted, and writes nothing', async (provider, id, patch, method, path, body, authorization) => {
     const sim = { mesa, basic, atlas, plumaa }[provider]!;
     const res = await gw.gql(PREVIEW, { provider, id, patch });

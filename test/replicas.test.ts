@@ -71,14 +71,20 @@ async function raceThrough(urls: string[]): Promise<{ tags: string[]; methods: s
   // replica's write depended on how fast keygate turned a read into a write.)
   sim.inject(faults.delay(150, { method: 'PUT', times: UPDATES }));
   const answers = await Promise.all(
-    Array.from({ length: UPDATES }, (_, i) => post(urls[i % urls.length], `mutation { updateApiKey(provider: "tyk", id: "${KEY}", patch: { setTags: [{ key: "r${i}" }] }) { id } }`)),
+    Array.from({ length: UPDATES }, (_, i) =>
+      post(urls[i % urls.length], `mutation { updateApiKey(provider: "tyk", id: "${KEY}", patch: { setTags: [{ key: "r${i}" }] }) { id } }`),
+    ),
   );
   for (const a of answers) expect(a.errors, JSON.stringify(a.errors)).toBeUndefined();
   return { tags: (sim.sessions.get(KEY)!.tags as string[]) ?? [], methods: sim.requests.map((r) => r.method) };
 }
 
 async function post(url: string, query: string): Promise<{ errors?: unknown[] }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER}` }, body: JSON.stringify({ query }) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER}` },
+    body: JSON.stringify({ query }),
+  });
   const text = await res.text();
   recordSeen(text);
   return JSON.parse(text);

@@ -24,7 +24,15 @@ import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } fr
 import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
 
 /** The method of each vendor's update call: faults aimed at it, attempts counted by it. */
-const WRITE_METHOD: Partial<Record<BuiltinKind, string>> = { mesa: 'PATCH', basic: 'PATCH', atlas: 'PATCH', tyk: 'PUT', plumaa: 'PUT', sendgrid: 'PATCH', cloudflare: 'PUT' };
+const WRITE_METHOD: Partial<Record<BuiltinKind, string>> = {
+  mesa: 'PATCH',
+  basic: 'PATCH',
+  atlas: 'PATCH',
+  tyk: 'PUT',
+  plumaa: 'PUT',
+  sendgrid: 'PATCH',
+  cloudflare: 'PUT',
+};
 
 /**
  * The vendors run here: every hand-written adapter, and two of those on the declarative engine,
@@ -52,8 +60,7 @@ async function startSandboxes(): Promise<Map<BuiltinKind, Sandbox>> {
   const sandboxes = new Map<BuiltinKind, Sandbox>();
   for (const kind of KINDS) {
     const s = await providers[kind].startSandbox();
-    for (const [field, value] of Object.entries(s.connection))
-      if (providers[kind].adapter.secretConfigFields.includes(field)) registerSecret(String(value));
+    for (const [field, value] of Object.entries(s.connection)) if (providers[kind].adapter.secretConfigFields.includes(field)) registerSecret(String(value));
     sandboxes.set(kind, s);
   }
   return sandboxes;
@@ -429,7 +436,9 @@ describe('bulkhead', () => {
   });
 
   it('fails a call that gets no turn before its deadline with "too many concurrent calls"', async () => {
-    const config = resolveConfig({ providers: { m: { kind: 'mesa', ...sandboxes.get('mesa')!.connection, maxConcurrency: 1, deadlineMs: 100, timeoutMs: 100 } } });
+    const config = resolveConfig({
+      providers: { m: { kind: 'mesa', ...sandboxes.get('mesa')!.connection, maxConcurrency: 1, deadlineMs: 100, timeoutMs: 100 } },
+    });
     const resilience = createResilience(config.providers.get('m')!);
     // An attempt that ignores its signal holds the only slot past the second call's deadline.
     const holder = resilience.execute(() => new Promise((r) => setTimeout(r, 400)));
@@ -470,7 +479,9 @@ describe('backoff', () => {
   it('waits random(0, min(maxDelayMs, 100 ms × 2^(n-1))) between attempts: exponential, capped, fully jittered', async () => {
     const gaps = async (random: number) => {
       const config = resolveConfig({
-        providers: { m: { kind: 'mesa', ...sandboxes.get('mesa')!.connection, retry: { attempts: 4, maxDelayMs: 250 }, circuitBreaker: { failures: 100, cooldownMs: 1 } } },
+        providers: {
+          m: { kind: 'mesa', ...sandboxes.get('mesa')!.connection, retry: { attempts: 4, maxDelayMs: 250 }, circuitBreaker: { failures: 100, cooldownMs: 1 } },
+        },
       });
       const resilience = createResilience(config.providers.get('m')!, { random: () => random });
       const at: number[] = [];
@@ -498,7 +509,11 @@ describe('the sandbox fault API over HTTP', () => {
   it('queues posted faults, lists requests, clears faults and runs simulator controls', async () => {
     const mesa = sandboxes.get('mesa')!.simulator;
     const post = (path: string, body?: unknown, method = 'POST') =>
-      fetch(`${mesa.origin}/__sim/${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      fetch(`${mesa.origin}/__sim/${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     expect((await post('faults', { response: { status: 503 }, times: 3 })).status).toBe(204);
     const { error } = await update('mesa', 'mesa');
     expect(error?.extensions).toMatchObject({ upstream: { status: 503, attempts: 3 } });
@@ -602,7 +617,10 @@ describe('graceful shutdown', () => {
           'server: { shutdownGraceMs: 300 }',
         ].join('\n'),
       );
-      const child = spawn(process.execPath, ['src/main.ts', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+      const child = spawn(process.execPath, ['src/main.ts', '--config', config, '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LOG_LEVEL: 'warn' },
+      });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));

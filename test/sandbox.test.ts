@@ -40,7 +40,11 @@ describe('sandbox mode', () => {
     const names = [...doc.matchAll(/^(?:query|mutation) (\w+)/gm)].map((m) => m[1]);
     expect(names).toHaveLength(providerKinds.length + 1);
     for (const operationName of names) {
-      const res = await fetch(keygate.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: doc, operationName }) });
+      const res = await fetch(keygate.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: doc, operationName }),
+      });
       const text = await res.text();
       recordSeen(text);
       expect(JSON.parse(text).errors, `${operationName}: ${text}`).toBeUndefined();

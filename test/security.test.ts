@@ -51,7 +51,25 @@ beforeEach(() => {
 const codeOf = (res: { body: { errors?: { extensions: Record<string, any> }[] } }) => res.body.errors?.[0]?.extensions.code;
 
 describe('hostile ids, tags and names', () => {
-  const HOSTILE_IDS = ['..', '.', '%2e%2e', '%2E%2E%2F', 'a/b', '../../admin', 'a\\b', '..\\..', 'a?b=c', 'a#b', 'a%00', 'a b', 'a\r\nX-Injected: 1', 'a\nb', '\u0000', 'x'.repeat(257), ''];
+  const HOSTILE_IDS = [
+    '..',
+    '.',
+    '%2e%2e',
+    '%2E%2E%2F',
+    'a/b',
+    '../../admin',
+    'a\\b',
+    '..\\..',
+    'a?b=c',
+    'a#b',
+    'a%00',
+    'a b',
+    'a\r\nX-Injected: 1',
+    'a\nb',
+    '\u0000',
+    'x'.repeat(257),
+    '',
+  ];
 
   it.each(HOSTILE_IDS)('refuses id %j in updates, reads and previews with BAD_USER_INPUT, sending nothing', async (id) => {
     for (const provider of ['basic', 'tyk', 'mesa']) {
@@ -59,7 +77,10 @@ describe('hostile ids, tags and names', () => {
       // Mesa cannot change `name`: the id is still checked first.
       expect(codeOf(update), `${provider} update`).toBe('BAD_USER_INPUT');
       expect(update.body.errors![0].extensions.field).toBe('id');
-      const preview = await as('query($p: String!, $id: ID!) { previewApiKeyUpdate(provider: $p, id: $id, patch: { enabled: true }) { requests { url } } }', { p: provider, id });
+      const preview = await as('query($p: String!, $id: ID!) { previewApiKeyUpdate(provider: $p, id: $id, patch: { enabled: true }) { requests { url } } }', {
+        p: provider,
+        id,
+      });
       expect(codeOf(preview), `${provider} preview`).toBe('BAD_USER_INPUT');
       const read = await as('query($p: String!, $id: ID!) { apiKey(provider: $p, id: $id) { id } }', { p: provider, id });
       expect(codeOf(read), `${provider} read`).toBe('BAD_USER_INPUT');
@@ -83,27 +104,35 @@ describe('hostile ids, tags and names', () => {
       ['basic', 'b-1', { roles: ['read\n'] }],
       ['tyk', TYK_KEY, { name: 'x\ry' }],
     ] as const) {
-      const res = await as('mutation($p: String!, $id: ID!, $patch: ApiKeyPatch!) { updateApiKey(provider: $p, id: $id, patch: $patch) { id } }', { p: provider, id, patch });
+      const res = await as('mutation($p: String!, $id: ID!, $patch: ApiKeyPatch!) { updateApiKey(provider: $p, id: $id, patch: $patch) { id } }', {
+        p: provider,
+        id,
+        patch,
+      });
       expect(codeOf(res), provider).toBe('BAD_USER_INPUT');
     }
     expect(upstreamCalls()).toBe(0);
   });
 
-  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype', '__defineGetter__'])('answers provider %j with UNKNOWN_PROVIDER and no side effects', async (provider) => {
-    const res = await as('mutation($p: String!) { updateApiKey(provider: $p, id: "key_a", patch: { name: "x" }) { id } }', { p: provider });
-    expect(res.body.errors![0].extensions).toMatchObject({ code: 'UNKNOWN_PROVIDER', provider });
-    const read = await as('query($p: String!) { apiKey(provider: $p, id: "key_a") { id } }', { p: provider });
-    expect(codeOf(read)).toBe('UNKNOWN_PROVIDER');
-    const list = await as('query($p: String!) { apiKeys(provider: $p) { edges { cursor } } }', { p: provider });
-    expect(codeOf(list)).toBe('UNKNOWN_PROVIDER');
-    const audit = await as('query($p: String!) { auditLog(filter: { provider: $p }) { edges { cursor } } }', { p: provider });
-    expect(audit.body.errors).toBeUndefined();
-    expect(upstreamCalls()).toBe(0);
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-  });
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype', '__defineGetter__'])(
+    'answers provider %j with UNKNOWN_PROVIDER and no side effects',
+    async (provider) => {
+      const res = await as('mutation($p: String!) { updateApiKey(provider: $p, id: "key_a", patch: { name: "x" }) { id } }', { p: provider });
+      expect(res.body.errors![0].extensions).toMatchObject({ code: 'UNKNOWN_PROVIDER', provider });
+      const read = await as('query($p: String!) { apiKey(provider: $p, id: "key_a") { id } }', { p: provider });
+      expect(codeOf(read)).toBe('UNKNOWN_PROVIDER');
+      const list = await as('query($p: String!) { apiKeys(provider: $p) { edges { cursor } } }', { p: provider });
+      expect(codeOf(list)).toBe('UNKNOWN_PROVIDER');
+      const audit = await as('query($p: String!) { auditLog(filter: { provider: $p }) { edges { cursor } } }', { p: provider });
+      expect(audit.body.errors).toBeUndefined();
+      expect(upstreamCalls()).toBe(0);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    },
+  );
 
   it('handles `__proto__` and `constructor` as provider names in the config: refused, or an ordinary name', async () => {
-    const yaml = (name: string) => `providers:\n  ${name}:\n    kind: basic\n    baseUrl: ${basic.baseUrl}\n    project: p1\n    token: ${S.basic}\naudit: false\n`;
+    const yaml = (name: string) =>
+      `providers:\n  ${name}:\n    kind: basic\n    baseUrl: ${basic.baseUrl}\n    project: p1\n    token: ${S.basic}\naudit: false\n`;
     expect(() => parseConfig(yaml('__proto__'))).toThrow(ConfigError);
     expect(({} as Record<string, unknown>).kind).toBeUndefined();
     const named = await startGateway({
@@ -147,7 +176,13 @@ describe('request size and shape limits', () => {
     const chunked = await new Promise<number>((resolve, reject) => {
       const u = new URL(gw.url);
       const req = httpRequest(
-        { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER}`, 'transfer-encoding': 'chunked' } },
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER}`, 'transfer-encoding': 'chunked' },
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode!));
@@ -173,7 +208,10 @@ describe('request size and shape limits', () => {
         // The gateway may answer and close while the rest of an oversized body is still being sent.
         socket.on('error', (err) => (out ? resolve(out) : reject(err)));
       });
-    const mutation = JSON.stringify({ query: UPDATE_DOC, variables: { provider: 'mesa', id: 'key_1', patch: { setTags: [{ key: 'pad', value: 'x'.repeat(1_100_000) }] } } });
+    const mutation = JSON.stringify({
+      query: UPDATE_DOC,
+      variables: { provider: 'mesa', id: 'key_1', patch: { setTags: [{ key: 'pad', value: 'x'.repeat(1_100_000) }] } },
+    });
     const headers = `POST /graphql HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${CALLER}\r\n`;
     const understated = await raw(`${headers}Content-Length: 40\r\nConnection: close\r\n`, mutation);
     expect(understated.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
@@ -188,7 +226,10 @@ describe('request size and shape limits', () => {
     const flood = `{ ${Array.from({ length: 50 }, (_, i) => `k${i}: apiKey(provider: "basic", id: "b-1") { id }`).join(' ')} }`;
     const res = await as(flood);
     expect(res.status).toBe(400);
-    expect(res.body.errors![0]).toMatchObject({ message: 'Syntax Error: Aliases limit of 15 exceeded, found 50.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    expect(res.body.errors![0]).toMatchObject({
+      message: 'Syntax Error: Aliases limit of 15 exceeded, found 50.',
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
     expect(upstreamCalls()).toBe(0);
     const bulkAliases = `mutation { ${Array.from({ length: 20 }, (_, i) => `u${i}: updateApiKey(provider: "basic", id: "b-1", patch: { name: "n${i}" }) { id }`).join(' ')} }`;
     expect((await as(bulkAliases)).status).toBe(400);
@@ -268,7 +309,11 @@ describe('CSRF and CORS', () => {
     });
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
     expect(res.headers.get('access-control-allow-credentials')).toBeNull();
-    const post = await gw.fetch('/graphql', { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'application/json', authorization: `Bearer ${CALLER}` }, body: JSON.stringify({ query: '{ providers { name } }' }) });
+    const post = await gw.fetch('/graphql', {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/json', authorization: `Bearer ${CALLER}` },
+      body: JSON.stringify({ query: '{ providers { name } }' }),
+    });
     expect(post.headers.get('access-control-allow-origin')).toBeNull();
   });
 
@@ -276,7 +321,10 @@ describe('CSRF and CORS', () => {
     const cors = await startGateway({ providers: providers(), server: { cors: { origins: ['https://dash.example.com'] } } });
     try {
       const preflight = (origin: string) =>
-        cors.fetch('/graphql', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+        cors.fetch('/graphql', {
+          method: 'OPTIONS',
+          headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+        });
       const ok = await preflight('https://dash.example.com');
       expect(ok.headers.get('access-control-allow-origin')).toBe('https://dash.example.com');
       expect(ok.headers.get('access-control-allow-credentials')).toBeNull();

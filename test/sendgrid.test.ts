@@ -15,7 +15,12 @@ let gw: TestGateway;
 beforeAll(async () => {
   const options = {
     tokens: { [TOKEN]: ['api_keys.read', 'api_keys.update'], [READ_ONLY]: ['api_keys.read'] },
-    keys: [key('qfTQ6KG0QBiwWdJ0-pCLCA', 'A New Hope', ['mail.send']), key('k2', 'Second', ['stats.read']), key('k4', 'Fourth', ['stats.read']), key('k5', 'Fifth', ['stats.read'])],
+    keys: [
+      key('qfTQ6KG0QBiwWdJ0-pCLCA', 'A New Hope', ['mail.send']),
+      key('k2', 'Second', ['stats.read']),
+      key('k4', 'Fourth', ['stats.read']),
+      key('k5', 'Fifth', ['stats.read']),
+    ],
     subusers: { 'sub-eu': [key('sub_k1', 'Subuser key', ['mail.send'])] },
   };
   sim = await createSendGridSimulator(options);
@@ -44,7 +49,14 @@ describe('sendgrid', () => {
   it('renames with PATCH {name}, Bearer auth, and answers the key', async () => {
     const res = await gw.gql(UPDATE, { provider: 'sendgrid', id: 'qfTQ6KG0QBiwWdJ0-pCLCA', patch: { name: 'The Empire' } });
     expect(res.body.errors).toBeUndefined();
-    expect(res.body.data?.updateApiKey).toMatchObject({ provider: 'sendgrid', kind: 'SENDGRID', id: 'qfTQ6KG0QBiwWdJ0-pCLCA', name: 'The Empire', roles: null, raw: { api_key_id: 'qfTQ6KG0QBiwWdJ0-pCLCA', name: 'The Empire' } });
+    expect(res.body.data?.updateApiKey).toMatchObject({
+      provider: 'sendgrid',
+      kind: 'SENDGRID',
+      id: 'qfTQ6KG0QBiwWdJ0-pCLCA',
+      name: 'The Empire',
+      roles: null,
+      raw: { api_key_id: 'qfTQ6KG0QBiwWdJ0-pCLCA', name: 'The Empire' },
+    });
     expect(sim.requests).toHaveLength(1);
     expect(sim.requests[0]).toMatchObject({ method: 'PATCH', path: '/v3/api_keys/qfTQ6KG0QBiwWdJ0-pCLCA', body: { name: 'The Empire' } });
     expect(sim.requests[0].headers.authorization).toBe(`Bearer ${TOKEN}`);
@@ -98,14 +110,27 @@ describe('sendgrid', () => {
     expect(ro.extensions).toMatchObject({ code: 'FORBIDDEN', upstream: { status: 403, message: 'access forbidden' } });
     const missing = (await gw.gql(UPDATE, { provider: 'sendgrid', id: 'nope', patch: { name: 'x' } })).body.errors![0];
     expect(missing.extensions).toMatchObject({ code: 'NOT_FOUND', upstream: { status: 404 } });
-    sim.inject({ response: { status: 400, json: { errors: [{ field: 'name', message: 'is too long' }, { field: null, message: 'bad request' }] } } });
+    sim.inject({
+      response: {
+        status: 400,
+        json: {
+          errors: [
+            { field: 'name', message: 'is too long' },
+            { field: null, message: 'bad request' },
+          ],
+        },
+      },
+    });
     const bad = (await gw.gql(UPDATE, { provider: 'sendgrid', id: 'k2', patch: { name: 'x' } })).body.errors![0];
     expect(bad.extensions).toMatchObject({ code: 'BAD_USER_INPUT', upstream: { status: 400, message: 'name: is too long; bad request' } });
   });
 
   it('429 without Retry-After: retryAfter from X-RateLimit-Reset (epoch seconds)', async () => {
     const reset = Math.floor(Date.now() / 1000) + 120;
-    sim.inject({ times: 5, response: { status: 429, headers: { 'x-ratelimit-reset': String(reset) }, json: { errors: [{ field: null, message: 'too many requests' }] } } });
+    sim.inject({
+      times: 5,
+      response: { status: 429, headers: { 'x-ratelimit-reset': String(reset) }, json: { errors: [{ field: null, message: 'too many requests' }] } },
+    });
     const err = (await gw.gql(UPDATE, { provider: 'sendgrid', id: 'k2', patch: { name: 'x' } })).body.errors![0];
     expect(err.extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, message: 'too many requests' } });
     expect(err.extensions.upstream.retryAfter).toBeGreaterThanOrEqual(100);
@@ -123,7 +148,9 @@ describe('sendgrid', () => {
   });
 
   it('previews the read and the PUT, the token redacted', async () => {
-    const res = await gw.gql('{ previewApiKeyUpdate(provider: "sendgrid", id: "k5", patch: { roles: ["mail.send"] }) { requests { method url headers body } } }');
+    const res = await gw.gql(
+      '{ previewApiKeyUpdate(provider: "sendgrid", id: "k5", patch: { roles: ["mail.send"] }) { requests { method url headers body } } }',
+    );
     expect(res.body.errors).toBeUndefined();
     const [read, put] = res.body.data?.previewApiKeyUpdate.requests;
     expect(read).toMatchObject({ method: 'GET', url: `${sim.baseUrl}/api_keys/k5` });

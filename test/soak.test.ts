@@ -80,8 +80,7 @@ beforeAll(async () => {
   sandboxes = new Map();
   for (const kind of providerKinds) {
     const s = await providers[kind].startSandbox();
-    for (const [field, value] of Object.entries(s.connection))
-      if (providers[kind].adapter.secretConfigFields.includes(field)) registerSecret(String(value));
+    for (const [field, value] of Object.entries(s.connection)) if (providers[kind].adapter.secretConfigFields.includes(field)) registerSecret(String(value));
     sandboxes.set(kind, s);
   }
   const options = {
@@ -167,7 +166,15 @@ describe('soak', () => {
       const rssGrowthMb = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
 
       const vendorSockets = Object.fromEntries([...sandboxes].map(([kind, s]) => [kind, s.simulator.maxSockets()]));
-      const summary = { seconds: seconds.toFixed(1), faulted, rssGrowthMb: rssGrowthMb.toFixed(1), rssTrend, peakSockets, vendorSockets, outcomes: Object.fromEntries(outcomes) };
+      const summary = {
+        seconds: seconds.toFixed(1),
+        faulted,
+        rssGrowthMb: rssGrowthMb.toFixed(1),
+        rssTrend,
+        peakSockets,
+        vendorSockets,
+        outcomes: Object.fromEntries(outcomes),
+      };
       console.log(`soak: ${JSON.stringify(summary)}`);
 
       expect([...outcomes.values()].reduce((a, b) => a + b, 0)).toBe(MUTATIONS);

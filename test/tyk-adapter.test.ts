@@ -16,8 +16,7 @@ const current = (): TykSessionState =>
     basic_auth_data: { user: 'u', password: 'pw-secret', hash_type: 'bcrypt' },
   });
 
-const build = (patch: ApiKeyPatch, session: TykSessionState = current()) =>
-  tykAdapter.buildUpdate(cfg, ID, patch, session).body as TykSessionState;
+const build = (patch: ApiKeyPatch, session: TykSessionState = current()) => tykAdapter.buildUpdate(cfg, ID, patch, session).body as TykSessionState;
 
 const res = (status: number, json: unknown): UpstreamResponse => ({ status, headers: new Headers(), json, text: JSON.stringify(json) });
 
@@ -28,7 +27,14 @@ describe('tyk adapter: config and requests', () => {
     expect(tykAdapter.configSchema.safeParse({ adminSecret: '' }).success).toBe(false);
     expect(tykAdapter.configSchema.safeParse({ adminSecret: 's' }).success).toBe(true);
     expect(tykAdapter.secretBodyFields).toEqual(
-      expect.arrayContaining(['hmac_string', 'jwt_data.secret', 'basic_auth_data.password', 'data.hmac_string', 'data.jwt_data.secret', 'data.basic_auth_data.password']),
+      expect.arrayContaining([
+        'hmac_string',
+        'jwt_data.secret',
+        'basic_auth_data.password',
+        'data.hmac_string',
+        'data.jwt_data.secret',
+        'data.basic_auth_data.password',
+      ]),
     );
   });
 
@@ -37,8 +43,7 @@ describe('tyk adapter: config and requests', () => {
     expect(tykAdapter.readKey!(cfg, 'a b')).toEqual({ method: 'GET', path: '/admin/org/keys/a%20b' });
     const session = current();
     expect(tykAdapter.parseCurrent!({ api_model: {}, data: session, key_hash: 'h', key_id: ID })).toEqual(session);
-    for (const body of [{ data: null }, { data: 'x' }, { data: [] }, {}, null, 'text'])
-      expect(tykAdapter.parseCurrent!(body)).toBeUndefined();
+    for (const body of [{ data: null }, { data: 'x' }, { data: [] }, {}, null, 'text']) expect(tykAdapter.parseCurrent!(body)).toBeUndefined();
   });
 
   it('PUTs the whole session back with only the patched fields changed', () => {
@@ -206,7 +211,16 @@ describe('toTykSessionFields', () => {
 
   it('keeps nulls only where Tyk allows null', () => {
     expect(
-      toTykSessionFields({ access_rights: null, apply_policies: null, meta_data: null, oauth_keys: null, smoothing: null, rate: null, hmac_string: null, basic_auth_data: { password: null, user: 'u' } }),
+      toTykSessionFields({
+        access_rights: null,
+        apply_policies: null,
+        meta_data: null,
+        oauth_keys: null,
+        smoothing: null,
+        rate: null,
+        hmac_string: null,
+        basic_auth_data: { password: null, user: 'u' },
+      }),
     ).toEqual({ access_rights: null, apply_policies: null, meta_data: null, oauth_keys: null, smoothing: null, basic_auth_data: { user: 'u' } });
   });
 

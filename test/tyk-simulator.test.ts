@@ -100,7 +100,7 @@ describe('tyk simulator', () => {
     const res = await fetch(`${sim.baseUrl}/admin/org/keys/${KEY}`, { method: 'PUT', headers: { 'Admin-Auth': SECRET }, body: '{}' });
     expect(res.status).toBe(503);
     expect(sim.writes()).toHaveLength(0); // a faulted PUT changed nothing
-    expect(sim.requests.filter((r) => r.method === "PUT")).toHaveLength(1);
+    expect(sim.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
     expect(sim.requests[0].headers['admin-auth']).toBe(SECRET);
   });
 });

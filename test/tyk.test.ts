@@ -137,7 +137,12 @@ describe('tyk', () => {
 
   it('maps 404 "Org key doesn\'t exist" on the read to NOT_FOUND, and never writes', async () => {
     const err = (await gw.gql(UPDATE, { provider: 'tyk', id: 'nope', patch: { enabled: true } })).body.errors![0];
-    expect(err.extensions).toEqual({ requestId: expect.any(String),  code: 'NOT_FOUND', provider: 'tyk', upstream: { status: 404, message: "Org key doesn't exist", attempts: 1 } });
+    expect(err.extensions).toEqual({
+      requestId: expect.any(String),
+      code: 'NOT_FOUND',
+      provider: 'tyk',
+      upstream: { status: 404, message: "Org key doesn't exist", attempts: 1 },
+    });
     expect(sim.writes()).toHaveLength(0);
   });
 

@@ -11,7 +11,9 @@ import { recordableText, idProblem, valueProblems } from '../src/core/validate.t
 
 describe('valueProblems', () => {
   it('passes an ordinary patch, astral characters and constructor/prototype keys', () => {
-    expect(valueProblems({ name: 'a 🔑', setTags: [{ key: 'constructor', value: null }], tyk: { meta_data: { prototype: { toString: 1.5 } }, rate: 0 } })).toEqual([]);
+    expect(
+      valueProblems({ name: 'a 🔑', setTags: [{ key: 'constructor', value: null }], tyk: { meta_data: { prototype: { toString: 1.5 } }, rate: 0 } }),
+    ).toEqual([]);
   });
 
   it('names every non-finite number by its path', () => {
@@ -74,11 +76,22 @@ describe('Tyk list→map conversion', () => {
     const patch = toApiKeyPatch({ tyk: { access_rights: [{ api_id: '__proto__', api_name: 'evil' }, { api_id: 'constructor' }] } });
     const rights = patch.tyk!.access_rights as Record<string, unknown>;
     expect(Object.keys(rights)).toEqual(['__proto__', 'constructor']);
-    expect(JSON.parse(JSON.stringify(rights))).toEqual(JSON.parse('{"__proto__":{"api_id":"__proto__","api_name":"evil"},"constructor":{"api_id":"constructor"}}'));
+    expect(JSON.parse(JSON.stringify(rights))).toEqual(
+      JSON.parse('{"__proto__":{"api_id":"__proto__","api_name":"evil"},"constructor":{"api_id":"constructor"}}'),
+    );
   });
 
   it('refuses an oauth_keys key given twice instead of keeping the last', () => {
-    expect(() => toApiKeyPatch({ tyk: { oauth_keys: [{ key: 'k', value: '1' }, { key: 'k', value: '2' }] } })).toThrow('patch.tyk.oauth_keys[1].key');
+    expect(() =>
+      toApiKeyPatch({
+        tyk: {
+          oauth_keys: [
+            { key: 'k', value: '1' },
+            { key: 'k', value: '2' },
+          ],
+        },
+      }),
+    ).toThrow('patch.tyk.oauth_keys[1].key');
   });
 });
 
@@ -97,7 +110,10 @@ describe('Tyk expires', () => {
 
   it('refuses any time that would be sent as 0 or less', () => {
     for (const at of ['1970-01-01T00:00:00.999Z', '1969-12-31T23:59:59.999Z', '0001-01-01T00:00:00Z'])
-      expect(tykAdapter.validate({ expiresAt: new Date(at) }).map((p) => p.field), at).toEqual(['expiresAt']);
+      expect(
+        tykAdapter.validate({ expiresAt: new Date(at) }).map((p) => p.field),
+        at,
+      ).toEqual(['expiresAt']);
     expect(tykAdapter.validate({ expiresAt: new Date('1970-01-01T00:00:01Z') })).toEqual([]);
   });
 });

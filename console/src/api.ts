@@ -41,7 +41,13 @@ export async function request<R, V>(document: TypedDocumentString<R, V>, variabl
   if (token) headers.authorization = `Bearer ${token}`;
   let res: Response;
   try {
-    res = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify({ query: document.toString(), variables }), credentials: 'omit', referrerPolicy: 'no-referrer' });
+    res = await fetch('/graphql', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query: document.toString(), variables }),
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
+    });
   } catch {
     throw new ApiError('NETWORK_ERROR', 'keygate did not answer (is it running?)', undefined, 0);
   }

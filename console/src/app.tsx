@@ -34,7 +34,12 @@ export function App() {
   const refresh = useCallback(() => void loadViewer().then(setSession), []);
   useEffect(refresh, [refresh]);
 
-  if (session.state === 'loading') return <Shell><Loading what="the console" /></Shell>;
+  if (session.state === 'loading')
+    return (
+      <Shell>
+        <Loading what="the console" />
+      </Shell>
+    );
   if (session.state === 'failed')
     return (
       <Shell>
@@ -44,7 +49,12 @@ export function App() {
         </button>
       </Shell>
     );
-  if (session.state === 'signed-out') return <Shell><SignIn error={session.error} onSignedIn={setSession} /></Shell>;
+  if (session.state === 'signed-out')
+    return (
+      <Shell>
+        <SignIn error={session.error} onSignedIn={setSession} />
+      </Shell>
+    );
   return (
     <Signed
       viewer={session.viewer}
@@ -113,7 +123,9 @@ function Signed({ viewer, onSignOut }: { viewer: ViewerInfo; onSignOut(): void }
       can: (action, provider) => allows(viewer.scopes, action, provider),
       selection,
       toggle: (item) =>
-        setSelection((s) => (s.some((x) => x.provider === item.provider && x.id === item.id) ? s.filter((x) => !(x.provider === item.provider && x.id === item.id)) : [...s, item])),
+        setSelection((s) =>
+          s.some((x) => x.provider === item.provider && x.id === item.id) ? s.filter((x) => !(x.provider === item.provider && x.id === item.id)) : [...s, item],
+        ),
       isSelected: (provider, id) => selection.some((x) => x.provider === provider && x.id === id),
       clearSelection: () => setSelection([]),
     }),

@@ -23,12 +23,14 @@ export function useQuery<R, V>(document: TypedDocumentString<R, V>, variables: V
     let timer: ReturnType<typeof setTimeout> | undefined;
     const run = (first: boolean) => {
       if (first) setState((s) => ({ ...s, loading: true, ...(s.key !== key && { data: undefined, error: undefined }) }));
-      request(document, vars.current).then(
-        (data) => live && setState({ data, loading: false, key }),
-        (err: unknown) => live && setState((s) => ({ data: first ? undefined : s.data, error: toApiError(err), loading: false, key })),
-      ).finally(() => {
-        if (live && options.pollMs) timer = setTimeout(() => run(false), options.pollMs);
-      });
+      request(document, vars.current)
+        .then(
+          (data) => live && setState({ data, loading: false, key }),
+          (err: unknown) => live && setState((s) => ({ data: first ? undefined : s.data, error: toApiError(err), loading: false, key })),
+        )
+        .finally(() => {
+          if (live && options.pollMs) timer = setTimeout(() => run(false), options.pollMs);
+        });
     };
     run(true);
     return () => {

@@ -73,7 +73,10 @@ export const algoliaAdapter = httpAdapter<Omit<AlgoliaConfig, 'baseUrl'>>(
   {
     kind: 'algolia',
     at: 'algolia',
-    configSchema: z.object({ applicationId: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'must be an Algolia application id (letters and digits)'), apiKey: z.string().min(1) }),
+    configSchema: z.object({
+      applicationId: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'must be an Algolia application id (letters and digits)'),
+      apiKey: z.string().min(1),
+    }),
     secretConfigFields: ['apiKey'],
   },
 );

@@ -64,13 +64,22 @@ export async function createAlgoliaSimulator(options: AlgoliaSimulatorOptions): 
     for (const field of Object.keys(b)) if (!(field === 'acl' || field in ALGOLIA_DEFAULTS)) return fail(400, `Invalid attribute: ${field}`);
     if (!Array.isArray(b.acl)) return fail(400, 'acl is required');
     for (const a of b.acl) if (!ALGOLIA_ACL.includes(a as string)) return fail(400, `Invalid acl: ${String(a)}`);
-    for (const f of ARRAYS) if (b[f] !== undefined && (!Array.isArray(b[f]) || !(b[f] as unknown[]).every((v) => typeof v === 'string'))) return fail(400, `${f} must be an array of strings`);
-    for (const f of INTEGERS) if (b[f] !== undefined && (!Number.isSafeInteger(b[f]) || (b[f] as number) < 0)) return fail(400, `${f} must be a positive integer`);
+    for (const f of ARRAYS)
+      if (b[f] !== undefined && (!Array.isArray(b[f]) || !(b[f] as unknown[]).every((v) => typeof v === 'string')))
+        return fail(400, `${f} must be an array of strings`);
+    for (const f of INTEGERS)
+      if (b[f] !== undefined && (!Number.isSafeInteger(b[f]) || (b[f] as number) < 0)) return fail(400, `${f} must be a positive integer`);
     for (const f of ['description', 'queryParameters']) if (b[f] !== undefined && typeof b[f] !== 'string') return fail(400, `${f} must be a string`);
     if (!key) return fail(404, 'Key does not exist');
     if (options.staleReads) stale.set(id, { key: structuredClone(key), reads: options.staleReads });
     // Replaces the key: what the body does not give goes back to its default.
-    keys.set(id, { value: key.value, createdAt: key.createdAt, ...structuredClone(ALGOLIA_DEFAULTS), ...(structuredClone(b) as Partial<AlgoliaKey>), acl: [...(b.acl as string[])] });
+    keys.set(id, {
+      value: key.value,
+      createdAt: key.createdAt,
+      ...structuredClone(ALGOLIA_DEFAULTS),
+      ...(structuredClone(b) as Partial<AlgoliaKey>),
+      acl: [...(b.acl as string[])],
+    });
     return { status: 200, json: { key: id, updatedAt: now().toISOString() } };
   };
 
@@ -86,7 +95,11 @@ export const ALGOLIA_DEMO = {
   applicationId: 'DEMOAPP123',
   adminKey: 'algolia_demo_admin_key_sandbox_only_0000',
   keys: [
-    algoliaKey('13ad45b4d0a2f6ea65ecbddf6aa260f2', 'Storefront search', { indexes: ['products'], referers: ['https://shop.example.com/*'], maxQueriesPerIPPerHour: 1000 }),
+    algoliaKey('13ad45b4d0a2f6ea65ecbddf6aa260f2', 'Storefront search', {
+      indexes: ['products'],
+      referers: ['https://shop.example.com/*'],
+      maxQueriesPerIPPerHour: 1000,
+    }),
     algoliaKey('8f1e2d3c4b5a69788796a5b4c3d2e1f0', 'Catalog indexer', { acl: ['addObject', 'deleteObject', 'editSettings'], indexes: ['products'] }),
   ],
 };

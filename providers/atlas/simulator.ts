@@ -56,8 +56,7 @@ const error = (status: number, errorCode: string, detail: string, parameters: un
 const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
 
 const ROLE_RANK: Record<string, number> = { ORG_OWNER: 2, ORG_MEMBER: 1 };
-const hasRole = (roles: string[], needed: 'ORG_OWNER' | 'ORG_MEMBER'): boolean =>
-  roles.some((r) => (ROLE_RANK[r] ?? 0) >= ROLE_RANK[needed]);
+const hasRole = (roles: string[], needed: 'ORG_OWNER' | 'ORG_MEMBER'): boolean => roles.some((r) => (ROLE_RANK[r] ?? 0) >= ROLE_RANK[needed]);
 
 /** The private key as Atlas shows it after creation: all but the last group masked. */
 export function maskPrivateKey(privateKey: string): string {
@@ -161,8 +160,7 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
     const start = (pageNum - 1) * itemsPerPage;
     const self = `${origin}${req.path}?pageNum=${pageNum}&itemsPerPage=${itemsPerPage}`;
     const links = [{ href: self, rel: 'self' }];
-    if (start + itemsPerPage < all.length)
-      links.push({ href: `${origin}${req.path}?pageNum=${pageNum + 1}&itemsPerPage=${itemsPerPage}`, rel: 'next' });
+    if (start + itemsPerPage < all.length) links.push({ href: `${origin}${req.path}?pageNum=${pageNum + 1}&itemsPerPage=${itemsPerPage}`, rel: 'next' });
     if (pageNum > 1) links.push({ href: `${origin}${req.path}?pageNum=${pageNum - 1}&itemsPerPage=${itemsPerPage}`, rel: 'previous' });
     const includeCount = req.query.get('includeCount') !== 'false';
     return {
@@ -183,7 +181,8 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
         return error(400, 'INVALID_API_KEY_DESC', `API key descriptions are required and must be less than ${ATLAS_DESC_MAX} characters.`, [ATLAS_DESC_MAX]);
     }
     if (roles !== undefined) {
-      if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string')) return error(400, 'INVALID_ATTRIBUTE', 'Invalid attribute roles specified.', ['roles']);
+      if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string'))
+        return error(400, 'INVALID_ATTRIBUTE', 'Invalid attribute roles specified.', ['roles']);
       if (roles.length === 0) return error(400, 'MISSING_API_KEY_ROLES', 'API keys must have at least one role.');
     }
     const key = keys.get(id);
@@ -237,10 +236,7 @@ export const ATLAS_DEMO = {
   orgId: '5980cfc70b6d97029d82e3f6',
   publicKey: 'qwmzxbtr',
   privateKey: '9b2e41c7-5d3a-4f86-a1e0-7c4d2b8f0e19',
-  keys: [
-    atlasKey('5c47ba5127d9d61b9fd8a27b', 'CI deploys', ['ORG_MEMBER']),
-    atlasKey('5c47ba5127d9d61b9fd8a27c', 'Billing export', ['ORG_BILLING_READ_ONLY']),
-  ],
+  keys: [atlasKey('5c47ba5127d9d61b9fd8a27b', 'CI deploys', ['ORG_MEMBER']), atlasKey('5c47ba5127d9d61b9fd8a27c', 'Billing export', ['ORG_BILLING_READ_ONLY'])],
 };
 
 /** A demo key with a generated key pair. */

@@ -69,10 +69,7 @@ export async function createBasicSimulator(options: BasicSimulatorOptions): Prom
 export const BASIC_DEMO = {
   project: '6f1c2a9e-4b7d-4e21-9c3a-2d8f5b7e1a04',
   token: 'basic_demo_project_token',
-  keys: [
-    basicKey('0b5e8c1d-3f2a-4a6b-8e9d-7c1f2a3b4c5d', 'Mobile app', 'read,write'),
-    basicKey('9d4c3b2a-1e0f-4a8b-9c7d-6e5f4a3b2c1d', 'Reporting', 'read'),
-  ],
+  keys: [basicKey('0b5e8c1d-3f2a-4a6b-8e9d-7c1f2a3b4c5d', 'Mobile app', 'read,write'), basicKey('9d4c3b2a-1e0f-4a8b-9c7d-6e5f4a3b2c1d', 'Reporting', 'read')],
 };
 
 export function basicKey(id: string, label: string, roles: string, extra: Partial<BasicKey> = {}): BasicKey {

@@ -20,14 +20,18 @@ export interface CloudflareConfig {
 }
 
 const account = { configSet: ['accountId'] };
-const tokenPath = (rest: string) => [
-  { when: account, path: `/accounts/{{ config.accountId }}/tokens${rest}` },
-  { path: `/user/tokens${rest}` },
-];
+const tokenPath = (rest: string) => [{ when: account, path: `/accounts/{{ config.accountId }}/tokens${rest}` }, { path: `/user/tokens${rest}` }];
 const body = {
   $merge: [
     // Every writable field as read, then the patch over it.
-    { name: '{{ current.name }}', policies: '{{ current.policies }}', status: '{{ current.status }}', condition: '{{ current.condition }}', expires_on: '{{ current.expires_on }}', not_before: '{{ current.not_before }}' },
+    {
+      name: '{{ current.name }}',
+      policies: '{{ current.policies }}',
+      status: '{{ current.status }}',
+      condition: '{{ current.condition }}',
+      expires_on: '{{ current.expires_on }}',
+      not_before: '{{ current.not_before }}',
+    },
     {
       name: '{{ patch.name }}',
       policies: '{{ patch.cloudflare.policies }}',
@@ -48,7 +52,11 @@ export const cloudflareAdapter = httpAdapter<Omit<CloudflareConfig, 'baseUrl'>>(
     read: tokenPath('/{{ id }}'),
     readKey: 'body.result',
     updateKey: 'body.result',
-    list: { requests: tokenPath(''), items: 'body.result', pagination: { type: 'page', param: 'page', start: 1, sizeParam: 'per_page', size: CLOUDFLARE_PAGE_SIZE } },
+    list: {
+      requests: tokenPath(''),
+      items: 'body.result',
+      pagination: { type: 'page', param: 'page', start: 1, sizeParam: 'per_page', size: CLOUDFLARE_PAGE_SIZE },
+    },
     key: {
       id: '{{ key.id }}',
       name: '{{ key.name }}',
@@ -82,7 +90,13 @@ export const cloudflareAdapter = httpAdapter<Omit<CloudflareConfig, 'baseUrl'>>(
   {
     kind: 'cloudflare',
     at: 'cloudflare',
-    configSchema: z.object({ token: z.string().min(1), accountId: z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 hex digits (a Cloudflare account id)').optional() }),
+    configSchema: z.object({
+      token: z.string().min(1),
+      accountId: z
+        .string()
+        .regex(/^[0-9a-f]{32}$/, 'must be 32 hex digits (a Cloudflare account id)')
+        .optional(),
+    }),
     secretConfigFields: ['token'],
   },
 );

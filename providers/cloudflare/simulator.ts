@@ -62,26 +62,39 @@ export async function createCloudflareSimulator(options: CloudflareSimulatorOpti
     if (req.method === 'GET' && id === undefined) {
       const page = Number(req.query.get('page') ?? 1);
       const perPage = Number(req.query.get('per_page') ?? 20);
-      if (!Number.isInteger(page) || page < 1 || !Number.isInteger(perPage) || perPage < 5 || perPage > 50) return fail(400, 1001, 'Invalid pagination parameters');
+      if (!Number.isInteger(page) || page < 1 || !Number.isInteger(perPage) || perPage < 5 || perPage > 50)
+        return fail(400, 1001, 'Invalid pagination parameters');
       const all = [...store.values()];
-      return envelope(200, all.slice((page - 1) * perPage, page * perPage), [], { result_info: { page, per_page: perPage, count: Math.max(0, Math.min(perPage, all.length - (page - 1) * perPage)), total_count: all.length } });
+      return envelope(200, all.slice((page - 1) * perPage, page * perPage), [], {
+        result_info: { page, per_page: perPage, count: Math.max(0, Math.min(perPage, all.length - (page - 1) * perPage)), total_count: all.length },
+      });
     }
     if (id === undefined) return fail(405, 10405, 'Method not allowed');
     const current = store.get(id);
-    if (req.method === 'GET') return current ? envelope(200, current) : fail(404, 7003, `Could not route to ${req.path}, perhaps your object identifier is invalid?`);
+    if (req.method === 'GET')
+      return current ? envelope(200, current) : fail(404, 7003, `Could not route to ${req.path}, perhaps your object identifier is invalid?`);
     if (req.method !== 'PUT') return fail(405, 10405, 'Method not allowed');
     if (!current) return fail(404, 7003, `Could not route to ${req.path}, perhaps your object identifier is invalid?`);
     const body = req.body;
     if (body === INVALID_JSON || typeof body !== 'object' || body === null || Array.isArray(body)) return fail(400, 6007, 'Malformed JSON in request body');
     const b = body as Record<string, unknown>;
-    if (typeof b.name !== 'string' || b.name.length === 0 || b.name.length > CLOUDFLARE_NAME_MAX) return fail(400, 1001, `name: must be 1..${CLOUDFLARE_NAME_MAX} characters`);
+    if (typeof b.name !== 'string' || b.name.length === 0 || b.name.length > CLOUDFLARE_NAME_MAX)
+      return fail(400, 1001, `name: must be 1..${CLOUDFLARE_NAME_MAX} characters`);
     if (!Array.isArray(b.policies) || b.policies.length === 0) return fail(400, 1001, 'policies: at least one policy is required');
     for (const p of b.policies as Record<string, unknown>[])
-      if (typeof p !== 'object' || p === null || (p.effect !== 'allow' && p.effect !== 'deny') || !Array.isArray(p.permission_groups) || typeof p.resources !== 'object')
+      if (
+        typeof p !== 'object' ||
+        p === null ||
+        (p.effect !== 'allow' && p.effect !== 'deny') ||
+        !Array.isArray(p.permission_groups) ||
+        typeof p.resources !== 'object'
+      )
         return fail(400, 1001, 'policies: each policy needs effect (allow|deny), permission_groups and resources');
-    if (b.status !== undefined && !['active', 'disabled', 'expired'].includes(b.status as string)) return fail(400, 1001, 'status: must be active, disabled or expired');
+    if (b.status !== undefined && !['active', 'disabled', 'expired'].includes(b.status as string))
+      return fail(400, 1001, 'status: must be active, disabled or expired');
     for (const f of ['expires_on', 'not_before'])
-      if (b[f] !== undefined && b[f] !== null && (typeof b[f] !== 'string' || Number.isNaN(Date.parse(b[f] as string)))) return fail(400, 1001, `${f}: must be a date-time`);
+      if (b[f] !== undefined && b[f] !== null && (typeof b[f] !== 'string' || Number.isNaN(Date.parse(b[f] as string))))
+        return fail(400, 1001, `${f}: must be a date-time`);
     // A full replace: what the body omits is gone.
     const next: CloudflareToken = {
       id: current.id,
@@ -108,7 +121,14 @@ export function cloudflareToken(id: string, name: string, extra: Partial<Cloudfl
     id,
     name,
     status: 'active',
-    policies: [{ id: 'f267e341f3dd4697bd3b9f71dd96247f', effect: 'allow', permission_groups: [{ id: 'c8fed203ed3043cba015a93ad1616f1f', name: 'Zone Read' }], resources: { 'com.cloudflare.api.account.zone.*': '*' } }],
+    policies: [
+      {
+        id: 'f267e341f3dd4697bd3b9f71dd96247f',
+        effect: 'allow',
+        permission_groups: [{ id: 'c8fed203ed3043cba015a93ad1616f1f', name: 'Zone Read' }],
+        resources: { 'com.cloudflare.api.account.zone.*': '*' },
+      },
+    ],
     condition: { request_ip: { in: ['192.0.2.0/24'] } },
     expires_on: '2027-01-01T00:00:00Z',
     not_before: null,
@@ -125,7 +145,11 @@ export const CLOUDFLARE_DEMO = {
 };
 
 export async function startCloudflareSandbox(port?: number): Promise<Sandbox> {
-  const simulator = await createCloudflareSimulator({ credentials: { [CLOUDFLARE_DEMO.token]: { user: true, accounts: [] } }, userTokens: CLOUDFLARE_DEMO.tokens, port });
+  const simulator = await createCloudflareSimulator({
+    credentials: { [CLOUDFLARE_DEMO.token]: { user: true, accounts: [] } },
+    userTokens: CLOUDFLARE_DEMO.tokens,
+    port,
+  });
   return {
     simulator,
     connection: { baseUrl: simulator.baseUrl, token: CLOUDFLARE_DEMO.token },

@@ -27,7 +27,12 @@ export const confluentAdapter = httpAdapter<Omit<ConfluentConfig, 'baseUrl'>>(
       body: { spec: { display_name: '{{ patch.name }}', description: '{{ patch.confluent.description }}' } },
     },
     read: { path: '/iam/v2/api-keys/{{ id }}' },
-    list: { path: '/iam/v2/api-keys', query: { page_size: CONFLUENT_PAGE_SIZE }, items: 'body.data', pagination: { type: 'nextLink', next: 'body.metadata.next' } },
+    list: {
+      path: '/iam/v2/api-keys',
+      query: { page_size: CONFLUENT_PAGE_SIZE },
+      items: 'body.data',
+      pagination: { type: 'nextLink', next: 'body.metadata.next' },
+    },
     key: { id: '{{ key.id }}', name: '{{ key.spec.display_name }}', updatedAt: '{{ key.metadata.updated_at }}' },
     errors: {
       items: 'body.errors',
@@ -45,7 +50,13 @@ export const confluentAdapter = httpAdapter<Omit<ConfluentConfig, 'baseUrl'>>(
   {
     kind: 'confluent',
     at: 'confluent',
-    configSchema: z.object({ apiKey: z.string().min(1).regex(/^[^:]+$/, 'must not contain ":" (HTTP Basic user)'), apiSecret: z.string().min(1) }),
+    configSchema: z.object({
+      apiKey: z
+        .string()
+        .min(1)
+        .regex(/^[^:]+$/, 'must not contain ":" (HTTP Basic user)'),
+      apiSecret: z.string().min(1),
+    }),
     secretConfigFields: ['apiKey', 'apiSecret'],
   },
 );

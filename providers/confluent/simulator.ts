@@ -48,32 +48,63 @@ export async function createConfluentSimulator(options: ConfluentSimulatorOption
     const [user, ...pass] = basic ? Buffer.from(basic, 'base64').toString().split(':') : [];
     const credential = user === undefined ? undefined : options.credentials[user];
     if (!credential || credential.secret !== pass.join(':'))
-      return fail(401, { code: 'user_unauthenticated', title: 'Authentication Required', detail: 'Valid authentication credentials must be provided' }, { 'www-authenticate': 'Basic error="invalid_key", error_description="The API Key is invalid"' });
+      return fail(
+        401,
+        { code: 'user_unauthenticated', title: 'Authentication Required', detail: 'Valid authentication credentials must be provided' },
+        { 'www-authenticate': 'Basic error="invalid_key", error_description="The API Key is invalid"' },
+      );
     const ok = (json: unknown): SimResponse => ({ status: 200, headers: { 'x-request-id': randomUUID() }, json });
 
     if (req.method === 'GET' && id === undefined) {
       const size = Number(req.query.get('page_size') ?? 10);
       if (!Number.isInteger(size) || size < 1 || size > CONFLUENT_PAGE_SIZE)
-        return fail(400, { code: 'invalid_parameter', title: 'Bad Request', detail: `page_size must be between 1 and ${CONFLUENT_PAGE_SIZE}`, source: { parameter: 'page_size' } });
+        return fail(400, {
+          code: 'invalid_parameter',
+          title: 'Bad Request',
+          detail: `page_size must be between 1 and ${CONFLUENT_PAGE_SIZE}`,
+          source: { parameter: 'page_size' },
+        });
       const token = req.query.get('page_token');
       const start = token ? Number(Buffer.from(token, 'base64url').toString()) : 0;
       const all = [...keys.values()];
-      const next = start + size < all.length ? `http://${req.headers.host}/iam/v2/api-keys?page_size=${size}&page_token=${Buffer.from(String(start + size)).toString('base64url')}` : undefined;
-      return ok({ api_version: 'iam/v2', kind: 'ApiKeyList', metadata: { first: `http://${req.headers.host}/iam/v2/api-keys`, ...(next && { next }), total_size: all.length }, data: all.slice(start, start + size).map(without) });
+      const next =
+        start + size < all.length
+          ? `http://${req.headers.host}/iam/v2/api-keys?page_size=${size}&page_token=${Buffer.from(String(start + size)).toString('base64url')}`
+          : undefined;
+      return ok({
+        api_version: 'iam/v2',
+        kind: 'ApiKeyList',
+        metadata: { first: `http://${req.headers.host}/iam/v2/api-keys`, ...(next && { next }), total_size: all.length },
+        data: all.slice(start, start + size).map(without),
+      });
     }
     if (id === undefined) return fail(405, { code: 'method_not_allowed', title: 'Method Not Allowed' });
     const key = keys.get(id);
     if (req.method === 'GET') return key ? ok(without(key)) : fail(404, { title: 'Not Found' });
     if (req.method !== 'PATCH') return fail(405, { code: 'method_not_allowed', title: 'Method Not Allowed' });
-    if (!credential.write) return fail(403, { code: 'user_unauthorized', title: 'Forbidden', detail: 'The user does not have the permission to perform this action' });
+    if (!credential.write)
+      return fail(403, { code: 'user_unauthorized', title: 'Forbidden', detail: 'The user does not have the permission to perform this action' });
     const body = req.body;
-    if (body === INVALID_JSON || typeof body !== 'object' || body === null) return fail(400, { code: 'invalid_json', title: 'Bad Request', detail: 'The request body is not valid JSON' });
+    if (body === INVALID_JSON || typeof body !== 'object' || body === null)
+      return fail(400, { code: 'invalid_json', title: 'Bad Request', detail: 'The request body is not valid JSON' });
     const spec = (body as { spec?: Record<string, unknown> }).spec;
-    if (typeof spec !== 'object' || spec === null) return fail(422, { code: 'invalid_configuration', title: 'Invalid Configuration', detail: 'spec is required', source: { pointer: '/spec' } });
+    if (typeof spec !== 'object' || spec === null)
+      return fail(422, { code: 'invalid_configuration', title: 'Invalid Configuration', detail: 'spec is required', source: { pointer: '/spec' } });
     for (const field of Object.keys(spec)) {
       if (field !== 'display_name' && field !== 'description')
-        return fail(422, { code: 'invalid_configuration', title: 'Invalid Configuration', detail: `${field} is immutable`, source: { pointer: `/spec/${field}` } });
-      if (typeof spec[field] !== 'string') return fail(422, { code: 'invalid_configuration', title: 'Invalid Configuration', detail: `${field} must be a string`, source: { pointer: `/spec/${field}` } });
+        return fail(422, {
+          code: 'invalid_configuration',
+          title: 'Invalid Configuration',
+          detail: `${field} is immutable`,
+          source: { pointer: `/spec/${field}` },
+        });
+      if (typeof spec[field] !== 'string')
+        return fail(422, {
+          code: 'invalid_configuration',
+          title: 'Invalid Configuration',
+          detail: `${field} must be a string`,
+          source: { pointer: `/spec/${field}` },
+        });
     }
     if (!key) return fail(404, { title: 'Not Found' });
     if (typeof spec.display_name === 'string') key.spec.display_name = spec.display_name;
@@ -91,8 +122,18 @@ export function confluentKey(id: string, displayName: string, description = ''):
     api_version: 'iam/v2',
     kind: 'ApiKey',
     id,
-    metadata: { self: `https://api.confluent.cloud/iam/v2/api-keys/${id}`, resource_name: `crn://api.confluent.cloud/user=u-a83k9b/api-key=${id}`, created_at: '2026-02-01T09:00:00Z', updated_at: '2026-02-01T09:00:00Z' },
-    spec: { display_name: displayName, description, owner: { id: 'u-a83k9b', related: 'https://api.confluent.cloud/iam/v2/users/u-a83k9b', resource_name: 'crn://api.confluent.cloud/user=u-a83k9b' }, resource: { id: 'lkc-c29js0', kind: 'Cluster' } },
+    metadata: {
+      self: `https://api.confluent.cloud/iam/v2/api-keys/${id}`,
+      resource_name: `crn://api.confluent.cloud/user=u-a83k9b/api-key=${id}`,
+      created_at: '2026-02-01T09:00:00Z',
+      updated_at: '2026-02-01T09:00:00Z',
+    },
+    spec: {
+      display_name: displayName,
+      description,
+      owner: { id: 'u-a83k9b', related: 'https://api.confluent.cloud/iam/v2/users/u-a83k9b', resource_name: 'crn://api.confluent.cloud/user=u-a83k9b' },
+      resource: { id: 'lkc-c29js0', kind: 'Cluster' },
+    },
   };
 }
 
@@ -103,7 +144,11 @@ export const CONFLUENT_DEMO = {
 };
 
 export async function startConfluentSandbox(port?: number): Promise<Sandbox> {
-  const simulator = await createConfluentSimulator({ credentials: { [CONFLUENT_DEMO.apiKey]: { secret: CONFLUENT_DEMO.apiSecret, write: true } }, keys: CONFLUENT_DEMO.keys, port });
+  const simulator = await createConfluentSimulator({
+    credentials: { [CONFLUENT_DEMO.apiKey]: { secret: CONFLUENT_DEMO.apiSecret, write: true } },
+    keys: CONFLUENT_DEMO.keys,
+    port,
+  });
   return {
     simulator,
     connection: { baseUrl: simulator.baseUrl, apiKey: CONFLUENT_DEMO.apiKey, apiSecret: CONFLUENT_DEMO.apiSecret },

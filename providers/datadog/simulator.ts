@@ -70,7 +70,16 @@ export function datadogKey(id: string, name: string, secret: string): DatadogApi
   return {
     type: 'api_keys',
     id,
-    attributes: { name, key: secret, last4: secret.slice(-4), category: 'default', created_at: '2026-01-10T08:00:00.000Z', modified_at: '2026-01-10T08:00:00.000Z', date_last_used: null, remote_config_read_enabled: false },
+    attributes: {
+      name,
+      key: secret,
+      last4: secret.slice(-4),
+      category: 'default',
+      created_at: '2026-01-10T08:00:00.000Z',
+      modified_at: '2026-01-10T08:00:00.000Z',
+      date_last_used: null,
+      remote_config_read_enabled: false,
+    },
   };
 }
 
@@ -84,11 +93,17 @@ export const DATADOG_DEMO = {
 };
 
 export async function startDatadogSandbox(port?: number): Promise<Sandbox> {
-  const simulator = await createDatadogSimulator({ apiKeys: [DATADOG_DEMO.apiKey], appKeys: { [DATADOG_DEMO.appKey]: ['api_keys_read', 'api_keys_write'] }, keys: DATADOG_DEMO.keys, port });
+  const simulator = await createDatadogSimulator({
+    apiKeys: [DATADOG_DEMO.apiKey],
+    appKeys: { [DATADOG_DEMO.appKey]: ['api_keys_read', 'api_keys_write'] },
+    keys: DATADOG_DEMO.keys,
+    port,
+  });
   return {
     simulator,
     connection: { baseUrl: simulator.baseUrl, apiKey: DATADOG_DEMO.apiKey, appKey: DATADOG_DEMO.appKey },
     demoKeyIds: DATADOG_DEMO.keys.map((k) => k.id),
-    exampleMutation: (name) => `mutation { updateApiKey(provider: "${name}", id: "00112233-4455-6677-8899-aabbccddeeff", patch: { name: "Agent (prod, rotated)" }) { id name updatedAt raw } }`,
+    exampleMutation: (name) =>
+      `mutation { updateApiKey(provider: "${name}", id: "00112233-4455-6677-8899-aabbccddeeff", patch: { name: "Agent (prod, rotated)" }) { id name updatedAt raw } }`,
   };
 }

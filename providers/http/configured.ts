@@ -19,7 +19,11 @@ const values = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()
  * The adapter of one `kind: http` connection and its settings (params and credentials flattened,
  * beside the common connection fields). Throws DefinitionError naming each problem's path.
  */
-export function configuredAdapter(definition: Record<string, unknown>, raw: Record<string, unknown>, at: string): { adapter: ProviderAdapter; settings: Record<string, unknown> } {
+export function configuredAdapter(
+  definition: Record<string, unknown>,
+  raw: Record<string, unknown>,
+  at: string,
+): { adapter: ProviderAdapter; settings: Record<string, unknown> } {
   const problems: string[] = [];
   const { params: rawParams, credentials: rawCredentials, ...rest } = raw;
   const parsedParams = values.safeParse(rawParams);
@@ -28,7 +32,10 @@ export function configuredAdapter(definition: Record<string, unknown>, raw: Reco
   if (!parsedCredentials.success) problems.push(`${at}.credentials: must be a mapping of names to strings`);
   const params = (parsedParams.success && parsedParams.data) || {};
   const credentials = (parsedCredentials.success && parsedCredentials.data) || {};
-  for (const [where, names] of [['params', Object.keys(params)], ['credentials', Object.keys(credentials)]] as const)
+  for (const [where, names] of [
+    ['params', Object.keys(params)],
+    ['credentials', Object.keys(credentials)],
+  ] as const)
     for (const name of names) {
       if (!NAME.test(name)) problems.push(`${at}.${where}.${name}: a name must start with a letter and hold only letters, digits and '_'`);
       else if (RESERVED.includes(name)) problems.push(`${at}.${where}.${name}: is a connection field name (reserved: ${RESERVED.join(', ')})`);

@@ -7,7 +7,18 @@
  */
 import { z } from 'zod';
 import type { VendorPatchSpec, VendorPatchType } from '../types.ts';
-import type { ApiKeyPatch, ErrorCode, FieldProblem, NormalizedKey, PatchField, ProviderAdapter, ProviderKind, UpstreamAuth, UpstreamRequest, VendorError } from '../types.ts';
+import type {
+  ApiKeyPatch,
+  ErrorCode,
+  FieldProblem,
+  NormalizedKey,
+  PatchField,
+  ProviderAdapter,
+  ProviderKind,
+  UpstreamAuth,
+  UpstreamRequest,
+  VendorError,
+} from '../types.ts';
 import { compileExpression, compileTemplate, isRecord, TemplateProblems, toDateValue, type Compiled, type Scope } from './template.ts';
 
 export const ERROR_CODES = [
@@ -38,13 +49,19 @@ type Condition = z.infer<typeof condition>;
 const path = z.string().startsWith('/', 'must start with "/"');
 const query = z.record(z.string(), z.unknown()).optional();
 const readRequest = z.object({ when: condition.optional(), path, query }).strict();
-const updateRequest = z
-  .object({ when: condition.optional(), method: z.enum(['PATCH', 'PUT', 'POST']), path, query, body: z.unknown().optional() })
-  .strict();
+const updateRequest = z.object({ when: condition.optional(), method: z.enum(['PATCH', 'PUT', 'POST']), path, query, body: z.unknown().optional() }).strict();
 
 const pagination = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).strict(),
-  z.object({ type: z.literal('page'), param: z.string().min(1), start: z.number().int().min(0).default(1), sizeParam: z.string().min(1).optional(), size: z.number().int().min(1).max(1000).optional() }).strict(),
+  z
+    .object({
+      type: z.literal('page'),
+      param: z.string().min(1),
+      start: z.number().int().min(0).default(1),
+      sizeParam: z.string().min(1).optional(),
+      size: z.number().int().min(1).max(1000).optional(),
+    })
+    .strict(),
   z.object({ type: z.literal('cursor'), param: z.string().min(1), next: z.string().min(1) }).strict(),
   z.object({ type: z.literal('nextLink'), next: z.string().min(1) }).strict(),
 ]);
@@ -64,7 +81,16 @@ const limits = z
   .strict();
 type Limits = z.infer<typeof limits>;
 /** A field of a vendor patch object: its limits, GraphQL name (default: the wire name), list item type. */
-const objectField = limits.extend({ graphqlName: z.string().regex(/^[A-Za-z_]\w*$/).optional(), items: z.literal('string').optional(), description: z.string().optional() }).strict();
+const objectField = limits
+  .extend({
+    graphqlName: z
+      .string()
+      .regex(/^[A-Za-z_]\w*$/)
+      .optional(),
+    items: z.literal('string').optional(),
+    description: z.string().optional(),
+  })
+  .strict();
 const fieldSpec = limits.extend({ fields: z.record(z.string(), objectField).optional(), description: z.string().optional() }).strict();
 type FieldSpec = z.infer<typeof fieldSpec>;
 
@@ -73,7 +99,9 @@ const auth = z.discriminatedUnion('type', [
   z.object({ type: z.literal('bearer'), token: z.string().min(1) }).strict(),
   z.object({ type: z.literal('basic'), username: z.string().min(1), password: z.string().min(1) }).strict(),
   z.object({ type: z.literal('digest'), username: z.string().min(1), password: z.string().min(1) }).strict(),
-  z.object({ type: z.literal('headers'), headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name'), z.string()) }).strict(),
+  z
+    .object({ type: z.literal('headers'), headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name'), z.string()) })
+    .strict(),
 ]);
 
 /** The declarative part of a provider: everything but its config fields. */
@@ -105,7 +133,15 @@ export const httpDefinitionSchema = z
     /** An expression over the update answer's body that must be present, else UPSTREAM_BAD_RESPONSE (with `updateKey: sent`). */
     updateCheck: z.string().optional(),
     key: z
-      .object({ id: z.unknown(), name: z.unknown().optional(), enabled: z.unknown().optional(), roles: z.unknown().optional(), tags: z.unknown().optional(), expiresAt: z.unknown().optional(), updatedAt: z.unknown().optional() })
+      .object({
+        id: z.unknown(),
+        name: z.unknown().optional(),
+        enabled: z.unknown().optional(),
+        roles: z.unknown().optional(),
+        tags: z.unknown().optional(),
+        expiresAt: z.unknown().optional(),
+        updatedAt: z.unknown().optional(),
+      })
       .strict(),
     errors: z
       .object({
@@ -174,7 +210,8 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
   for (const f of patchFields) if (!allowed.includes(f)) problems.add(`${at}.patch.${f}`, `is not a patch field here (allowed: ${allowed.join(', ')})`);
   for (const [f, spec] of Object.entries(def.patch)) {
     if (spec.pattern !== undefined) compilePattern(spec.pattern, `${at}.patch.${f}.pattern`, problems);
-    for (const [sub, l] of Object.entries(spec.fields ?? {})) if (l.pattern !== undefined) compilePattern(l.pattern, `${at}.patch.${f}.fields.${sub}.pattern`, problems);
+    for (const [sub, l] of Object.entries(spec.fields ?? {}))
+      if (l.pattern !== undefined) compilePattern(l.pattern, `${at}.patch.${f}.fields.${sub}.pattern`, problems);
   }
 
   const compileRequest = (r: z.infer<typeof updateRequest> | z.infer<typeof readRequest>, where: string, roots: string[]): CompiledRequest => ({
@@ -189,16 +226,26 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
   if (updates.at(-1)?.when?.set || updates.at(-1)?.when?.unset)
     problems.add(`${at}.update`, 'the last update request must not depend on the patch (`when.set`/`when.unset`): some patch would match none');
   const reads = def.read && variants(def.read).map((r, i) => compileRequest(r, Array.isArray(def.read) ? `${at}.read.${i}` : `${at}.read`, ['id', 'config']));
-  const listRequests = def.list && (def.list.requests ? def.list.requests.map((r, i) => compileRequest(r, `${at}.list.requests.${i}`, ['config'])) : [compileRequest({ path: def.list.path!, query: def.list.query }, `${at}.list`, ['config'])]);
+  const listRequests =
+    def.list &&
+    (def.list.requests
+      ? def.list.requests.map((r, i) => compileRequest(r, `${at}.list.requests.${i}`, ['config']))
+      : [compileRequest({ path: def.list.path!, query: def.list.query }, `${at}.list`, ['config'])]);
   const list = def.list && listRequests && { requests: listRequests, items: compileExpression(def.list.items, `${at}.list.items`, ['body'], problems) };
   const pagination = def.list?.pagination;
-  const listNext = pagination && (pagination.type === 'cursor' || pagination.type === 'nextLink') ? compileExpression(pagination.next, `${at}.list.pagination.next`, ['body'], problems) : undefined;
+  const listNext =
+    pagination && (pagination.type === 'cursor' || pagination.type === 'nextLink')
+      ? compileExpression(pagination.next, `${at}.list.pagination.next`, ['body'], problems)
+      : undefined;
   const readKey = compileExpression(def.readKey ?? 'body', `${at}.readKey`, ['body', 'id'], problems);
   const updateKey = compileExpression(def.updateKey ?? 'body', `${at}.updateKey`, ['body', 'sent', 'id'], problems);
   const updateCheck = def.updateCheck !== undefined ? compileExpression(def.updateCheck, `${at}.updateCheck`, ['body'], problems) : undefined;
-  const keyMap = Object.fromEntries(Object.entries(def.key).map(([f, t]) => [f, t === undefined ? undefined : compileTemplate(t, `${at}.key.${f}`, KEY_ROOTS, problems)])) as Record<keyof typeof def.key, Compiled | undefined>;
+  const keyMap = Object.fromEntries(
+    Object.entries(def.key).map(([f, t]) => [f, t === undefined ? undefined : compileTemplate(t, `${at}.key.${f}`, KEY_ROOTS, problems)]),
+  ) as Record<keyof typeof def.key, Compiled | undefined>;
   const err = def.errors;
-  const errExpr = (f: 'code' | 'message' | 'field' | 'traceId' | 'retryAfter') => err[f] !== undefined ? compileExpression(err[f], `${at}.errors.${f}`, ERROR_ROOTS, problems) : undefined;
+  const errExpr = (f: 'code' | 'message' | 'field' | 'traceId' | 'retryAfter') =>
+    err[f] !== undefined ? compileExpression(err[f], `${at}.errors.${f}`, ERROR_ROOTS, problems) : undefined;
   const errItems = err.items !== undefined ? compileExpression(err.items, `${at}.errors.items`, ['body'], problems) : undefined;
   const [errCode, errMessage, errField, errTrace, errRetry] = (['code', 'message', 'field', 'traceId', 'retryAfter'] as const).map(errExpr);
   const authSpec = def.auth;
@@ -208,7 +255,8 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
   if (rbw !== false && !reads) problems.add(`${at}.readBeforeWrite`, 'needs a `read` request (the key is read before each write)');
   if (problems.list.length) throw new DefinitionError(problems.list);
 
-  const pick = <T extends { when?: Condition }>(list: T[], cfg: Record<string, unknown>, patch?: ApiKeyPatch): T => list.find((r) => matches(r.when, cfg, patch)) ?? list.at(-1)!;
+  const pick = <T extends { when?: Condition }>(list: T[], cfg: Record<string, unknown>, patch?: ApiKeyPatch): T =>
+    list.find((r) => matches(r.when, cfg, patch)) ?? list.at(-1)!;
   const build = (r: CompiledRequest, scope: Scope): UpstreamRequest => {
     const q = r.query?.evaluate(scope);
     const body = r.body?.evaluate(scope);
@@ -366,12 +414,25 @@ function vendorPatchOf(patch: Partial<Record<PatchField, FieldSpec>>): { vendorP
   if (!entry) return {};
   const spec = patch[entry]!;
   const typeOf = (l: z.infer<typeof objectField>): VendorPatchType =>
-    l.type === 'array' ? (l.items === 'string' ? 'strings' : 'json') : l.type === 'object' || l.type === undefined ? 'json' : l.type === 'string' || l.type === 'integer' || l.type === 'number' || l.type === 'boolean' || l.type === 'date' ? l.type : 'json';
+    l.type === 'array'
+      ? l.items === 'string'
+        ? 'strings'
+        : 'json'
+      : l.type === 'object' || l.type === undefined
+        ? 'json'
+        : l.type === 'string' || l.type === 'integer' || l.type === 'number' || l.type === 'boolean' || l.type === 'date'
+          ? l.type
+          : 'json';
   return {
     vendorPatch: {
       field: entry,
       description: spec.description ?? `${entry} fields`,
-      fields: Object.fromEntries(Object.entries(spec.fields!).map(([wire, l]) => [l.graphqlName ?? wire, { type: typeOf(l), wire, ...(l.description && { description: l.description }) }])),
+      fields: Object.fromEntries(
+        Object.entries(spec.fields!).map(([wire, l]) => [
+          l.graphqlName ?? wire,
+          { type: typeOf(l), wire, ...(l.description && { description: l.description }) },
+        ]),
+      ),
     },
   };
 }
@@ -403,7 +464,9 @@ function compilePath(text: string, at: string, roots: string[], problems: Templa
     last = m.index + m[0].length;
   }
   if (last < text.length) parts.push(text.slice(last));
-  for (const p of parts) if (typeof p === 'string' && /[{}?#\s]/.test(p)) problems.add(at, 'holds "{", "}", "?", "#" or whitespace outside a {{ }} placeholder (put query parameters in `query`)');
+  for (const p of parts)
+    if (typeof p === 'string' && /[{}?#\s]/.test(p))
+      problems.add(at, 'holds "{", "}", "?", "#" or whitespace outside a {{ }} placeholder (put query parameters in `query`)');
   return {
     evaluate: (scope) =>
       parts
@@ -429,12 +492,7 @@ function matches(when: Condition | undefined, cfg: Record<string, unknown>, patc
   if (!when) return true;
   const set = (f: PatchField) => patch !== undefined && isSet(patch[f]);
   const has = (k: string) => cfg[k] !== undefined && cfg[k] !== null && cfg[k] !== '';
-  return (
-    (when.set ?? []).every(set) &&
-    !(when.unset ?? []).some(set) &&
-    (when.configSet ?? []).every(has) &&
-    !(when.configUnset ?? []).some(has)
-  );
+  return (when.set ?? []).every(set) && !(when.unset ?? []).some(set) && (when.configSet ?? []).every(has) && !(when.configUnset ?? []).some(has);
 }
 
 function isSet(v: unknown): boolean {
@@ -481,7 +539,8 @@ function jsonSafe(v: unknown): unknown {
 
 function toTags(v: unknown): NormalizedKey['tags'] {
   if (isRecord(v)) return Object.entries(v).map(([key, value]) => ({ key, value: value === null || value === undefined ? null : String(value) }));
-  if (Array.isArray(v)) return v.filter(isRecord).map((t) => ({ key: String(t.key), value: t.value === null || t.value === undefined ? null : String(t.value) }));
+  if (Array.isArray(v))
+    return v.filter(isRecord).map((t) => ({ key: String(t.key), value: t.value === null || t.value === undefined ? null : String(t.value) }));
   return null;
 }
 
@@ -541,7 +600,8 @@ function checkLimits(value: unknown, l: Limits, field: string, problems: FieldPr
   }
   for (const [at, s] of strings) {
     if (typeof s !== 'string') continue;
-    if (l.minLength !== undefined && s.length < l.minLength) problems.push({ field: at, message: `must be at least ${l.minLength} character${l.minLength === 1 ? '' : 's'}` });
+    if (l.minLength !== undefined && s.length < l.minLength)
+      problems.push({ field: at, message: `must be at least ${l.minLength} character${l.minLength === 1 ? '' : 's'}` });
     if (l.maxLength !== undefined && s.length > l.maxLength) problems.push({ field: at, message: `must be at most ${l.maxLength} characters` });
     if (l.allowed && !l.allowed.includes(s)) problems.push({ field: at, message: `"${s.slice(0, 64)}" is not allowed (allowed: ${l.allowed.join(', ')})` });
     if (l.pattern !== undefined && !new RegExp(l.pattern, 'u').test(s)) problems.push({ field: at, message: `must match ${l.pattern}` });

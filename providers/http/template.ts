@@ -116,7 +116,14 @@ function compileNode(value: unknown, at: string, roots: readonly string[], probl
 }
 
 /** `{$merge: [a, b, …]}`: the objects merged left to right (absent fields of later ones keep earlier values). */
-function compileMerge(value: Record<string, unknown>, at: string, roots: readonly string[], problems: TemplateProblems, depth: number, budget: Budget): Compiled {
+function compileMerge(
+  value: Record<string, unknown>,
+  at: string,
+  roots: readonly string[],
+  problems: TemplateProblems,
+  depth: number,
+  budget: Budget,
+): Compiled {
   const extra = Object.keys(value).filter((k) => k !== '$merge');
   if (extra.length) problems.add(at, `$merge takes no other fields (found ${extra.join(', ')})`);
   const parts = value.$merge;
@@ -130,7 +137,9 @@ function compileMerge(value: Record<string, unknown>, at: string, roots: readonl
       const out: Record<string, unknown> = {};
       for (const c of compiled) {
         const v = c.evaluate(scope);
-        if (isRecord(v)) for (const [k, child] of Object.entries(v)) if (child !== undefined) Object.defineProperty(out, k, { value: child, enumerable: true, writable: true, configurable: true });
+        if (isRecord(v))
+          for (const [k, child] of Object.entries(v))
+            if (child !== undefined) Object.defineProperty(out, k, { value: child, enumerable: true, writable: true, configurable: true });
       }
       return out;
     },

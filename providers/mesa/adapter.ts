@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { pathSegment, toDate, type FieldProblem, type ProviderAdapter } from '../types.ts';
-import { MESA_BASE_URL, MESA_LIST_LIMIT, MESA_TAG_KEY_MAX, MESA_TAG_VALUE_MAX, MesaErrorBody, MesaListResponse, MesaUpdateResponse, type MesaUpdateBody } from './wire.ts';
+import {
+  MESA_BASE_URL,
+  MESA_LIST_LIMIT,
+  MESA_TAG_KEY_MAX,
+  MESA_TAG_VALUE_MAX,
+  MesaErrorBody,
+  MesaListResponse,
+  MesaUpdateResponse,
+  type MesaUpdateBody,
+} from './wire.ts';
 
 export interface MesaConfig {
   baseUrl: string;

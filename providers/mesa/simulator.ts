@@ -69,7 +69,8 @@ export async function createMesaSimulator(options: MesaSimulatorOptions): Promis
     if (typeof tags !== 'object' || tags === null || Array.isArray(tags))
       return error(400, 'VALIDATION_ERROR', "Field 'tags' is required and must be an object", { field: 'tags' });
     for (const [k, v] of Object.entries(tags)) {
-      if (k.length > MESA_TAG_KEY_MAX) return error(400, 'VALIDATION_ERROR', `Tag key '${k.slice(0, 16)}…' exceeds ${MESA_TAG_KEY_MAX} characters`, { field: `tags.${k}` });
+      if (k.length > MESA_TAG_KEY_MAX)
+        return error(400, 'VALIDATION_ERROR', `Tag key '${k.slice(0, 16)}…' exceeds ${MESA_TAG_KEY_MAX} characters`, { field: `tags.${k}` });
       if (v !== null && typeof v !== 'string') return error(400, 'VALIDATION_ERROR', `Tag '${k}' must be a string or null`, { field: `tags.${k}` });
       if (typeof v === 'string' && v.length > MESA_TAG_VALUE_MAX)
         return error(400, 'VALIDATION_ERROR', `Tag '${k}' value exceeds ${MESA_TAG_VALUE_MAX} characters`, { field: `tags.${k}` });
@@ -91,10 +92,7 @@ export async function createMesaSimulator(options: MesaSimulatorOptions): Promis
 export const MESA_DEMO = {
   org: 'acme',
   token: 'mesa_demo_admin_token',
-  keys: [
-    demoKey('key_demo_ci', 'CI deploys', { env: 'prod', team: 'platform' }),
-    demoKey('key_demo_analytics', 'Analytics export', { env: 'staging' }),
-  ],
+  keys: [demoKey('key_demo_ci', 'CI deploys', { env: 'prod', team: 'platform' }), demoKey('key_demo_analytics', 'Analytics export', { env: 'staging' })],
 };
 
 export function demoKey(id: string, name: string, tags: Record<string, string>, extra: Partial<MesaApiKey> = {}): MesaApiKey {

@@ -40,8 +40,7 @@ export async function createPlumaaSimulator(options: PlumaaSimulatorOptions): Pr
 
   const handle = (req: SimRequest): SimResponse => {
     const [rest, version, resource, ...extra] = req.segments;
-    if (rest !== 'rest' || version !== 'v1' || resource !== 'api-key' || extra.length > 0 || req.method !== 'PUT')
-      return { status: 404, text: 'Not Found' };
+    if (rest !== 'rest' || version !== 'v1' || resource !== 'api-key' || extra.length > 0 || req.method !== 'PUT') return { status: 404, text: 'Not Found' };
     if (req.body === INVALID_JSON) return sofaErrors(400, [{ message: 'POST body sent invalid JSON.' }]);
 
     // SOFA's pickParam: the query string first, then the body.
@@ -57,7 +56,11 @@ export async function createPlumaaSimulator(options: PlumaaSimulatorOptions): Pr
     }
 
     const coerced = coerceInput(value);
-    if ('errors' in coerced) return sofaErrors(500, coerced.errors.map((message) => ({ message, extensions: { code: 'BAD_USER_INPUT' } })));
+    if ('errors' in coerced)
+      return sofaErrors(
+        500,
+        coerced.errors.map((message) => ({ message, extensions: { code: 'BAD_USER_INPUT' } })),
+      );
     const input = coerced.input;
 
     const token = bearerToken(req);
@@ -99,12 +102,13 @@ function coerceInput(value: unknown): { input: { id: string; name?: string | nul
   if (typeof value !== 'object' || Array.isArray(value)) return { errors: [`${prefix}; Expected type "UpdateApiKeyInput" to be an object.`] };
   const obj = value as Record<string, unknown>;
   const errors: string[] = [];
-  for (const field of Object.keys(obj))
-    if (!INPUT_FIELDS.has(field)) errors.push(`${prefix}; Field "${field}" is not defined by type "UpdateApiKeyInput".`);
+  for (const field of Object.keys(obj)) if (!INPUT_FIELDS.has(field)) errors.push(`${prefix}; Field "${field}" is not defined by type "UpdateApiKeyInput".`);
   const { id, name, enabled } = obj;
   if (id === undefined || id === null) errors.push(`${prefix}; Field "id" of required type "ObjectID!" was not provided.`);
   else if (typeof id !== 'string' || !OBJECT_ID.test(id))
-    errors.push(`Variable "$input" got invalid value ${show(id)} at "input.id"; Expected type "ObjectID". Value is not a valid mongodb object id of form: ${String(id)}`);
+    errors.push(
+      `Variable "$input" got invalid value ${show(id)} at "input.id"; Expected type "ObjectID". Value is not a valid mongodb object id of form: ${String(id)}`,
+    );
   if (name != null && typeof name !== 'string')
     errors.push(`Variable "$input" got invalid value ${show(name)} at "input.name"; String cannot represent a non string value: ${show(name)}`);
   if (enabled != null && typeof enabled !== 'boolean')

@@ -131,8 +131,7 @@ export const tykAdapter: ProviderAdapter<TykConfig> = {
 export function applyPatch(current: TykSessionState, patch: ApiKeyPatch): TykSessionState {
   const next = structuredClone(current);
   const session = next as Record<string, unknown>;
-  if (patch.tyk != null)
-    for (const [field, value] of Object.entries(patch.tyk)) if (value !== undefined) session[field] = structuredClone(value);
+  if (patch.tyk != null) for (const [field, value] of Object.entries(patch.tyk)) if (value !== undefined) session[field] = structuredClone(value);
   if (patch.name != null) next.alias = patch.name;
   if (patch.enabled != null) next.is_inactive = !patch.enabled;
   if (patch.setTags != null || patch.removeTags != null) {
@@ -149,7 +148,6 @@ export function applyPatch(current: TykSessionState, patch: ApiKeyPatch): TykSes
 export function tykExpires(at: Date): number {
   return Math.floor(at.getTime() / 1000);
 }
-
 
 /** A Tyk session as a key: alias is the name, is_inactive the inverse of enabled, tags have no value. */
 function sessionToKey(s: TykSessionState, id: string): NormalizedKey {

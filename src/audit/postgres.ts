@@ -47,7 +47,13 @@ const STATEMENT_TIMEOUT_MS = 5_000;
 
 export async function createPostgresAuditStore(url: string, schema: string): Promise<AuditStore> {
   const common = { connectionString: url, connectionTimeoutMillis: STATEMENT_TIMEOUT_MS, idleTimeoutMillis: 30_000 };
-  const pool = new Pool({ ...common, max: 10, application_name: 'keygate-audit', statement_timeout: STATEMENT_TIMEOUT_MS, query_timeout: STATEMENT_TIMEOUT_MS * 2 });
+  const pool = new Pool({
+    ...common,
+    max: 10,
+    application_name: 'keygate-audit',
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: STATEMENT_TIMEOUT_MS * 2,
+  });
   // Lock holders keep their connection for a whole vendor call: a pool of their own, so they never starve audit writes.
   const lockPool = new Pool({ ...common, max: 32, connectionTimeoutMillis: 15_000, application_name: 'keygate-key-lock' });
   // A connection the server drops (restart, failover, pg_terminate_backend) emits 'error': idle in
@@ -75,7 +81,14 @@ export async function createPostgresAuditStore(url: string, schema: string): Pro
       await pool.query(insert, rowValues(row, row.at, row.patch === null || row.patch === undefined ? null : JSON.stringify(row.patch)));
     },
     async query(filter, first, before) {
-      const { sql, params } = entryQuery(table, filter, first, before, (i) => `$${i}`, (d) => d);
+      const { sql, params } = entryQuery(
+        table,
+        filter,
+        first,
+        before,
+        (i) => `$${i}`,
+        (d) => d,
+      );
       const { rows } = await pool.query(sql, params);
       return { entries: rows.slice(0, first).map((r) => toEntry(r, (v) => v ?? null)), hasNextPage: rows.length > first };
     },
@@ -136,7 +149,12 @@ function createAdvisoryKeyLock(pool: Pool, namespace: string): KeyLock {
       if (deadline.remaining() < 1) throw lockWaitTimeout(deadline);
       let client: PoolClient;
       try {
-        client = await withinDeadline(pool.connect(), deadline, () => lockWaitTimeout(deadline), (late) => late.release());
+        client = await withinDeadline(
+          pool.connect(),
+          deadline,
+          () => lockWaitTimeout(deadline),
+          (late) => late.release(),
+        );
       } catch (err) {
         if (err instanceof KeyLockError) throw err;
         throw new KeyLockError('unavailable', `cannot reach the database for the key lock: ${(err as Error).message}`);

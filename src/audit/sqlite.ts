@@ -118,7 +118,14 @@ export function createSqliteAuditStore(path: string, options: SqliteAuditOptions
       });
     },
     async query(filter, first, before) {
-      const { sql, params } = entryQuery('audit_log', filter, first, before, () => '?', (d) => d.toISOString());
+      const { sql, params } = entryQuery(
+        'audit_log',
+        filter,
+        first,
+        before,
+        () => '?',
+        (d) => d.toISOString(),
+      );
       const rows = db.prepare(sql).all(...(params as never[])) as Record<string, unknown>[];
       const entries = rows.slice(0, first).map((r) => toEntry(r, (v) => (typeof v === 'string' ? JSON.parse(v) : null)));
       return { entries, hasNextPage: rows.length > first };

@@ -30,12 +30,14 @@ const MAX_TOKEN_LENGTH = 8192;
 /** RFC 6750 b64token. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
-
 export function createAuthenticator(auth: AuthConfig | undefined): Authenticator {
   if (!auth) return { required: false, authenticate: () => OPEN_CALLER };
   const verifyJwt = auth.jwt ? createJwtVerifier(auth.jwt) : undefined;
 
-  const tokenCallers = auth.tokens.map((t) => ({ sha256: t.sha256, caller: Object.freeze<Caller>({ name: callerName.token(t.name), scopes: t.scopes, via: 'token' }) }));
+  const tokenCallers = auth.tokens.map((t) => ({
+    sha256: t.sha256,
+    caller: Object.freeze<Caller>({ name: callerName.token(t.name), scopes: t.scopes, via: 'token' }),
+  }));
   const fromToken = (token: string): Caller | undefined => {
     // Every configured digest is compared, each in constant time, whatever matched before.
     const presented = sha256(token);
@@ -115,7 +117,21 @@ function createJwtVerifier(jwt: JwtConfig): (token: string) => Promise<Caller | 
  * ignored (`X-Api-Key`, `api_key`, `apiKey` are one name): these exact names, and any name ending
  * in one of CREDENTIAL_SUFFIXES (`access_token`, `client_secret`, `x-api-key`, …).
  */
-const CREDENTIAL_PARAMS = new Set(['auth', 'authorization', 'bearer', 'jwt', 'key', 'sig', 'signature', 'credential', 'credentials', 'passwd', 'pwd', 'session', 'sessionid']);
+const CREDENTIAL_PARAMS = new Set([
+  'auth',
+  'authorization',
+  'bearer',
+  'jwt',
+  'key',
+  'sig',
+  'signature',
+  'credential',
+  'credentials',
+  'passwd',
+  'pwd',
+  'session',
+  'sessionid',
+]);
 const CREDENTIAL_SUFFIXES = ['token', 'apikey', 'secret', 'password'];
 
 /** Whether a query parameter name is one credentials travel under (see CREDENTIAL_PARAMS). */

@@ -131,7 +131,10 @@ const tokenEntry = z
     // No `:` or `#`: the caller is `token:<name>` beside `jwt:<issuer>#<sub>` (src/auth/).
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1..64 of letters, digits, . _ @ - (starting with a letter or digit)'),
     token: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
-    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits: the SHA-256 of the token').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits: the SHA-256 of the token')
+      .optional(),
     scopes: z.array(z.string().refine((s) => parseScope(s) !== undefined, SCOPE_HELP)).min(1, 'must list at least one scope'),
   })
   .strict()
@@ -165,7 +168,10 @@ const auditSection = z
       .string()
       .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL')
       .optional(),
-    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (letters, digits, _)').optional(),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (letters, digits, _)')
+      .optional(),
     synchronous: z.enum(['normal', 'full']).optional(),
   })
   .strict()
@@ -192,7 +198,15 @@ const serverSection = z
   .strict()
   // Node refuses a headers timeout longer than the request timeout.
   .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { path: ['headersTimeoutMs'], message: 'must not exceed server.requestTimeoutMs' })
-  .default({ graphiql: false, console: false, introspection: true, cors: { origins: [] }, maxBodyBytes: MAX_BODY_BYTES, shutdownGraceMs: SHUTDOWN_GRACE_MS, ...DEFAULT_EDGE_TIMEOUTS });
+  .default({
+    graphiql: false,
+    console: false,
+    introspection: true,
+    cors: { origins: [] },
+    maxBodyBytes: MAX_BODY_BYTES,
+    shutdownGraceMs: SHUTDOWN_GRACE_MS,
+    ...DEFAULT_EDGE_TIMEOUTS,
+  });
 
 const limitsSection = z
   .object({
@@ -236,10 +250,7 @@ const PROVIDER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const connectionCommon = z.object({
   kind: z.enum([...providerKinds, 'http'] as unknown as [ProviderKind, ...ProviderKind[]]),
-  baseUrl: z
-    .string()
-    .refine(isHttpUrl, 'must be an absolute http(s) URL without credentials, query or fragment')
-    .optional(),
+  baseUrl: z.string().refine(isHttpUrl, 'must be an absolute http(s) URL without credentials, query or fragment').optional(),
   timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_TIMEOUT_MS),
   deadlineMs: z.number().int().min(1).max(3_600_000).default(15_000),
   retry: z
@@ -332,13 +343,30 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       problems.push(...formatIssues(at, specific.error.issues));
       continue;
     }
-    const { kind: _k0, baseUrl: _b0, timeoutMs: _t0, deadlineMs: _d0, retry: _r0, maxConcurrency: _m0, circuitBreaker: _c0, ...kindSettings } = specific.data as Record<string, unknown>;
+    const {
+      kind: _k0,
+      baseUrl: _b0,
+      timeoutMs: _t0,
+      deadlineMs: _d0,
+      retry: _r0,
+      maxConcurrency: _m0,
+      circuitBreaker: _c0,
+      ...kindSettings
+    } = specific.data as Record<string, unknown>;
     const url = baseUrl ?? adapter.defaultBaseUrlFor?.(kindSettings) ?? adapter.defaultBaseUrl;
     if (url === undefined) {
       problems.push(`${at}.baseUrl: required (${kind} has no default URL)`);
       continue;
     }
-    const { kind: _k, timeoutMs: _t, deadlineMs: _d, retry: _r, maxConcurrency: _m, circuitBreaker: _c, ...settings } = specific.data as Record<string, unknown>;
+    const {
+      kind: _k,
+      timeoutMs: _t,
+      deadlineMs: _d,
+      retry: _r,
+      maxConcurrency: _m,
+      circuitBreaker: _c,
+      ...settings
+    } = specific.data as Record<string, unknown>;
     for (const field of adapter.secretConfigFields) {
       const value = settings[field];
       if (typeof value === 'string' && value.length > 0) secrets.push(value);
@@ -475,9 +503,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function describeConfig(config: Config): Record<string, unknown> {
   const providers: Record<string, unknown> = {};
   for (const c of config.providers.values()) {
-    const settings = Object.fromEntries(
-      Object.entries(c.settings).map(([k, v]) => [k, c.adapter.secretConfigFields.includes(k) ? '[redacted]' : v]),
-    );
+    const settings = Object.fromEntries(Object.entries(c.settings).map(([k, v]) => [k, c.adapter.secretConfigFields.includes(k) ? '[redacted]' : v]));
     providers[c.name] = {
       kind: c.kind,
       ...settings,
@@ -492,7 +518,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
     tokens: config.auth.tokens.map((t) => ({ name: t.name, token: '[redacted]', scopes: t.scopes.map((s) => `${s.action}:${s.provider}`) })),
     ...(config.auth.jwt && { jwt: config.auth.jwt }),
   };
-  const audit = config.audit.store === 'postgres' ? { postgres: redactUrl(config.audit.url), schema: config.audit.schema } : config.audit.store === 'sqlite' ? { sqlite: config.audit.path, synchronous: config.audit.synchronous } : false;
+  const audit =
+    config.audit.store === 'postgres'
+      ? { postgres: redactUrl(config.audit.url), schema: config.audit.schema }
+      : config.audit.store === 'sqlite'
+        ? { sqlite: config.audit.path, synchronous: config.audit.synchronous }
+        : false;
   return { providers, metrics: config.metrics, tracing: config.tracing, ...(auth && { auth }), audit, server: config.server, limits: config.limits };
 }
 

@@ -49,10 +49,21 @@ export function toApiKey(connection: Connection, provider: string, key: Normaliz
 }
 
 /** The HTTP exchange itself, in an upstream span (when tracing is on) whose traceparent goes along. */
-function send(ctx: OperationContext, connection: Connection, provider: string, req: UpstreamRequest, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
+function send(
+  ctx: OperationContext,
+  connection: Connection,
+  provider: string,
+  req: UpstreamRequest,
+  signal: AbortSignal | undefined,
+): Promise<UpstreamResponse> {
   const tracing = ctx.tracing;
   if (!tracing?.enabled) return connection.client.send(req, { signal, requestId: ctx.requestId });
-  const attributes = { 'keygate.provider': provider, 'keygate.kind': connection.kind, 'http.request.method': req.method, 'keygate.attempt': attemptNumber() ?? 1 };
+  const attributes = {
+    'keygate.provider': provider,
+    'keygate.kind': connection.kind,
+    'http.request.method': req.method,
+    'keygate.attempt': attemptNumber() ?? 1,
+  };
   return tracing.inSpan(`upstream ${req.method}`, ctx.traceContext, attributes, async (span, spanContext) => {
     const res = await connection.client.send(req, { signal, requestId: ctx.requestId, traceparent: tracing.traceparent(spanContext) });
     span.setAttribute('http.response.status_code', res.status);

@@ -23,8 +23,7 @@ export function checkUpdate(connection: Connection, provider: string, id: string
   const unsendable = valueProblems(patch);
   if (unsendable.length > 0) throw invalidPatch(provider, id, unsendable);
   const fields = setFields(patch);
-  if (fields.length === 0)
-    throw inputError(provider, `key "${id}": the patch is empty; set at least one of ${adapter.patchFields.join(', ')}`, 'patch');
+  if (fields.length === 0) throw inputError(provider, `key "${id}": the patch is empty; set at least one of ${adapter.patchFields.join(', ')}`, 'patch');
   const unsupported = fields.filter((f) => !adapter.patchFields.includes(f));
   if (unsupported.length > 0)
     throw new GatewayError(
@@ -42,4 +41,3 @@ function invalidPatch(provider: string, id: string, problems: FieldProblem[]): G
     details: { fields: problems.map((p) => `patch.${p.field}`) },
   });
 }
-

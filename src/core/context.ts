@@ -36,9 +36,7 @@ export interface OperationContext {
   signal?: AbortSignal;
 }
 
-export type LoadedKey =
-  | { found: true; key: ApiKey; /** Tyk: the session an update starts from. */ current?: unknown }
-  | { found: false; error: GatewayError };
+export type LoadedKey = { found: true; key: ApiKey /** Tyk: the session an update starts from. */; current?: unknown } | { found: false; error: GatewayError };
 
 export interface KeyLoader {
   /** Reads a key; a failed read is forgotten, so a retry reads again. */

@@ -95,13 +95,7 @@ function summarizeText(text: string): string | undefined {
 }
 
 /** Builds the error for a vendor's non-2xx answer: the body first, the status second. */
-export function upstreamError(
-  provider: string,
-  keyId: string,
-  res: UpstreamResponse,
-  vendor: VendorError,
-  secrets: readonly string[],
-): GatewayError {
+export function upstreamError(provider: string, keyId: string, res: UpstreamResponse, vendor: VendorError, secrets: readonly string[]): GatewayError {
   const code = vendor.code ?? codeForStatus(res.status);
   // A vendor may echo what it was sent; no credential may ride back to the client in its words.
   const said = vendor.message ?? (res.json === undefined ? summarizeText(res.text) : undefined);

@@ -69,7 +69,8 @@ export function valueProblems(patch: ApiKeyPatch): FieldProblem[] {
     } else if (typeof v === 'object' && v !== null && !(v instanceof Date)) {
       for (const [key, child] of Object.entries(v)) {
         const at = childPath(path, key);
-        if (RESERVED_KEYS.has(key)) problems.push({ field: at, message: `uses the key "${key}", which keygate refuses (it would be dropped on the way to the vendor)` });
+        if (RESERVED_KEYS.has(key))
+          problems.push({ field: at, message: `uses the key "${key}", which keygate refuses (it would be dropped on the way to the vendor)` });
         else if (!key.isWellFormed()) problems.push({ field: at, message: `has a key that ${ILL_FORMED}` });
         walk(child, at);
       }
@@ -86,7 +87,8 @@ export function valueProblems(patch: ApiKeyPatch): FieldProblem[] {
 function tagProblems(patch: ApiKeyPatch): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const reserved = (field: string, key: string) => {
-    if (RESERVED_KEYS.has(key)) problems.push({ field, message: `must not be "${key}" (keygate refuses it as a key: it would be dropped on the way to the vendor)` });
+    if (RESERVED_KEYS.has(key))
+      problems.push({ field, message: `must not be "${key}" (keygate refuses it as a key: it would be dropped on the way to the vendor)` });
   };
   const set = new Set<string>();
   patch.setTags?.forEach(({ key }, i) => {

@@ -24,7 +24,8 @@ export const ApiKeyRef = builder.objectRef<ApiKey>('ApiKey').implement({
     updatedAt: t.expose('updatedAt', { type: 'DateTime', nullable: true }),
     raw: t.field({
       type: 'JSON',
-      description: 'The vendor\'s response body, secret fields replaced by "[redacted]". Tyk answers a PUT with a status line only, so for Tyk this is the session as written.',
+      description:
+        'The vendor\'s response body, secret fields replaced by "[redacted]". Tyk answers a PUT with a status line only, so for Tyk this is the session as written.',
       resolve: (k) => k.raw,
     }),
   }),

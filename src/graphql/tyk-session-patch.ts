@@ -146,7 +146,7 @@ const TykOAuthKeyInput = builder.inputType('TykOAuthKeyInput', {
 
 export const TykSessionPatchInput = builder.inputType('TykSessionPatch', {
   description:
-    'Tyk SessionState fields in Tyk\'s wire names. Each field given replaces that whole field; the rest of the session is kept. alias, is_inactive, tags and expires are set through name, enabled, setTags/removeTags and expiresAt.',
+    "Tyk SessionState fields in Tyk's wire names. Each field given replaces that whole field; the rest of the session is kept. alias, is_inactive, tags and expires are set through name, enabled, setTags/removeTags and expiresAt.",
   fields: (t) => ({
     access_rights: t.field({
       type: [TykAccessRightInput],

@@ -100,19 +100,25 @@ export function useConsole(options: ConsoleOptions): Plugin {
   const assets = loadConsoleAssets(dir);
   const hints = new TextEncoder().encode(JSON.stringify(options.keyHints ?? {}));
   assets.set('/key-hints.json', { type: CONTENT_TYPES['.json'], body: hints, immutable: false });
-  if (!assets.has('/index.html')) options.log.warn({ dir }, 'server.console is on but the console is not built (run `npm run build:console`); /console answers 503');
+  if (!assets.has('/index.html'))
+    options.log.warn({ dir }, 'server.console is on but the console is not built (run `npm run build:console`); /console answers 503');
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
       const { pathname } = url;
       if (pathname !== CONSOLE_PATH && !pathname.startsWith(`${CONSOLE_PATH}/`)) return;
       const respond = (status: number, body: Uint8Array | string | null, headers: Record<string, string>) =>
-        endResponse(new fetchAPI.Response(request.method === 'HEAD' ? null : (body as BodyInit | null), { status, headers: { ...SECURITY_HEADERS, ...headers } }));
-      if (request.method !== 'GET' && request.method !== 'HEAD') return respond(405, 'method not allowed', { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
-      if (!assets.has('/index.html')) return respond(503, 'the console is not built: run `npm run build:console`', { 'content-type': 'text/plain; charset=utf-8' });
+        endResponse(
+          new fetchAPI.Response(request.method === 'HEAD' ? null : (body as BodyInit | null), { status, headers: { ...SECURITY_HEADERS, ...headers } }),
+        );
+      if (request.method !== 'GET' && request.method !== 'HEAD')
+        return respond(405, 'method not allowed', { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+      if (!assets.has('/index.html'))
+        return respond(503, 'the console is not built: run `npm run build:console`', { 'content-type': 'text/plain; charset=utf-8' });
       const sub = pathname.slice(CONSOLE_PATH.length) || '/';
       let asset = assets.get(sub);
       // A deep link (/console/providers/tyk/keys/abc) is the app's to route; a missing file is a 404.
-      if (!asset && (sub.startsWith('/assets/') || /\.[a-z0-9]+$/i.test(sub))) return respond(404, 'not found', { 'content-type': 'text/plain; charset=utf-8' });
+      if (!asset && (sub.startsWith('/assets/') || /\.[a-z0-9]+$/i.test(sub)))
+        return respond(404, 'not found', { 'content-type': 'text/plain; charset=utf-8' });
       asset ??= assets.get('/index.html')!;
       const gzip = asset.gzipped && /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
       const body = gzip ? asset.gzipped! : asset.body;

@@ -107,7 +107,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     schema,
     graphqlEndpoint: '/graphql',
     graphiql:
-      (options.graphiql ?? edge.graphiql) && (options.graphiqlDefaultQuery ? { title: 'keygate', defaultQuery: options.graphiqlDefaultQuery } : { title: 'keygate' }),
+      (options.graphiql ?? edge.graphiql) &&
+      (options.graphiqlDefaultQuery ? { title: 'keygate', defaultQuery: options.graphiqlDefaultQuery } : { title: 'keygate' }),
     // GraphiQL's assets are served by keygate itself (no CDN), loaded only when the page is asked for.
     renderGraphiQL: async (graphiqlOptions) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions),
     landingPage: false,
@@ -117,7 +118,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     // whatever NODE_ENV says (yoga's isDev would otherwise leak messages and stacks).
     maskedErrors: { isDev: false },
     // Yoga's default CORS echoes any Origin with credentials: off unless an allow-list is configured.
-    cors: edge.cors.origins.length > 0 ? { origin: edge.cors.origins, credentials: false, methods: ['GET', 'POST'], allowedHeaders: CORS_HEADERS, maxAge: 600 } : false,
+    cors:
+      edge.cors.origins.length > 0
+        ? { origin: edge.cors.origins, credentials: false, methods: ['GET', 'POST'], allowedHeaders: CORS_HEADERS, maxAge: 600 }
+        : false,
     // The body limit is src/http/plugins/body-limit.ts (the same 413, without a stream per request).
     maxRequestBodySize: false,
     // No file uploads in this API: multipart bodies are not parsed at all (one parser less per request).
@@ -177,7 +181,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       // onRequestParse (src/http/plugins/auth.ts) authenticated every GraphQL request; a caller-less one holds no scope.
       const caller = callerOf(initial.request) ?? NOBODY;
       const requestLog: RequestLog = new LazyChildLog(log, { requestId, caller: caller.name });
-      const ctx = { ...initial, caller, audit, connections, log: requestLog, requestId, metrics, tracing, maxUpdatesPerRequest: limits.maxUpdatesPerRequest } as GatewayContext;
+      const ctx = {
+        ...initial,
+        caller,
+        audit,
+        connections,
+        log: requestLog,
+        requestId,
+        metrics,
+        tracing,
+        maxUpdatesPerRequest: limits.maxUpdatesPerRequest,
+      } as GatewayContext;
       ctx.loaders = createLoaders(ctx);
       return ctx;
     },

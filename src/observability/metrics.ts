@@ -88,4 +88,3 @@ export function createMetrics(): Metrics {
 export function statusClass(status: number): string {
   return `${Math.floor(status / 100)}xx`;
 }
-

@@ -8,14 +8,17 @@ const AuditEntryRef = builder.objectRef<AuditEntry>('AuditEntry').implement({
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Increasing with time.' }),
     at: t.expose('at', { type: 'DateTime', description: 'When the outcome was recorded (for PENDING: when the update started).' }),
-    caller: t.exposeString('caller', { description: 'Who asked, namespaced by source: `token:<name>`, `jwt:<issuer>#<subject>`, or `anonymous@loopback` without `auth`.' }),
+    caller: t.exposeString('caller', {
+      description: 'Who asked, namespaced by source: `token:<name>`, `jwt:<issuer>#<subject>`, or `anonymous@loopback` without `auth`.',
+    }),
     requestId: t.exposeString('requestId', { description: 'The gateway request id (x-request-id).' }),
     provider: t.exposeString('provider', { nullable: true, description: 'The provider as the client named it.' }),
     keyId: t.exposeString('keyId', { nullable: true }),
     operation: t.exposeString('operation', { description: 'update, preview or updateApiKeys.' }),
     patch: t.field({ type: 'JSON', nullable: true, description: 'The patch as sent, every credential "[redacted]".', resolve: (e) => e.patch }),
     outcome: t.exposeString('outcome', {
-      description: 'OK, an error code, or PENDING: the update was about to be sent and no outcome was recorded (still running, or the gateway stopped mid-call).',
+      description:
+        'OK, an error code, or PENDING: the update was about to be sent and no outcome was recorded (still running, or the gateway stopped mid-call).',
     }),
     upstreamStatus: t.exposeInt('upstreamStatus', { nullable: true, description: "The vendor's HTTP status, when it answered." }),
     traceId: t.exposeString('traceId', { nullable: true, description: "The vendor's trace id, when it sent one." }),

@@ -18,8 +18,7 @@ export interface AuditLogPage {
 
 export async function readAuditLog(ctx: OperationContext, filter: AuditLogFilter, first: number, after: string | null | undefined): Promise<AuditLogPage> {
   authorize(ctx.caller, 'audit:read', filter.provider);
-  if (!ctx.audit)
-    throw new GatewayError('auditLog: the audit log is off in this configuration (audit: false)', { code: 'UNSUPPORTED_OPERATION' });
+  if (!ctx.audit) throw new GatewayError('auditLog: the audit log is off in this configuration (audit: false)', { code: 'UNSUPPORTED_OPERATION' });
   if (!Number.isInteger(first) || first < 1 || first > MAX_AUDIT_PAGE)
     throw new GatewayError(`auditLog: first must be between 1 and ${MAX_AUDIT_PAGE} (got ${first})`, { code: 'BAD_USER_INPUT', details: { field: 'first' } });
   const before = after ? decodeCursor(after) : undefined;

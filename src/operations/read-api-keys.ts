@@ -102,8 +102,7 @@ function decodeCursor(provider: string, cursor: string): Position {
     const [p, page, skip] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown, unknown];
     // A forged cursor's page could hold a lone surrogate (JSON `"\ud800"`), which the query string would turn into U+FFFD.
     const pageOk = page === null || (typeof page === 'string' && page.isWellFormed());
-    if (p === provider && pageOk && Number.isInteger(skip) && (skip as number) >= 0)
-      return { provider, page: page ?? undefined, skip: skip as number };
+    if (p === provider && pageOk && Number.isInteger(skip) && (skip as number) >= 0) return { provider, page: page ?? undefined, skip: skip as number };
   } catch {}
   throw inputError(provider, 'after is not a cursor this provider issued', 'after');
 }

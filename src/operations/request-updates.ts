@@ -45,7 +45,11 @@ const counted = new WeakMap<object, number>();
  * Undefined within the cap; over it, a promise that records the refusal (one audit entry per write
  * field) and rejects with BAD_USER_INPUT naming the limit and the count.
  */
-export function refuseOverRequestCap(ctx: OperationContext & { maxUpdatesPerRequest: number }, info: GraphQLResolveInfo, operation: KeyOperation): Promise<never> | undefined {
+export function refuseOverRequestCap(
+  ctx: OperationContext & { maxUpdatesPerRequest: number },
+  info: GraphQLResolveInfo,
+  operation: KeyOperation,
+): Promise<never> | undefined {
   let n = counted.get(ctx);
   if (n === undefined) counted.set(ctx, (n = countUpdates(info)));
   const max = ctx.maxUpdatesPerRequest;

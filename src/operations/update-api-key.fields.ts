@@ -69,6 +69,7 @@ builder.mutationField('updateApiKey', (t) =>
     },
     // The patch is converted inside the operation, so an invalid one is audited like any refusal.
     resolve: (_root, args, ctx, info) =>
-      refuseOverRequestCap(ctx, info, 'update') ?? updateApiKey(ctx, args.provider, String(args.id), () => patchFor(args.provider, String(args.id), args.patch)),
+      refuseOverRequestCap(ctx, info, 'update') ??
+      updateApiKey(ctx, args.provider, String(args.id), () => patchFor(args.provider, String(args.id), args.patch)),
   }),
 );

@@ -18,7 +18,11 @@ const ApiKeyErrorRef = builder.objectRef<ApiKeyError>('ApiKeyError').implement({
     code: t.exposeString('code'),
     message: t.exposeString('message'),
     upstream: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.upstream }),
-    attempts: t.int({ nullable: true, description: 'Attempts made when the vendor never answered the last one (else `upstream.attempts`).', resolve: (e) => e.attempts }),
+    attempts: t.int({
+      nullable: true,
+      description: 'Attempts made when the vendor never answered the last one (else `upstream.attempts`).',
+      resolve: (e) => e.attempts,
+    }),
     retryAfter: t.int({ nullable: true, description: 'Seconds until keygate will try this provider again (circuit open).', resolve: (e) => e.retryAfter }),
   }),
 });

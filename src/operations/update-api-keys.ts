@@ -87,6 +87,11 @@ async function updateOne(ctx: OperationContext, u: ApiKeyUpdateInput): Promise<A
       };
     // A bug, not a vendor's answer: logged in full, masked for the client as yoga masks it.
     ctx.log.error({ err, provider: u.provider }, 'unexpected error in updateApiKeys item');
-    return { provider: u.provider, id: u.id, apiKey: null, error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.', upstream: null, attempts: null, retryAfter: null } };
+    return {
+      provider: u.provider,
+      id: u.id,
+      apiKey: null,
+      error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.', upstream: null, attempts: null, retryAfter: null },
+    };
   }
 }

@@ -111,8 +111,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   const once = async (req: UpstreamRequest, url: string, sendOptions: SendOptions): Promise<UpstreamResponse> => {
     let response: Response;
     const started = performance.now();
-    const exchanged = (status: number | undefined) =>
-      options.onExchange?.({ method: req.method, status, seconds: (performance.now() - started) / 1000 });
+    const exchanged = (status: number | undefined) => options.onExchange?.({ method: req.method, status, seconds: (performance.now() - started) / 1000 });
     try {
       response = await http(url, {
         method: req.method,

@@ -76,7 +76,6 @@ export const BASE_DELAY_MS = 100;
 /** Calls that may wait for a turn, per `maxConcurrency` slot. */
 export const QUEUE_PER_SLOT = 4;
 
-
 interface AttemptScope {
   owner: Resilience;
   signal: AbortSignal;

@@ -54,7 +54,8 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
     let problem: string | undefined;
     if (fields.includes('name') && name.trim() !== '' && name !== (current?.name ?? '')) patch.name = name;
     if (fields.includes('enabled') && (current?.enabled != null ? enabled !== current.enabled : enabledTouched)) patch.enabled = enabled;
-    if (fields.includes('roles') && rolesTouched && JSON.stringify([...roles].sort()) !== JSON.stringify([...(current?.roles ?? [])].sort())) patch.roles = roles;
+    if (fields.includes('roles') && rolesTouched && JSON.stringify([...roles].sort()) !== JSON.stringify([...(current?.roles ?? [])].sort()))
+      patch.roles = roles;
     if (fields.includes('setTags') && setTags.length) patch.setTags = setTags;
     if (fields.includes('removeTags') && removeTags.length) patch.removeTags = removeTags;
     if (fields.includes('expiresAt') && expires !== toLocalInput(current?.expiresAt) && expires) {
@@ -158,7 +159,14 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
             <label htmlFor={`${id}-role`} className="sr-only">
               Role to add
             </label>
-            <input id={`${id}-role`} type="text" placeholder="role to add" value={roleInput} onChange={(e) => setRoleInput(e.target.value)} onKeyDown={onEnter(addRole)} />
+            <input
+              id={`${id}-role`}
+              type="text"
+              placeholder="role to add"
+              value={roleInput}
+              onChange={(e) => setRoleInput(e.target.value)}
+              onKeyDown={onEnter(addRole)}
+            />
             <button type="button" onClick={addRole}>
               Add role
             </button>
@@ -223,7 +231,13 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
           {fields.includes('removeTags') && !current && (
             <div className="inline">
               <label htmlFor={`${id}-tag-rm`}>Tag key to remove</label>
-              <input id={`${id}-tag-rm`} type="text" value={removeInput} onChange={(e) => setRemoveInput(e.target.value)} onKeyDown={onEnter(() => (removeTag(removeInput.trim()), setRemoveInput('')))} />
+              <input
+                id={`${id}-tag-rm`}
+                type="text"
+                value={removeInput}
+                onChange={(e) => setRemoveInput(e.target.value)}
+                onKeyDown={onEnter(() => (removeTag(removeInput.trim()), setRemoveInput('')))}
+              />
               <button type="button" onClick={() => (removeTag(removeInput.trim()), setRemoveInput(''))}>
                 Remove tag
               </button>

@@ -113,7 +113,9 @@ export function AuditPage({ params }: { params: URLSearchParams }) {
                   <td>{e.provider ?? '—'}</td>
                   <td className="id">{e.provider && e.keyId ? <Link to={paths.key(e.provider, e.keyId)}>{e.keyId}</Link> : (e.keyId ?? '—')}</td>
                   <td>
-                    <span className={`badge ${e.outcome === 'OK' ? 'state-closed' : e.outcome === 'PENDING' ? 'state-half_open' : 'state-open'}`}>{e.outcome}</span>
+                    <span className={`badge ${e.outcome === 'OK' ? 'state-closed' : e.outcome === 'PENDING' ? 'state-half_open' : 'state-open'}`}>
+                      {e.outcome}
+                    </span>
                   </td>
                   <td>{e.upstreamStatus ?? '—'}</td>
                   <td>{e.attempts ?? '—'}</td>

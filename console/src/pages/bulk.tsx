@@ -7,7 +7,10 @@ import { toApiError, useQuery } from '../hooks.ts';
 import { Link, paths } from '../router.tsx';
 import { useConsole, type BulkItem } from '../viewer.ts';
 
-type ItemState = { kind: 'preview'; text: string } | { kind: 'error'; error: ApiError } | { kind: 'result'; result: ApplyBulkMutation['updateApiKeys'][number] };
+type ItemState =
+  | { kind: 'preview'; text: string }
+  | { kind: 'error'; error: ApiError }
+  | { kind: 'result'; result: ApplyBulkMutation['updateApiKeys'][number] };
 
 const itemKey = (i: BulkItem) => `${i.provider}\u0000${i.id}`;
 
@@ -124,7 +127,14 @@ export function BulkPage() {
             {providers.loading && <Loading what="providers" />}
             {providers.error && <ErrorBox error={providers.error} title="Could not load the providers" />}
             {fields.length > 0 && <PatchForm fields={fields} tagsHaveValues={!concerned.every((p) => p.kind === 'TYK')} onChange={setResult} notes={notes} />}
-            <ReviewApply result={result} busy={busy} reviewed={reviewed === patchText} labels={{ review: 'Review all', apply: `Apply to ${selection.length}` }} onReview={review} onApply={apply} />
+            <ReviewApply
+              result={result}
+              busy={busy}
+              reviewed={reviewed === patchText}
+              labels={{ review: 'Review all', apply: `Apply to ${selection.length}` }}
+              onReview={review}
+              onApply={apply}
+            />
             {error && <ErrorBox error={error} title="keygate refused the bulk update" />}
           </section>
         </>

@@ -3,7 +3,14 @@ import { request, type ApiError } from '../api.ts';
 import { Empty, ErrorBox, Json, KeyFacts, Loading } from '../components/common.tsx';
 import { PatchForm, ReviewApply, type PatchResult } from '../components/patch-form.tsx';
 import { PreviewView } from '../components/preview.tsx';
-import { ApplyUpdateDocument, ConsoleProvidersDocument, KeyDetailDocument, PreviewUpdateDocument, type ApplyUpdateMutation, type PreviewUpdateQuery } from '../gql/graphql.ts';
+import {
+  ApplyUpdateDocument,
+  ConsoleProvidersDocument,
+  KeyDetailDocument,
+  PreviewUpdateDocument,
+  type ApplyUpdateMutation,
+  type PreviewUpdateQuery,
+} from '../gql/graphql.ts';
 import { toApiError, useQuery } from '../hooks.ts';
 import { Link, paths } from '../router.tsx';
 import { useConsole } from '../viewer.ts';
@@ -35,10 +42,19 @@ export function KeyPage({ provider, id }: { provider: string; id: string }) {
       {providers.error && <ErrorBox error={providers.error} title="Could not load the providers" />}
       {providers.loading && <Loading what="the provider" />}
       {providers.data && !info && <Empty>No provider connection named “{provider}” is visible to you.</Empty>}
-      {info && !readable && <p className="note-box">{info.kind.toLowerCase()} has no read endpoint: the key’s current fields cannot be shown, but it can be changed by id. Review shows the exact request first.</p>}
+      {info && !readable && (
+        <p className="note-box">
+          {info.kind.toLowerCase()} has no read endpoint: the key’s current fields cannot be shown, but it can be changed by id. Review shows the exact request
+          first.
+        </p>
+      )}
       {key.error && <ErrorBox error={key.error} title="Could not read the key" />}
       {readable && key.loading && !key.data && <Loading what="the key" />}
-      {readable && key.data && !key.data.apiKey && <Empty>{provider} says there is no key “{id}”.</Empty>}
+      {readable && key.data && !key.data.apiKey && (
+        <Empty>
+          {provider} says there is no key “{id}”.
+        </Empty>
+      )}
       {applied && (
         <p className="success" role="status">
           Applied: {provider} answered, and the key below is as it now stands.
@@ -120,7 +136,14 @@ function Editor({ provider, id, fields, tagsHaveValues, current, onApplied }: Ed
     <section aria-labelledby="edit-title" className="editor">
       <h2 id="edit-title">Change this key</h2>
       <PatchForm fields={fields} tagsHaveValues={tagsHaveValues} current={current} onChange={setResult} />
-      <ReviewApply result={result} busy={busy} reviewed={!!preview && reviewed === patchText} labels={{ review: 'Review', apply: 'Apply' }} onReview={review} onApply={apply}>
+      <ReviewApply
+        result={result}
+        busy={busy}
+        reviewed={!!preview && reviewed === patchText}
+        labels={{ review: 'Review', apply: 'Apply' }}
+        onReview={review}
+        onApply={apply}
+      >
         {!result.patch && !result.problem && <span className="muted">Change a field, then Review.</span>}
         {preview && reviewed !== patchText && <span className="muted">The form changed since the review: Review again.</span>}
       </ReviewApply>

@@ -153,7 +153,12 @@ function KeyTable({ provider }: { provider: string }) {
                 <tr key={k.id}>
                   {writable && (
                     <td>
-                      <input type="checkbox" aria-label={`Select ${k.id} for bulk`} checked={isSelected(provider, k.id)} onChange={() => toggle({ provider, id: k.id, name: k.name })} />
+                      <input
+                        type="checkbox"
+                        aria-label={`Select ${k.id} for bulk`}
+                        checked={isSelected(provider, k.id)}
+                        onChange={() => toggle({ provider, id: k.id, name: k.name })}
+                      />
                     </td>
                   )}
                   <td className="id">

@@ -35,7 +35,10 @@ export function useAuth(options: AuthPluginOptions): Plugin {
       if (hasCredentialInQuery(url))
         refuse(
           request,
-          callerUnauthenticatedError('credentials in the query string are refused (URLs end up in logs and histories); send Authorization: Bearer <token>', 'Bearer realm="keygate", error="invalid_request"'),
+          callerUnauthenticatedError(
+            'credentials in the query string are refused (URLs end up in logs and histories); send Authorization: Bearer <token>',
+            'Bearer realm="keygate", error="invalid_request"',
+          ),
           'credential in query string',
         );
       const authenticator = options.authenticator();

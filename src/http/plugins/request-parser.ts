@@ -21,7 +21,12 @@ export function parseMediaType(header: string | null): { essence: string; charse
   let charset: string | undefined;
   for (const param of params) {
     const eq = param.indexOf('=');
-    if (eq > 0 && param.slice(0, eq).trim().toLowerCase() === 'charset') charset = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    if (eq > 0 && param.slice(0, eq).trim().toLowerCase() === 'charset')
+      charset = param
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase();
   }
   return { essence: essence.trim().toLowerCase(), charset };
 }
@@ -29,7 +34,8 @@ export function parseMediaType(header: string | null): { essence: string; charse
 /** A client-supplied name in a message, cut to a readable length. */
 const clip = (text: string) => (text.length > 80 ? `${text.slice(0, 80)}…` : text);
 
-const badRequest = (message: string, spec = false) => createGraphQLError(message, { extensions: { http: { status: 400, ...(spec && { spec }) }, code: spec ? 'BAD_REQUEST' : 'BAD_USER_INPUT' } });
+const badRequest = (message: string, spec = false) =>
+  createGraphQLError(message, { extensions: { http: { status: 400, ...(spec && { spec }) }, code: spec ? 'BAD_REQUEST' : 'BAD_USER_INPUT' } });
 
 /** JSON.parse, refusing a key named twice in one object (`where` names the part in errors). */
 export function parseJsonStrictly(text: string, where: string): unknown {
@@ -61,7 +67,8 @@ function fromSearchParams(params: URLSearchParams): GraphQLParams {
 
 async function parseJsonBody(request: Request): Promise<GraphQLParams> {
   const body = parseJsonStrictly(await request.text(), 'request body');
-  if (body === null || typeof body !== 'object') throw badRequest(`POST body is expected to be object but received ${body === null ? 'null' : typeof body}`, true);
+  if (body === null || typeof body !== 'object')
+    throw badRequest(`POST body is expected to be object but received ${body === null ? 'null' : typeof body}`, true);
   // An array is a batch: yoga refuses it after parsing (batching is off).
   return body as GraphQLParams;
 }
@@ -70,7 +77,9 @@ const parseGet = (request: Request): GraphQLParams => fromSearchParams(new URL(r
 const parseForm = async (request: Request): Promise<GraphQLParams> => fromSearchParams(new URLSearchParams(await request.text()));
 const parseGraphQL = async (request: Request): Promise<GraphQLParams> => ({ query: await request.text() });
 const unsupportedCharset = (charset: string) => () => {
-  throw createGraphQLError(`Unsupported charset "${charset}": request bodies are UTF-8 (charset=utf-8 or none)`, { extensions: { http: { status: 415 }, code: 'BAD_REQUEST' } });
+  throw createGraphQLError(`Unsupported charset "${charset}": request bodies are UTF-8 (charset=utf-8 or none)`, {
+    extensions: { http: { status: 415 }, code: 'BAD_REQUEST' },
+  });
 };
 
 export function useRequestParsers(): Plugin {
@@ -80,7 +89,13 @@ export function useRequestParsers(): Plugin {
       if (request.method !== 'POST') return;
       const type = parseMediaType(request.headers.get('content-type'));
       if (!type) return;
-      const parse = JSON_TYPES.has(type.essence) ? parseJsonBody : type.essence === FORM_TYPE ? parseForm : type.essence === GRAPHQL_TYPE ? parseGraphQL : undefined;
+      const parse = JSON_TYPES.has(type.essence)
+        ? parseJsonBody
+        : type.essence === FORM_TYPE
+          ? parseForm
+          : type.essence === GRAPHQL_TYPE
+            ? parseGraphQL
+            : undefined;
       if (!parse) return;
       if (type.charset !== undefined && type.charset !== 'utf-8' && type.charset !== 'utf8') return setRequestParser(unsupportedCharset(type.charset));
       setRequestParser(parse);
