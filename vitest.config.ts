@@ -15,5 +15,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // expect.poll waits for a condition, like test/until.ts: a generous bound for a loaded machine
+    // (the default 1 s was too short for chromium's first render there).
+    expect: { poll: { timeout: 15_000 } },
   },
 });

@@ -16,6 +16,10 @@
  * and the same through keygate's own upstream client (src/upstream/client.ts: ky over its undici
  * pool). keygate's numbers are read against them.
  *
+ * Then the scale measurements (bench/scale.ts; skipped with `--scenario`, `--audit` or `--no-scale`):
+ * a bulk update job at a vendor's rate limit (one replica, then two on one PostgreSQL when
+ * KEYGATE_BENCH_DATABASE_URL or the test database at 127.0.0.1:5432 answers), and polling with the read cache.
+ *
  * Speed claims come only from this benchmark's output, as ratios within one run.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -28,6 +32,8 @@ import { createMesaSimulator, demoKey } from '../providers/mesa/simulator.ts';
 import type { RunningSimulator } from '../providers/types.ts';
 import { createTykSimulator, demoSession } from '../providers/tyk/simulator.ts';
 import { startGatewayProcess, startListeningProcess } from './gateway-process.ts';
+import { measureBulkAtLimit, measurePolling } from './scale.ts';
+import pg from 'pg';
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,6 +46,8 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string' },
     // Skip the reference floors (bench/floor-server.ts).
     'no-floors': { type: 'boolean' },
+    // Skip the scale measurements (bench/scale.ts).
+    'no-scale': { type: 'boolean' },
   },
 });
 const QUICK = Boolean(flags.quick);
@@ -312,6 +320,14 @@ async function main(): Promise<void> {
   await mesa.close();
   await tyk.close();
 
+  const runScale = !flags['no-scale'] && flags.scenario === undefined && flags.audit === undefined;
+  let scale: { bulk: Record<string, unknown>[]; polling: Record<string, unknown> } | undefined;
+  if (runScale) {
+    const options = { dir, quick: QUICK, nodeFlags: GATEWAY_NODE_FLAGS, env: GATEWAY_ENV, databaseUrl: await benchDatabase() };
+    if (!options.databaseUrl) console.log('scale: no PostgreSQL answered (set KEYGATE_BENCH_DATABASE_URL): the two-replica run is skipped');
+    scale = { bulk: await measureBulkAtLimit(options), polling: await measurePolling(options) };
+  }
+
   const runs = medians(rows);
   const result = {
     date: new Date().toISOString(),
@@ -333,14 +349,23 @@ async function main(): Promise<void> {
     // One row per server, audit and scenario: the median of its rounds (errors summed).
     runs,
     ...(ROUNDS > 1 && { everyRound: rows }),
+    ...(scale && { scale }),
   };
   console.log(`\ndirect REST PATCH to the Mesa simulator: ${JSON.stringify(result.direct)}\n`);
   console.table(runs);
+  if (scale) {
+    console.table(scale.bulk);
+    console.table([scale.polling]);
+  }
   const out = flags.out ?? join('bench-results', `${QUICK ? 'quick' : 'full'}-latest.json`);
   mkdirSync(join(out, '..'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`wrote ${out}`);
-  const bad = runs.filter((r) => r.errors !== 0 || r.upstreamExact !== true);
+  const bad = [
+    ...runs.filter((r) => r.errors !== 0 || r.upstreamExact !== true),
+    ...(scale?.bulk.filter((r) => r.failed !== 0) ?? []),
+    ...(scale && scale.polling.errors !== 0 ? [scale.polling] : []),
+  ];
   if (bad.length) {
     console.error(`benchmark: ${bad.length} scenario run(s) had errors or unexpected upstream call counts`);
     process.exit(1);
@@ -365,6 +390,21 @@ function medians(rows: Row[]): Record<string, unknown>[] {
     out.upstreamExact = group.every((r) => r.upstreamExact);
     return out;
   });
+}
+
+/** A PostgreSQL for the two-replica scale run: KEYGATE_BENCH_DATABASE_URL, else the test database if it answers. */
+async function benchDatabase(): Promise<string | undefined> {
+  const url = process.env.KEYGATE_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return url;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** The caller auth and audit sections of the benchmark config. */

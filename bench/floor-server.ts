@@ -5,7 +5,7 @@
  * the fixed stack costs at its barest:
  *
  *   --client undici  the resolver calls the vendor with `undici.request` over a keep-alive Agent
- *                    (the floor the performance issue names);
+ *                    (the floor keygate's CPU per mutation is read against);
  *   --client ky      through keygate's own upstream client (src/upstream/client.ts: ky over its
  *                    undici pool), called directly: the cost of that layer alone.
  *

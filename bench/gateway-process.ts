@@ -29,8 +29,8 @@ export async function startListeningProcess(
       out += d;
       const m = /listening on (http:\/\/[^/\s]+)/.exec(out);
       if (m) {
-        // Stop collecting: searching all the logs again on every chunk once cost the load
-        // generator more than the gateway's answers did.
+        // Found: later output is drained unsearched, so the load generator's process does not
+        // rescan a growing log on every chunk.
         child.stdout!.off('data', onData);
         child.stdout!.resume();
         resolve(m[1]);

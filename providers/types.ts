@@ -54,19 +54,8 @@ export interface ApiKeyPatch {
 
 export type PatchField = keyof ApiKeyPatch;
 
-/** The patch fields that hold one vendor's own fields (wire names), each a GraphQL input of its own. */
+/** The patch fields that hold one vendor's own fields (wire names), each a GraphQL input of its own (`patchInput`). */
 export const VENDOR_PATCH_FIELDS = ['tyk', 'cloudflare', 'confluent', 'algolia'] as const satisfies readonly PatchField[];
-
-/** The GraphQL type of one vendor patch field: `strings` is a list of strings, `json` any JSON. */
-export type VendorPatchType = 'string' | 'integer' | 'number' | 'boolean' | 'date' | 'strings' | 'json';
-
-/** A vendor's own patch object as GraphQL shows it (`ApiKeyPatch.<field>`, input `<Field>Patch`). */
-export interface VendorPatchSpec {
-  field: Exclude<(typeof VENDOR_PATCH_FIELDS)[number], 'tyk'>;
-  description: string;
-  /** GraphQL field name -> its type and the vendor's wire name (what `ApiKeyPatch.<field>` holds). */
-  fields: Record<string, { type: VendorPatchType; wire: string; description?: string }>;
-}
 
 /** The vendor-neutral view of a key (GraphQL `ApiKey` without provider/kind). */
 export interface NormalizedKey {
@@ -88,7 +77,12 @@ export type UpstreamAuth =
   | { type: 'digest'; username: string; password: string }
   | { type: 'basic'; username: string; password: string }
   /** Fixed headers, every value a credential (Datadog's two keys, Algolia's app id and key). */
-  | { type: 'headers'; headers: Record<string, string> };
+  | { type: 'headers'; headers: Record<string, string> }
+  /**
+   * OAuth 2.0 client credentials (Atlas service accounts): a token from `tokenUrl` (HTTP Basic
+   * clientId:clientSecret, `grant_type=client_credentials`) sent as `Authorization: Bearer`.
+   */
+  | { type: 'oauth-client-credentials'; tokenUrl: string; clientId: string; clientSecret: string };
 
 /** One upstream call, relative to the connection's baseUrl. `path` segments are already encoded. */
 export interface UpstreamRequest {
@@ -96,6 +90,8 @@ export interface UpstreamRequest {
   path: string;
   query?: Record<string, string>;
   body?: unknown;
+  /** Headers the vendor's API version needs (Atlas v2: a versioned Accept and Content-Type); never credentials. */
+  headers?: Record<string, string>;
 }
 
 /** What the shared client hands back to an adapter: the body read once, parsed when it is JSON. */
@@ -105,6 +101,8 @@ export interface UpstreamResponse {
   /** Parsed JSON, or undefined when the body was empty or not JSON. */
   json: unknown;
   text: string;
+  /** Set when the answer came from the OAuth token endpoint, not from the API itself. */
+  tokenEndpoint?: boolean;
 }
 
 /** What an adapter reads from a vendor error body. The gateway fills the rest from the status. */
@@ -117,6 +115,8 @@ export interface VendorError {
   traceId?: string;
   /** Seconds to wait, when the vendor says so in its own header or body rather than `Retry-After`. */
   retryAfter?: number;
+  /** Per-field problems the vendor listed (Atlas v2 `badRequestDetail.fields`). */
+  fields?: { field: string; description: string }[];
 }
 
 /** A problem with the client's input, found before anything is sent. */
@@ -124,6 +124,57 @@ export interface FieldProblem {
   /** Path inside the patch, e.g. `setTags[0].key`. */
   field: string;
   message: string;
+}
+
+/** A scalar an adapter's GraphQL input field may have (DateTime arrives as a Date, JSON as parsed JSON). */
+export type InputScalar = 'Boolean' | 'Int' | 'Float' | 'String' | 'JSON' | 'DateTime';
+
+/** One field of a declared input type; nullable unless `required`, list items never null. */
+export interface InputFieldSpec {
+  /** A scalar, or another input type of the same declaration by name. */
+  type: InputScalar | { input: string };
+  list?: true;
+  required?: true;
+  description: string;
+}
+
+/** A GraphQL input type declared as data (src/graphql/vendor-inputs.ts builds it; field order is kept). */
+export interface InputTypeSpec {
+  name: string;
+  description: string;
+  fields: Readonly<Record<string, InputFieldSpec>>;
+}
+
+/** Patch fields that hold one vendor's own fields under its wire names. */
+export type VendorPatchField = (typeof VENDOR_PATCH_FIELDS)[number];
+
+/** A vendor's own part of the patch: `ApiKeyPatch.<field>` in GraphQL, and how it becomes wire fields. */
+export interface PatchInputSpec {
+  field: VendorPatchField;
+  /** The description of `ApiKeyPatch.<field>`. */
+  description: string;
+  /** Every input type, in the order the schema lists them; `root` names the one `ApiKeyPatch.<field>` takes. */
+  types: readonly InputTypeSpec[];
+  root: string;
+  /** The client's input (as GraphQL parsed it) as wire fields; throws PatchInputError for input the vendor cannot take. */
+  toWire(input: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** Input a vendor's own patch input cannot take; the gateway answers BAD_USER_INPUT naming the fields. */
+export class PatchInputError extends Error {
+  override readonly name = 'PatchInputError';
+  readonly problems: readonly FieldProblem[];
+  constructor(problems: readonly FieldProblem[]) {
+    super(problems.map((p) => `patch.${p.field} ${p.message}`).join('; '));
+    this.problems = problems;
+  }
+}
+
+/** Whether sending an update twice leaves the key as sending it once, and why (or why not). */
+export interface UpdateIdempotency {
+  idempotent: boolean;
+  /** One line: what the update call does that makes it so. */
+  why: string;
 }
 
 export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: string }> {
@@ -138,12 +189,26 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   readonly secretConfigFields: readonly string[];
   /** Patch fields this vendor can change; anything else is UNSUPPORTED_FIELD. */
   readonly patchFields: readonly PatchField[];
-  /** This vendor's own patch object (GraphQL input built from it); Tyk's is hand-written (src/graphql/). */
-  readonly vendorPatch?: VendorPatchSpec;
   /** JSON paths (dot-separated, `*` for any key) of secret fields in vendor bodies. */
   readonly secretBodyFields: readonly string[];
+  /**
+   * Whether an update whose outcome is unknown (a timeout, a reset, a 502/503/504) may be sent again
+   * (src/upstream/resilience.ts); reads are always repeated.
+   */
+  readonly updateIdempotency: UpdateIdempotency;
+  /** The vendor's documented rate limit of its key endpoints as a token bucket; absent where it publishes none. */
+  readonly defaultRateLimit?: { requests: number; perSeconds: number; burst: number };
+  /** The vendor's own GraphQL patch input, declared as data (Tyk's SessionState fields; the engine's vendors from their definitions). */
+  readonly patchInput?: PatchInputSpec;
 
   auth(cfg: Cfg): UpstreamAuth;
+  /** Problems across config fields (two credential sets, a credential not matching `api`); `field` is the config field. */
+  checkConfig?(cfg: Cfg): FieldProblem[];
+  /**
+   * Whether a key id is itself a live credential (Tyk, unless it addresses keys by hash): then
+   * keygate keeps only its fingerprint in logs, audit rows, spans and metrics.
+   */
+  idIsSecret?(cfg: Cfg): boolean;
   /** Vendor limits checked locally (Atlas desc 1..250, Mesa tag key <= 64). */
   validate(patch: ApiKeyPatch): FieldProblem[];
   /**
@@ -151,30 +216,26 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
    * (`readKey`) and `buildUpdate` receives `parseCurrent` of that answer as `current`.
    */
   readonly readBeforeWrite?: boolean | ((patch: ApiKeyPatch) => boolean);
-  /** False when repeating the update could change more than sending it once: never retried. Default true. */
-  readonly idempotent?: boolean;
-  /** The key id is itself a credential (Algolia: the id is the key): fingerprinted wherever keygate keeps it. */
-  readonly idIsSecret?: boolean;
-  /** Turns a `readKey` answer into the `current` value; undefined = not as documented. */
-  parseCurrent?(body: unknown): unknown;
+  /** Turns a `readKey` answer into the `current` value; undefined = not as documented. The parsers get the connection config (absent in unit tests: the defaults). */
+  parseCurrent?(body: unknown, cfg?: Cfg): unknown;
   buildUpdate(cfg: Cfg, id: string, patch: ApiKeyPatch, current?: unknown): UpstreamRequest;
   /**
    * The vendor's 2xx answer as a key; undefined when the body is not what the vendor documents.
    * `sent` is the request that produced it (Tyk answers only a status line, so the key is what we sent).
    */
-  normalize(body: unknown, id: string, sent: UpstreamRequest): NormalizedKey | undefined;
-  mapError(res: UpstreamResponse): VendorError;
+  normalize(body: unknown, id: string, sent: UpstreamRequest, cfg?: Cfg): NormalizedKey | undefined;
+  mapError(res: UpstreamResponse, cfg?: Cfg): VendorError;
 
   /** Reading one key with one call (basic, atlas, tyk). Not found = the vendor's NOT_FOUND answer. */
   readKey?(cfg: Cfg, id: string): UpstreamRequest;
   /** The key in a `readKey` answer; undefined when the body is not what the vendor documents. */
-  parseKey?(body: unknown, id: string): NormalizedKey | undefined;
+  parseKey?(body: unknown, id: string, cfg?: Cfg): NormalizedKey | undefined;
   /** Mesa has no single-key read: keys are found by walking the list (`listPage`). */
   readonly readByListing?: boolean;
   /** One page of the vendor's key list; `page` is the token from the previous page (undefined: the first). */
   listPage?(cfg: Cfg, page: string | undefined): UpstreamRequest;
   /** The keys of a list page and the next page's token (undefined: last page); undefined when not as documented. */
-  parseListPage?(body: unknown, page: string | undefined): { keys: NormalizedKey[]; next: string | undefined } | undefined;
+  parseListPage?(body: unknown, page: string | undefined, cfg?: Cfg): { keys: NormalizedKey[]; next: string | undefined } | undefined;
 }
 
 /** Whether an update with this patch reads the key first (readBeforeWrite). */

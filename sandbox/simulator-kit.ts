@@ -31,6 +31,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { buffer } from 'node:stream/consumers';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface SimRequest {
   method: string;
@@ -200,8 +202,7 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
 
   /** The `/__sim/` control routes (the Fault API over HTTP). */
   const control = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = await buffer(req);
     const answer = (status: number, json?: unknown) => send(res, { status, json });
     if (path === '/__sim/faults' && req.method === 'DELETE') {
       queued = [];
@@ -210,7 +211,7 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
     if (path === '/__sim/faults' && req.method === 'POST') {
       let posted: unknown;
       try {
-        posted = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        posted = JSON.parse(body.toString('utf8'));
       } catch {
         return answer(400, { error: 'the body must be a JSON fault or an array of faults' });
       }
@@ -237,9 +238,8 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
     inFlight += 1;
     maxInFlight = Math.max(maxInFlight, inFlight);
     res.on('close', () => (inFlight -= 1));
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const rawBody = Buffer.concat(chunks).toString('utf8');
+    // Decoded as bytes, not with TextDecoder (stream/consumers' text()), which would drop a BOM.
+    const rawBody = (await buffer(req)).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://sim');
     let body: unknown;
     if (rawBody.length > 0) {
@@ -263,7 +263,7 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
     });
 
     const fault = takeFault(method);
-    if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault?.delayMs) await sleep(fault.delayMs);
     if (fault?.hang) return;
     if (fault?.reset) {
       req.socket.destroy();
@@ -300,7 +300,9 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
     requests,
     writes: () => requests.filter((r) => r.method !== 'GET' && r.status !== undefined && r.status >= 200 && r.status < 300),
     inject: (fault) => void queued.push(fault),
-    clearFaults: () => void (queued = []),
+    clearFaults: () => {
+      queued = [];
+    },
     maxInFlight: () => maxInFlight,
     openSockets: () => sockets.size,
     maxSockets: () => maxSockets,

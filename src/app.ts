@@ -5,12 +5,13 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAuditStore } from './audit/store.ts';
-import { AuditStoreError } from './audit/model.ts';
+import { AuditStoreError, type AuditStore } from './audit/model.ts';
 import { ConfigError, loadConfigFile, type Config, type ServerConfig } from './config/schema.ts';
 import { createGateway, type Gateway } from './http/gateway.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { isLoopback } from './http/loopback.ts';
 import { redactText } from './core/redact.ts';
+import type { Clock } from './core/clock.ts';
 
 export interface KeygateOptions {
   config: Config;
@@ -27,6 +28,8 @@ export interface KeygateOptions {
   consoleKeyHints?: Record<string, string[]>;
   /** The environment checked at start-up (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The time source of deadlines, backoff and breaker cooldowns (tests drive it; default real). */
+  clock?: Clock;
 }
 
 export interface RunningKeygate {
@@ -66,7 +69,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
   const problems = startupProblems(config, host, options);
   if (problems.length) throw new ConfigError(problems);
   const log = options.log ?? createLogger();
-  let audit;
+  let audit: AuditStore | undefined;
   try {
     audit = await createAuditStore(config.audit, log);
   } catch (err) {
@@ -81,6 +84,7 @@ export async function startKeygate(options: KeygateOptions): Promise<RunningKeyg
     audit,
     graphiqlDefaultQuery: options.graphiqlDefaultQuery,
     consoleKeyHints: options.consoleKeyHints,
+    clock: options.clock,
   });
   const server = createHttpServer(config.server, gateway.yoga);
   let port: number;

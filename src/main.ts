@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import type { RunningSandbox } from '../sandbox/start.ts';
 import { startKeygate, type RunningKeygate } from './app.ts';
-import { ConfigError, describeConfig, loadConfigFile } from './config/schema.ts';
+import { ConfigError, describeConfig, loadConfigFile, type Config } from './config/schema.ts';
 import { createLogger } from './observability/log.ts';
 
 function usage(): string {
@@ -67,7 +67,12 @@ async function main(argv: string[]): Promise<void> {
   let open = false;
   try {
     const port = parsePort(args.port);
-    const config = args.config ? loadConfigFile(args.config) : (sandbox = await (await import('../sandbox/start.ts')).startSandbox()).config;
+    let config: Config;
+    if (args.config) config = loadConfigFile(args.config);
+    else {
+      sandbox = await (await import('../sandbox/start.ts')).startSandbox();
+      config = sandbox.config;
+    }
     open = !config.auth;
     running = await startKeygate({
       config,

@@ -98,7 +98,7 @@ describe('algolia', () => {
   });
 
   it('marks the key id as a secret', () => {
-    expect(algoliaAdapter.idIsSecret).toBe(true);
+    expect(algoliaAdapter.idIsSecret?.({ baseUrl: 'http://x' } as never)).toBe(true);
   });
 
   it('maps {message, status}: 403 for a non-admin key, 404, 400', async () => {

@@ -37,16 +37,16 @@ const seedBody = {
 describe('atlas adapter', () => {
   it('describes itself', () => {
     expect(atlasAdapter.kind).toBe('atlas');
-    expect(atlasAdapter.defaultBaseUrl).toBe('https://cloud.mongodb.com/api/atlas/v1.0');
+    expect(atlasAdapter.defaultBaseUrl).toBe('https://cloud.mongodb.com/api/atlas/v2');
     expect(atlasAdapter.patchFields).toEqual(['name', 'roles']);
-    expect(atlasAdapter.secretConfigFields).toEqual(['privateKey']);
+    expect(atlasAdapter.secretConfigFields).toEqual(['privateKey', 'clientSecret']);
     expect(atlasAdapter.secretBodyFields).toEqual(['privateKey']);
     expect(atlasAdapter.auth(cfg)).toEqual({ type: 'digest', username: 'qwmzxbtr', password: '9b2e41c7-5d3a-4f86-a1e0-7c4d2b8f0e19' });
   });
 
-  it('validates config: orgId, publicKey and privateKey are required', () => {
+  it('validates config: orgId and one whole credential set are required', () => {
     expect(atlasAdapter.configSchema.safeParse({ orgId: ORG, publicKey: 'p', privateKey: 'k' }).success).toBe(true);
-    expect(atlasAdapter.configSchema.safeParse({ orgId: ORG, publicKey: 'p' }).success).toBe(false);
+    expect(atlasAdapter.checkConfig!({ ...cfg, privateKey: undefined })).toEqual([{ field: 'privateKey', message: 'required with publicKey' }]);
     expect(atlasAdapter.configSchema.safeParse({ orgId: '', publicKey: 'p', privateKey: 'k' }).success).toBe(false);
     expect(atlasAdapter.configSchema.safeParse({ orgId: ORG, publicKey: '', privateKey: 'k' }).success).toBe(false);
   });

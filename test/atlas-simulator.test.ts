@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atlasKey, createAtlasSimulator, startAtlasSandbox, type AtlasSimulator } from '../providers/atlas/simulator.ts';
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from '../src/upstream/digest.ts';
+import { until } from './until.ts';
 
 const ORG = '5980cfc70b6d97029d82e3f6';
 const OTHER_ORG = '5980cfc70b6d97029d82e3f7';
@@ -156,7 +157,8 @@ describe('atlas simulator: digest authentication', () => {
       const url = `${short.baseUrl}${keyPath(KEY)}`;
       const first = await fetch(url);
       const challenge = parseDigestChallenge(first.headers.get('www-authenticate') ?? '')!;
-      await new Promise((r) => setTimeout(r, 10));
+      const issuedBy = Date.now();
+      await until(() => Date.now() > issuedBy + 1, { what: 'the 1 ms nonce TTL to pass' });
       const authorization = digestAuthorization({
         username: OWNER.publicKey,
         password: OWNER.privateKey,
@@ -189,7 +191,7 @@ describe('atlas simulator: digest authentication', () => {
     const path = keyPath(KEY);
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => call('PATCH', path, { desc: `concurrent ${i}` })));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
-    answers.forEach((a, i) => expect(a.json.desc).toBe(`concurrent ${i}`));
+    for (const [i, a] of answers.entries()) expect(a.json.desc).toBe(`concurrent ${i}`);
   });
 
   it('accepts concurrent requests sharing one nonce with distinct counts, in any order', async () => {
@@ -223,7 +225,7 @@ describe('atlas simulator: roles and routes', () => {
   });
 
   it('lists keys with pageNum and itemsPerPage', async () => {
-    const all = await call('GET', '/orgs/' + ORG + '/apiKeys');
+    const all = await call('GET', `/orgs/${ORG}/apiKeys`);
     expect(all.status).toBe(200);
     expect(all.json.totalCount).toBe(2);
     expect(all.json.results.map((k: any) => k.id)).toEqual([KEY, KEY2]);
@@ -295,19 +297,21 @@ describe('atlas sandbox', () => {
       expect(sandbox.demoKeyIds).toEqual(['5c47ba5127d9d61b9fd8a27b', '5c47ba5127d9d61b9fd8a27c']);
       expect(sandbox.simulator.baseUrl).toBe(`${sandbox.simulator.origin}/api/atlas/v1.0`);
       expect(sandbox.exampleMutation('atlas-demo')).toContain('provider: "atlas-demo"');
-      const { baseUrl, orgId, publicKey, privateKey } = sandbox.connection as Record<string, string>;
-      const url = `${baseUrl}/orgs/${orgId}/apiKeys/${sandbox.demoKeyIds[0]}`;
-      const challenge = parseDigestChallenge((await fetch(url)).headers.get('www-authenticate') ?? '')!;
-      const authorization = digestAuthorization({
-        username: publicKey,
-        password: privateKey,
-        method: 'GET',
-        uri: new URL(url).pathname,
-        challenge,
-        nc: 1,
-        cnonce: 'abc',
+      // v2 with a service account: a token from /api/oauth/token, then Bearer with the versioned Accept.
+      const { baseUrl, orgId, clientId, clientSecret } = sandbox.connection as Record<string, string>;
+      expect(baseUrl).toBe(`${sandbox.simulator.origin}/api/atlas/v2`);
+      const tokenRes = await fetch(`${sandbox.simulator.origin}/api/oauth/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials',
       });
-      const res = await fetch(url, { headers: { authorization } });
+      const { access_token } = (await tokenRes.json()) as { access_token: string };
+      const res = await fetch(`${baseUrl}/orgs/${orgId}/apiKeys/${sandbox.demoKeyIds[0]}`, {
+        headers: { authorization: `Bearer ${access_token}`, accept: 'application/vnd.atlas.2023-01-01+json' },
+      });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { desc: string }).desc).toBe('CI deploys');
     } finally {

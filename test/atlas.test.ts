@@ -22,7 +22,8 @@ beforeAll(async () => {
   });
   gw = await startGateway({
     providers: {
-      atlas: { kind: 'atlas', baseUrl: sim.baseUrl, orgId: ORG, publicKey: PUB, privateKey: PRIV },
+      // No pacing: a 429 below would pause the connection (test/rate-limit.test.ts covers that).
+      atlas: { kind: 'atlas', baseUrl: sim.baseUrl, orgId: ORG, publicKey: PUB, privateKey: PRIV, rateLimit: false },
       'atlas-member': { kind: 'atlas', baseUrl: sim.baseUrl, orgId: ORG, publicKey: 'memberpub', privateKey: MEMBER_PRIV },
       'atlas-wrong': { kind: 'atlas', baseUrl: sim.baseUrl, orgId: ORG, publicKey: PUB, privateKey: 'not-the-private-key-9999' },
     },

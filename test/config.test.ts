@@ -15,6 +15,18 @@ function problems(yaml: string, env: Record<string, string> = {}): string[] {
   return [];
 }
 
+/** `src/main.ts --config <yaml>` run to its exit: the exit code and everything it printed. */
+async function startWith(yaml: string, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const file = join(mkdtempSync(join(tmpdir(), 'keygate-config-')), 'config.yaml');
+  writeFileSync(file, yaml);
+  const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], { env: { ...process.env, ...env } });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  return { code, out };
+}
+
 describe('config', () => {
   it('expands ${VAR} in any string and applies defaults', () => {
     const config = parseConfig(
@@ -22,7 +34,7 @@ describe('config', () => {
       { ORG: 'org-1', ATLAS_KEY: 'priv-key-123' },
     );
     const atlas = config.providers.get('atlas')!;
-    expect(atlas.settings).toEqual({ baseUrl: 'https://cloud.mongodb.com/api/atlas/v1.0', orgId: 'org-1', publicKey: 'pub', privateKey: 'priv-key-123' });
+    expect(atlas.settings).toEqual({ baseUrl: 'https://cloud.mongodb.com/api/atlas/v2', orgId: 'org-1', publicKey: 'pub', privateKey: 'priv-key-123' });
     expect(atlas.timeoutMs).toBe(5_000);
     expect(atlas).toMatchObject({
       deadlineMs: 15_000,
@@ -51,6 +63,38 @@ describe('config', () => {
       'providers.__proto__x: a provider name must start with a letter',
     ],
     ['a bad timeout', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\n    timeoutMs: -1\n', 'providers.m.timeoutMs: '],
+    [
+      'atlas with both credential sets',
+      'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: s\n    publicKey: p\n    privateKey: k\n',
+      'providers.a: set exactly one credential set',
+    ],
+    ['atlas with no credential set', 'providers:\n  a:\n    kind: atlas\n    orgId: o\n', 'providers.a: needs a credential set'],
+    [
+      'atlas with half a service account',
+      'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n',
+      'providers.a.clientSecret: required with clientId',
+    ],
+    [
+      'an atlas baseUrl naming no version',
+      'providers:\n  a:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: s\n    baseUrl: https://cloud.mongodb.com/api/atlas/v1.5\n',
+      'providers.a.baseUrl: must end in /api/atlas/v2',
+    ],
+    [
+      'tyk with two credentials',
+      'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    apiKey: k\n    adminSecret: s\n',
+      'providers.t: set exactly one credential: apiKey (api: dashboard), secret (api: gateway) or adminSecret (api: dashboard-admin); got apiKey, adminSecret',
+    ],
+    [
+      'tyk with a credential not matching api',
+      'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:8080\n    api: gateway\n    apiKey: k\n',
+      'providers.t.apiKey: does not match api: gateway, which takes secret',
+    ],
+    [
+      'tyk hashedKeyIds without api: gateway',
+      'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    apiKey: k\n    hashedKeyIds: true\n',
+      'providers.t.hashedKeyIds: applies to api: gateway only',
+    ],
+    ['an unknown tyk api', 'providers:\n  t:\n    kind: tyk\n    baseUrl: http://tyk:3000\n    api: portal\n    apiKey: k\n', 'providers.t.api: '],
     ['an unknown section', 'providers:\n  m:\n    kind: mesa\n    org: o\n    token: t\nproviderz: {}\n', 'providerz: unknown section'],
   ])('refuses %s, naming the path', (_what, yaml, expected) => {
     expect(problems(yaml).some((p) => p.startsWith(expected))).toBe(true);
@@ -63,19 +107,22 @@ describe('config', () => {
   });
 
   it('stops `npm start -- --config` with exit 1 and the path, before anything listens', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keygate-config-'));
-    const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'providers:\n  atlas:\n    kind: atlas\n    publicKey: pub\n    privateKey: ${ATLAS_SECRET_X}\n');
-    const child = spawn(process.execPath, ['src/main.ts', '--config', file, '--port', '0'], {
-      env: { ...process.env, ATLAS_SECRET_X: 'very-secret-value-77' },
+    const { code, out } = await startWith('providers:\n  atlas:\n    kind: atlas\n    publicKey: pub\n    privateKey: ${ATLAS_SECRET_X}\n', {
+      ATLAS_SECRET_X: 'very-secret-value-77',
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code).toBe(1);
     expect(out).toContain('providers.atlas.orgId: required');
     expect(out).not.toContain('very-secret-value-77');
     expect(out).not.toContain('listening');
+  });
+
+  it('stops with exit 1 naming the path when a connection holds two credential sets', async () => {
+    const { code, out } = await startWith(
+      'providers:\n  atlas:\n    kind: atlas\n    orgId: o\n    clientId: c\n    clientSecret: ${ATLAS_SECRET_Y}\n    publicKey: p\n    privateKey: k-private-key\n',
+      { ATLAS_SECRET_Y: 'very-secret-value-88' },
+    );
+    expect(code).toBe(1);
+    expect(out).toContain('providers.atlas: set exactly one credential set');
+    expect(out).not.toContain('very-secret-value-88');
   });
 });

@@ -19,6 +19,7 @@ const schema = createSchema({ typeDefs: 'type Query { ok: Boolean }' });
 const quiet = createLogger({ level: 'silent' });
 
 function yogaWith(dir: string, keyHints?: Record<string, string[]>) {
+  // biome-ignore lint/correctness/useHookAtTopLevel: useConsole is a yoga plugin factory (yoga names plugins use*), not a React hook.
   return createYoga({ schema, plugins: [useConsole({ log: quiet, dir, keyHints })], logging: false });
 }
 

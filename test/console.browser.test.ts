@@ -16,6 +16,7 @@ import { createLogger } from '../src/observability/log.ts';
 import { startSandbox, type RunningSandbox } from '../sandbox/start.ts';
 import { startKeygate, type RunningKeygate } from '../src/app.ts';
 import { recordSeen, registerSecret, startGateway, type TestGateway } from './harness.ts';
+import { fingerprintKeyId } from '../src/core/key-ids.ts';
 
 const CHROMIUM = process.env.KEYGATE_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = new URL('../test-results/console/', import.meta.url).pathname;
@@ -35,7 +36,12 @@ beforeAll(async () => {
   // As `npm start` runs it: the sandbox, and its demo key ids suggested by the console.
   sandbox = await startSandbox();
   registerSecret(...sandbox.config.secrets);
-  const destination = new Writable({ write: (chunk, _enc, cb) => (recordSeen(chunk.toString()), cb()) });
+  const destination = new Writable({
+    write: (chunk, _enc, cb) => {
+      recordSeen(chunk.toString());
+      cb();
+    },
+  });
   keygate = await startKeygate({
     config: sandbox.config,
     port: 0,
@@ -307,7 +313,7 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     await page.close();
   });
 
-  it('audit: filtered by provider and outcome, with links to keys', async () => {
+  it('audit: filtered by provider and outcome, with links to keys (a Tyk key id shows as its fingerprint)', async () => {
     // Its own entries: an update that succeeds at tyk and one refused by Mesa (an injected 409).
     const tykId = sim('tyk').demoKeyIds[0];
     const ok = await graphql('mutation($id: ID!) { updateApiKey(provider: "tyk", id: $id, patch: { name: "audited" }) { name } }', { id: tykId });
@@ -331,11 +337,20 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
         return texts.length > 0 && texts.every((t) => words.every((w) => t.includes(w))) ? texts.length : 0;
       };
     await expect.poll(all('tyk')).toBeGreaterThan(0);
-    await page.getByRole('link', { name: tykId, exact: true }).first().waitFor();
+    // A Tyk key id is the live key: the audit log keeps its fingerprint, shown without a link.
+    await page
+      .getByRole('cell', { name: fingerprintKeyId(tykId), exact: true })
+      .first()
+      .waitFor();
+    expect(await page.getByRole('link', { name: tykId, exact: true }).count()).toBe(0);
     await page.getByLabel('Provider').selectOption('mesa');
     await page.getByLabel(/^Outcome/).fill('CONFLICT');
     await page.getByRole('button', { name: 'Filter' }).click();
     await expect.poll(all('mesa', 'CONFLICT')).toBeGreaterThan(0);
+    await page
+      .getByRole('link', { name: sim('mesa').demoKeyIds[0], exact: true })
+      .first()
+      .waitFor();
     expect(new URL(page.url()).searchParams.get('outcome')).toBe('CONFLICT');
     await shot(page, 'audit');
     await expectAccessible(page, 'audit');
@@ -344,15 +359,16 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
   });
 
   it('a vendor string that looks like HTML renders as text', async () => {
-    const id = sim('tyk').demoKeyIds[2] ?? sim('tyk').demoKeyIds[0];
+    // Atlas lists names (Tyk's Dashboard API lists ids only).
+    const id = sim('atlas').demoKeyIds[1];
     const name = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
-    const set = await graphql('mutation($id: ID!, $name: String!) { updateApiKey(provider: "tyk", id: $id, patch: { name: $name }) { name } }', { id, name });
+    const set = await graphql('mutation($id: ID!, $name: String!) { updateApiKey(provider: "atlas", id: $id, patch: { name: $name }) { name } }', { id, name });
     expect(set.data.updateApiKey.name).toBe(name);
-    const { page, problems } = await openPage('/console/providers/tyk');
+    const { page, problems } = await openPage('/console/providers/atlas');
     await page.getByRole('cell', { name, exact: true }).waitFor();
     expect(await page.locator('img[src="x"]').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
-    await shot(page, 'keys-tyk');
+    await shot(page, 'keys-atlas');
     await expectAccessible(page, 'keys list');
     await page.getByRole('table').getByRole('link', { name: id, exact: true }).click();
     await page.getByRole('heading', { name: 'Change this key' }).waitFor();

@@ -31,13 +31,20 @@ describe.each(providerKinds)('%s meets the shared contract', (kind) => {
     // A privileged port nothing listens on: a port that was merely free could be taken by another
     // test file's server in the meantime.
     closedPort = 1;
-    // One attempt each: these scenarios are about mapping; test/resilience.test.ts covers retries.
-    const once = { retry: { attempts: 1, maxDelayMs: 0 } };
+    // One attempt each and no pacing: these scenarios are about mapping; test/resilience.test.ts
+    // covers retries, test/rate-limit.test.ts the pause a 429 starts.
+    const once = { retry: { attempts: 1, maxDelayMs: 0 }, rateLimit: false };
     gw = await startGateway({
       providers: {
         [kind]: { kind, ...sandbox.connection, ...once },
         slow: { kind, ...sandbox.connection, timeoutMs: 300, ...once },
-        down: { kind, ...sandbox.connection, baseUrl: `http://127.0.0.1:${closedPort}`, ...once },
+        // Same path (Atlas names its API version there), nobody listening.
+        down: {
+          kind,
+          ...sandbox.connection,
+          baseUrl: `http://127.0.0.1:${closedPort}${new URL(String(sandbox.connection.baseUrl)).pathname.replace(/\/$/, '')}`,
+          ...once,
+        },
       },
     });
   });

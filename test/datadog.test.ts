@@ -19,7 +19,7 @@ beforeAll(async () => {
   const many = Array.from({ length: 103 }, (_, i) =>
     datadogKey(`20000000-0000-0000-0000-${String(i).padStart(12, '0')}`, `bulk ${i}`, `ddbulksecret${String(i).padStart(20, '0')}`),
   );
-  many.forEach((k) => registerSecret(k.attributes.key));
+  for (const k of many) registerSecret(k.attributes.key);
   sim = await createDatadogSimulator({
     apiKeys: [API_KEY],
     appKeys: { [APP_KEY]: ['api_keys_read', 'api_keys_write'], [READ_APP_KEY]: ['api_keys_read'] },
@@ -83,7 +83,7 @@ describe('datadog', () => {
       `{ previewApiKeyUpdate(provider: "datadog", id: "${ID}", patch: { name: "p" }) { requests { method url headers body } before { raw } } }`,
     );
     expect(res.body.errors).toBeUndefined();
-    const { requests, before } = res.body.data?.previewApiKeyUpdate;
+    const { requests, before } = res.body.data!.previewApiKeyUpdate;
     expect(requests.at(-1).headers).toMatchObject({ 'dd-api-key': '[redacted]', 'dd-application-key': '[redacted]' });
     expect(before.raw.attributes.key).toBe('[redacted]');
     expect(sim.writes()).toHaveLength(0);

@@ -1,18 +1,19 @@
 /**
  * One deadline per call (src/core/deadline.ts): the wait for a key's lock, the bulkhead queue and every
- * attempt share it, so a call that waited gets only what is left. Fake timers: no wall clock.
+ * attempt share it, so a call that waited gets only what is left. A hand-driven clock: no wall clock.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { resolveConfig } from '../src/config/schema.ts';
 import { DeadlineExceededError, startDeadline } from '../src/core/deadline.ts';
 import { GatewayError } from '../src/core/errors.ts';
 import { createKeyLock, KeyLockError } from '../src/core/key-lock.ts';
 import { createResilience } from '../src/upstream/resilience.ts';
+import { fakeClock, type FakeClock } from './fake-clock.ts';
 
-beforeEach(() => vi.useFakeTimers());
-afterEach(() => vi.useRealTimers());
-
-const clock = () => Date.now();
+let clock: FakeClock;
+beforeEach(() => {
+  clock = fakeClock();
+});
 
 /** A holder's work that ends when the test says so. */
 function gate(): { promise: Promise<void>; open(): void } {
@@ -28,7 +29,7 @@ describe('the in-process key lock under a call deadline', () => {
     const holder = lock.run('k', startDeadline(1000, clock), () => held.promise);
     const ran: string[] = [];
     const waiters = ['b', 'c', 'd'].map((name) => lock.run('k', startDeadline(1000, clock), async () => void ran.push(name)).catch((err: unknown) => err));
-    await vi.advanceTimersByTimeAsync(1000);
+    await clock.advance(1000);
     for (const w of await Promise.all(waiters)) {
       expect(w).toBeInstanceOf(KeyLockError);
       expect((w as KeyLockError).kind).toBe('timeout');
@@ -45,7 +46,7 @@ describe('the in-process key lock under a call deadline', () => {
     const holder = lock.run('k', startDeadline(1000, clock), () => held.promise);
     const deadline = startDeadline(1000, clock);
     const left = lock.run('k', deadline, async () => deadline.remaining());
-    await vi.advanceTimersByTimeAsync(600);
+    await clock.advance(600);
     held.open();
     await holder;
     expect(await left).toBe(400);
@@ -68,9 +69,9 @@ describe('resilience under a call deadline that started earlier', () => {
     }).providers.get('m')!;
 
   it("aborts the attempt at the call's deadline, counting the time spent before execute", async () => {
-    const resilience = createResilience(connection());
+    const resilience = createResilience(connection(), { clock });
     const deadline = startDeadline(1000, clock);
-    await vi.advanceTimersByTimeAsync(900);
+    await clock.advance(900);
     let reason: unknown;
     const call = resilience.execute(
       (signal) =>
@@ -85,16 +86,16 @@ describe('resilience under a call deadline that started earlier', () => {
     );
     let settled: unknown;
     void call.catch((err: unknown) => (settled = err));
-    await vi.advanceTimersByTimeAsync(100);
+    await clock.advance(100);
     // 1000 ms after the call began, not 1000 ms after execute.
     expect(settled).toBeInstanceOf(GatewayError);
     expect(reason).toBeInstanceOf(DeadlineExceededError);
   });
 
   it('sends nothing when the deadline passed before the first attempt (it went on waiting for a lock)', async () => {
-    const resilience = createResilience(connection());
+    const resilience = createResilience(connection(), { clock });
     const deadline = startDeadline(1000, clock);
-    await vi.advanceTimersByTimeAsync(1000);
+    await clock.advance(1000);
     const attempt = vi.fn(async () => 'sent');
     const err = await resilience.execute(attempt, undefined, deadline).catch((e: unknown) => e);
     expect(attempt).not.toHaveBeenCalled();
@@ -103,9 +104,9 @@ describe('resilience under a call deadline that started earlier', () => {
   });
 
   it('does not wait out a backoff longer than what is left of the earlier-started deadline', async () => {
-    const resilience = createResilience(connection({ retry: { attempts: 3, maxDelayMs: 500 } }), { random: () => 0.99 });
+    const resilience = createResilience(connection({ retry: { attempts: 3, maxDelayMs: 500 } }), { random: () => 0.99, clock });
     const deadline = startDeadline(1000, clock);
-    await vi.advanceTimersByTimeAsync(950);
+    await clock.advance(950);
     const attempt = vi.fn(async () => {
       throw new GatewayError('m: down', { code: 'UPSTREAM_UNAVAILABLE', provider: 'm' });
     });

@@ -42,7 +42,15 @@ describe('operationCost', () => {
   /** graphql-armor's own cost of `query` (maxCost 0 makes every query report it). */
   const armorCost = (query: string): number => {
     let message = '';
-    const rule = costLimitRule({ maxCost: 0, propagateOnRejection: false, onReject: [(_ctx, err) => void (message = err.message)] });
+    const rule = costLimitRule({
+      maxCost: 0,
+      propagateOnRejection: false,
+      onReject: [
+        (_ctx, err) => {
+          message = err.message;
+        },
+      ],
+    });
     validate(schema, parse(query), [rule]);
     return Number.parseFloat(message.split('found ')[1]);
   };

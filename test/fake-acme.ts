@@ -1,6 +1,8 @@
 /**
  * A small fake of "Acme Keys", the vendor of docs/adding-a-vendor-in-config.md's worked example:
  * header auth, PATCH with label merge, single-key read, cursor list, `{error: {code, message, request_id}}`.
+ * With `oauth`, also an OAuth 2.0 client-credentials token endpoint (`POST /oauth/token`, HTTP Basic
+ * clientId:clientSecret) whose tokens the API accepts as `Authorization: Bearer`.
  */
 import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse, type SimulatorServer } from '../sandbox/simulator-kit.ts';
 
@@ -16,14 +18,26 @@ export interface AcmeKey {
 
 export interface FakeAcme extends SimulatorServer {
   keys: Map<string, AcmeKey>;
+  /** Tokens the token endpoint issued, in order. */
+  issued: string[];
 }
 
 const error = (status: number, code: string, message: string): SimResponse => ({ status, json: { error: { code, message, request_id: `req_${code}` } } });
 
-export async function createFakeAcme(org: string, token: string, keys: AcmeKey[]): Promise<FakeAcme> {
+export async function createFakeAcme(org: string, token: string, keys: AcmeKey[], oauth?: { clientId: string; clientSecret: string }): Promise<FakeAcme> {
   const store = new Map(keys.map((k) => [k.id, structuredClone(k)]));
+  const issued: string[] = [];
   const handle = (req: SimRequest): SimResponse => {
-    if (req.headers['x-acme-token'] !== token) return error(401, 'unauthenticated', 'bad token');
+    if (oauth && req.path === '/oauth/token') {
+      const basic = `Basic ${Buffer.from(`${oauth.clientId}:${oauth.clientSecret}`).toString('base64')}`;
+      if (req.method !== 'POST' || req.headers.authorization !== basic) return { status: 401, json: { error: 'invalid_client' } };
+      if (new URLSearchParams(req.rawBody).get('grant_type') !== 'client_credentials') return { status: 400, json: { error: 'unsupported_grant_type' } };
+      const access = `acme_oauth_token_${issued.length + 1}`;
+      issued.push(access);
+      return { status: 200, json: { access_token: access, token_type: 'Bearer', expires_in: 3600 } };
+    }
+    const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+    if (req.headers['x-acme-token'] !== token && !(bearer && issued.includes(bearer))) return error(401, 'unauthenticated', 'bad token');
     const [orgs, o, resource, id, ...rest] = req.segments;
     if (orgs !== 'orgs' || o !== org || resource !== 'keys' || rest.length) return error(404, 'route_not_found', 'no such route');
     if (req.method === 'GET' && id === undefined) {
@@ -53,5 +67,5 @@ export async function createFakeAcme(org: string, token: string, keys: AcmeKey[]
     return { status: 200, json: { key } };
   };
   const server = await createSimulatorServer(handle);
-  return { ...server, keys: store };
+  return { ...server, keys: store, issued };
 }

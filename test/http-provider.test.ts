@@ -204,9 +204,12 @@ describe('kind: http — start-up checks name the config path', () => {
     ]);
     expect(problems((a) => (a.auth = { type: 'oauth' }))).toEqual([expect.stringMatching(/^providers\.acme\.auth\.type: /)]);
     expect(problems((a) => (a.errors.codes.key_locked = 'TEAPOT'))).toEqual([expect.stringMatching(/^providers\.acme\.errors\.codes\.key_locked: /)]);
-    expect(problems((a) => (a.readBeforeWrite = true) && delete a.read)).toEqual([
-      expect.stringMatching(/^providers\.acme\.readBeforeWrite: needs a `read` request/),
-    ]);
+    expect(
+      problems((a) => {
+        a.readBeforeWrite = true;
+        delete a.read;
+      }),
+    ).toEqual([expect.stringMatching(/^providers\.acme\.readBeforeWrite: needs a `read` request/)]);
     expect(problems((a) => (a.credentials.kind = 'x'))).toEqual([expect.stringMatching(/^providers\.acme\.credentials\.kind: is a connection field name/)]);
   });
 
@@ -226,11 +229,79 @@ describe('kind: http — start-up checks name the config path', () => {
   });
 });
 
+describe('kind: http — OAuth 2.0 client credentials', () => {
+  const CLIENT_ID = 'acme_client_7f8e';
+  const CLIENT_SECRET = 'acme_client_secret_9a8b7c6d';
+  registerSecret(CLIENT_SECRET);
+  /** The docs example with its auth replaced by client credentials (a token from `tokenUrl`, sent as Bearer). */
+  const oauthConnection = (origin: string, clientSecret: string) => {
+    const { credentials: _c, ...acme } = docsExample({ ACME_URL: origin, ACME_TOKEN: TOKEN }).providers.acme;
+    return {
+      ...acme,
+      params: { org: 'acme-corp', tokenUrl: `${origin}/oauth/token` },
+      credentials: { clientId: CLIENT_ID, clientSecret },
+      auth: {
+        type: 'oauth-client-credentials',
+        tokenUrl: '{{ config.tokenUrl }}',
+        clientId: '{{ config.clientId }}',
+        clientSecret: '{{ config.clientSecret }}',
+      },
+    };
+  };
+
+  it('fetches one token, sends it as Bearer on every call, and redacts it in previews', async () => {
+    const vendor = await createFakeAcme('acme-corp', TOKEN, [acmeKey('k_1', 'CI')], { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    const g = await startGateway({ providers: { acme: oauthConnection(vendor.origin, CLIENT_SECRET) }, audit: false });
+    try {
+      for (const name of ['first', 'second']) {
+        const res = await g.gql(UPDATE, { provider: 'acme', id: 'k_1', patch: { name } });
+        expect(res.body.errors).toBeUndefined();
+        expect(res.body.data?.updateApiKey).toMatchObject({ kind: 'HTTP', id: 'k_1', name });
+      }
+      registerSecret(...vendor.issued);
+      // One token request, then the token on both PATCHes.
+      expect(vendor.issued).toEqual(['acme_oauth_token_1']);
+      expect(vendor.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'POST /oauth/token',
+        'PATCH /orgs/acme-corp/keys/k_1',
+        'PATCH /orgs/acme-corp/keys/k_1',
+      ]);
+      expect(vendor.keys.get('k_1')?.label).toBe('second');
+      const preview = await g.gql('{ previewApiKeyUpdate(provider: "acme", id: "k_1", patch: { name: "p" }) { requests { headers } } }');
+      expect(preview.body.data?.previewApiKeyUpdate.requests[0].headers).toMatchObject({ authorization: 'Bearer [redacted]' });
+    } finally {
+      await g.close();
+      await vendor.close();
+    }
+  });
+
+  it('a refused token request is UNAUTHENTICATED and the API receives nothing', async () => {
+    const vendor = await createFakeAcme('acme-corp', TOKEN, [acmeKey('k_1', 'CI')], { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    const g = await startGateway({ providers: { acme: oauthConnection(vendor.origin, 'acme_wrong_client_secret_00') }, audit: false });
+    try {
+      const res = await g.gql(UPDATE, { provider: 'acme', id: 'k_1', patch: { name: 'x' } });
+      expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', provider: 'acme' });
+      expect(vendor.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /oauth/token']);
+      expect(vendor.keys.get('k_1')?.label).toBe('CI');
+    } finally {
+      await g.close();
+      await vendor.close();
+    }
+  });
+
+  it('a token URL that is not an absolute http(s) URL stops start-up with its path', () => {
+    const connection = oauthConnection('http://127.0.0.1:9', CLIENT_SECRET);
+    expect(() => resolveConfig({ providers: { acme: { ...connection, params: { org: 'acme-corp', tokenUrl: '/oauth/token' } } }, audit: false })).toThrow(
+      /providers\.acme\.auth\.tokenUrl: must be an absolute http\(s\) URL/,
+    );
+  });
+});
+
 describe('kind: http — reload', () => {
   it('a reload recompiles the definition; one with a template error keeps serving the previous one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-http-reload-'));
     const file = join(dir, 'keygate.yaml');
-    const yaml = docsYaml({ ACME_URL: sim.origin, ACME_TOKEN: TOKEN }) + 'audit: false\n';
+    const yaml = `${docsYaml({ ACME_URL: sim.origin, ACME_TOKEN: TOKEN })}audit: false\n`;
     writeFileSync(file, yaml);
     const keygate = await startKeygate({ config: loadConfigFile(file), port: 0, configPath: file });
     const rename = async () => {

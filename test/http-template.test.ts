@@ -1,7 +1,7 @@
 /** The declarative engine's template language and limits, in-process (providers/http/template.ts, engine.ts). */
 import { describe, expect, it } from 'vitest';
 import { compileTemplate, TemplateProblems } from '../providers/http/template.ts';
-import { DefinitionError, httpAdapter, validatePatch } from '../providers/http/engine.ts';
+import { type DefinitionError, httpAdapter, validatePatch } from '../providers/http/engine.ts';
 import { z } from 'zod';
 
 const compile = (t: unknown, roots = ['patch', 'current', 'id', 'config']) => {
@@ -74,10 +74,14 @@ describe('engine definitions', () => {
   });
 
   it('POST updates are not idempotent unless said; idIsSecret is recorded', () => {
-    expect(make(minimal).idempotent).toBe(true);
-    expect(make({ ...minimal, update: { ...minimal.update, method: 'POST' } }).idempotent).toBe(false);
-    expect(make({ ...minimal, update: { ...minimal.update, method: 'POST' }, idempotent: true }).idempotent).toBe(true);
-    expect(make({ ...minimal, idIsSecret: true }).idIsSecret).toBe(true);
+    expect(make(minimal).updateIdempotency.idempotent).toBe(true);
+    expect(make({ ...minimal, update: { ...minimal.update, method: 'POST' } }).updateIdempotency).toMatchObject({
+      idempotent: false,
+      why: expect.stringContaining('POST'),
+    });
+    expect(make({ ...minimal, update: { ...minimal.update, method: 'POST' }, idempotent: true }).updateIdempotency.idempotent).toBe(true);
+    expect(make(minimal).idIsSecret).toBeUndefined();
+    expect(make({ ...minimal, idIsSecret: true }).idIsSecret?.({ baseUrl: 'http://x' })).toBe(true);
   });
 
   it('collects every problem with its path', () => {

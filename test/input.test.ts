@@ -163,7 +163,7 @@ describe('Tyk expiry', () => {
       const res = await gw.gql(UPDATE, { provider: 'tyk', id: TYK_KEY, patch: { expiresAt } });
       expectRefused(res, ['patch.expiresAt']);
       expect(errorOf(res)!.message).toContain('never expires');
-      const preview = await gw.gql('query($p: ApiKeyPatch!) { previewApiKeyUpdate(provider: "tyk", id: "' + TYK_KEY + '", patch: $p) { after { id } } }', {
+      const preview = await gw.gql(`query($p: ApiKeyPatch!) { previewApiKeyUpdate(provider: "tyk", id: "${TYK_KEY}", patch: $p) { after { id } } }`, {
         p: { expiresAt },
       });
       expectRefused(preview, ['patch.expiresAt']);

@@ -123,10 +123,21 @@ describe('metrics, health, readiness and request ids', () => {
 describe('per-request logger', () => {
   it('makes the child (and redacts its bindings) only for a line at an enabled level; the line carries the bindings', () => {
     const lines: string[] = [];
-    const base = createLogger({ level: 'warn', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) as never });
+    const base = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write: (c, _e, cb) => {
+          lines.push(String(c));
+          cb();
+        },
+      }) as never,
+    });
     let children = 0;
     const child = base.child.bind(base);
-    base.child = ((...args: Parameters<typeof child>) => ((children += 1), child(...args))) as typeof base.child;
+    base.child = ((...args: Parameters<typeof child>) => {
+      children += 1;
+      return child(...args);
+    }) as typeof base.child;
     const log = new LazyChildLog(base, { requestId: 'req-1', caller: 'token:ops' });
     log.info({ a: 1 }, 'below the level');
     log.debug({ a: 1 }, 'below the level');

@@ -20,7 +20,9 @@ import { basicKey, createBasicSimulator, type BasicSimulator } from '../provider
 import { faults } from '../sandbox/simulator-kit.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
 import { recordSeen, registerSecret, startGatewayChild, until, type GatewayProcess } from './harness.ts';
+import { fakeClock } from './fake-clock.ts';
 import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
+import { fingerprintKeyId } from '../src/core/key-ids.ts';
 
 const TYK_SECRET = 'tyk_pgloss_admin_secret_31cd';
 const BASIC_TOKEN = 'basic_pgloss_token_9a8b7c';
@@ -120,19 +122,23 @@ async function holdInTransaction(statement: string, params: unknown[] = []): Pro
 
 const TAKE_KEY_LOCK = 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))';
 
+/** What `probe` finds, once it finds something. */
 async function waitFor<T>(probe: () => Promise<T[]>): Promise<T[]> {
   let found: T[] = [];
-  const end = Date.now() + 15_000;
-  while ((found = await probe()).length === 0) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(
+    async () => {
+      found = await probe();
+      return found.length > 0;
+    },
+    { timeoutMs: 15_000, what: 'the backends to appear' },
+  );
   return found;
 }
 
+/** The outcome rows of a Tyk key, whose id the audit log keeps as its fingerprint. */
 async function outcomes(keyId: string): Promise<Array<{ outcome: string; attempts: number | null; upstream_status: number | null }>> {
   return sql(`SELECT outcome, attempts, upstream_status FROM ${escapeIdentifier(schema)}.audit_log WHERE key_id = $1 AND phase = 'outcome' ORDER BY seq`, [
-    keyId,
+    fingerprintKeyId(keyId),
   ]);
 }
 
@@ -212,7 +218,8 @@ describe('PostgreSQL drops a connection keygate holds', () => {
 
   it('idle in the pools: the next calls open fresh connections', async () => {
     // Note the lock connection's backend while it holds the lock; afterwards it sits idle in the pool.
-    tyk.inject(faults.delay(300, { method: 'PUT', times: 1 }));
+    // Slow enough that the lock is still held when the query below looks for its backend.
+    tyk.inject(faults.delay(2_000, { method: 'PUT', times: 1 }));
     const a = updateTyk(KEY_A, 'before idle');
     const lockPids = await waitFor(() => lockBackends(KEY_A, true));
     expect((await a).errors).toBeUndefined();
@@ -237,9 +244,9 @@ describe('the PostgreSQL key lock under a call deadline', () => {
     const holder = await holdInTransaction(TAKE_KEY_LOCK, [`keygate:${schema}:${SCOPE}:k`]);
     // A 60 s deadline of which all but 300 ms went before the lock (the injected clock says so):
     // the lock gives up after those 300 ms, not after a minute (the test would time out).
-    let elapsed = 0;
-    const deadline = startDeadline(60_000, () => elapsed);
-    elapsed = 59_700;
+    const clock = fakeClock();
+    const deadline = startDeadline(60_000, clock);
+    await clock.advance(59_700);
     const ran: string[] = [];
     try {
       const err = await store.createKeyLock!(SCOPE)
@@ -261,9 +268,9 @@ describe('the PostgreSQL key lock under a call deadline', () => {
 
   it('gives up at once, running nothing, once the deadline has passed', async () => {
     const store = await createPostgresAuditStore(await testDatabaseUrl(), schema);
-    let elapsed = 0;
-    const deadline = startDeadline(60_000, () => elapsed);
-    elapsed = 60_000;
+    const clock = fakeClock();
+    const deadline = startDeadline(60_000, clock);
+    await clock.advance(60_000);
     try {
       const ran: string[] = [];
       const err = await store.createKeyLock!(SCOPE)

@@ -6,7 +6,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningSandbox } from '../sandbox/start.ts';
 import type { RunningKeygate } from '../src/app.ts';
 import { recordSeen, startSandboxGateway } from './harness.ts';
 
@@ -66,7 +65,6 @@ function relativeLinks(text: string): string[] {
   return [...prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]).filter((t) => !/^[a-z][a-z\d+.-]*:/i.test(t));
 }
 
-let sandbox: RunningSandbox;
 let keygate: RunningKeygate;
 let close: () => Promise<void>;
 
@@ -100,7 +98,7 @@ describe('README and docs pages', () => {
 
 describe('README and docs examples', () => {
   beforeAll(async () => {
-    ({ sandbox, keygate, close } = await startSandboxGateway());
+    ({ keygate, close } = await startSandboxGateway());
   });
   afterAll(async () => {
     await close?.();

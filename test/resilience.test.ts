@@ -1,7 +1,9 @@
 /**
- * Issue 4: deadlines, safe retries that honour Retry-After, circuit breakers, bulkheads and response
- * limits — for each fault the GraphQL outcome, the upstream attempts the simulator saw, and a bound
- * on how long the caller waited. Timeouts and delays are small, bounds generous.
+ * Deadlines, safe retries that honour Retry-After, circuit breakers, bulkheads and response limits
+ * over real HTTP: for each fault the GraphQL outcome and the upstream attempts the simulator saw,
+ * in order and in number, never in milliseconds (the timing itself is unit-tested on a fake clock in
+ * test/resilience-units.test.ts). Faults about timeouts hang (never answer); every other test has
+ * timeouts far longer than any healthy answer, so load cannot change its outcome.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,21 +12,24 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AtlasSimulator } from '../providers/atlas/simulator.ts';
+import { ATLAS_DEMO, type AtlasSimulator } from '../providers/atlas/simulator.ts';
 import { createMesaSimulator, demoKey } from '../providers/mesa/simulator.ts';
 import { createTykSimulator, demoSession } from '../providers/tyk/simulator.ts';
 import { providers } from '../providers/index.ts';
 import { faults, type RecordedRequest } from '../sandbox/simulator-kit.ts';
 import type { ApiKeyPatch, BuiltinKind, Sandbox } from '../providers/types.ts';
 import { createAuditStore } from '../src/audit/store.ts';
-import { resolveConfig } from '../src/config/schema.ts';
-import { GatewayError } from '../src/core/errors.ts';
-import { createResilience } from '../src/upstream/resilience.ts';
-import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
+import { skippableClock } from './fake-clock.ts';
+import { recordSeen, registerSecret, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, testDatabaseUrl, uniqueSchema } from './pg.ts';
+import { fingerprintKeyId } from '../src/core/key-ids.ts';
 
-/** The method of each vendor's update call: faults aimed at it, attempts counted by it. */
-const WRITE_METHOD: Partial<Record<BuiltinKind, string>> = {
+/**
+ * The method of each vendor's update call. Besides the hand-written adapters, two vendors on the
+ * declarative engine, which share one code path: a PATCH (SendGrid) and a read-modify-write PUT
+ * (Cloudflare); the other engine vendors would add time, not paths.
+ */
+const WRITE_METHOD = {
   mesa: 'PATCH',
   basic: 'PATCH',
   atlas: 'PATCH',
@@ -32,32 +37,19 @@ const WRITE_METHOD: Partial<Record<BuiltinKind, string>> = {
   plumaa: 'PUT',
   sendgrid: 'PATCH',
   cloudflare: 'PUT',
-};
+} as const satisfies Partial<Record<BuiltinKind, string>>;
+type Kind = keyof typeof WRITE_METHOD;
+const KINDS = Object.keys(WRITE_METHOD) as Kind[];
 
-/**
- * The vendors run here: every hand-written adapter, and two of those on the declarative engine,
- * which share one code path — a PATCH (SendGrid) and a read-modify-write PUT (Cloudflare). The
- * others (Datadog, Confluent: PATCH; Algolia: read-modify-write PUT) would add time, not paths.
- */
-const KINDS = Object.keys(WRITE_METHOD) as BuiltinKind[];
-
-function validPatch(kind: BuiltinKind): ApiKeyPatch {
+function validPatch(kind: Kind): ApiKeyPatch {
   return providers[kind].adapter.patchFields.includes('name') ? { name: 'resilience test' } : { setTags: [{ key: 'resilience', value: 'yes' }] };
 }
 
 /** Upstream attempts of the update call the simulator saw (an Atlas Digest challenge is not one). */
-const attemptsSeen = (requests: RecordedRequest[], kind: BuiltinKind) => requests.filter((r) => r.method === WRITE_METHOD[kind] && r.status !== 401).length;
+const attemptsSeen = (requests: RecordedRequest[], kind: Kind) => requests.filter((r) => r.method === WRITE_METHOD[kind] && r.status !== 401).length;
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function startSandboxes(): Promise<Map<BuiltinKind, Sandbox>> {
-  const sandboxes = new Map<BuiltinKind, Sandbox>();
+async function startSandboxes(): Promise<Map<Kind, Sandbox>> {
+  const sandboxes = new Map<Kind, Sandbox>();
   for (const kind of KINDS) {
     const s = await providers[kind].startSandbox();
     for (const [field, value] of Object.entries(s.connection)) if (providers[kind].adapter.secretConfigFields.includes(field)) registerSecret(String(value));
@@ -66,14 +58,21 @@ async function startSandboxes(): Promise<Map<BuiltinKind, Sandbox>> {
   return sandboxes;
 }
 
-let sandboxes: Map<BuiltinKind, Sandbox>;
+let sandboxes: Map<Kind, Sandbox>;
 let gw: TestGateway;
 
-/** Per kind: `<kind>` retries fast; `<kind>-patient` may wait out a Retry-After of 1 s; `<kind>-tight` has a short deadline. */
+/**
+ * Per kind: `<kind>` retries at once, with timeouts no healthy answer comes near; `<kind>-hang` times
+ * out soon, for vendors that never answer; `<kind>-patient` would wait out a Retry-After of up to a
+ * minute but has a 20 s deadline; `<kind>-tight` has a deadline that cuts a hanging attempt.
+ * No pacing: these are per-call semantics (the connection-wide pause a 429 starts is test/rate-limit.test.ts's).
+ */
+const NO_BREAKER = { failures: 1000, cooldownMs: 1000 };
 const CONNECTIONS = {
-  '': { timeoutMs: 150, deadlineMs: 2_000, retry: { attempts: 3, maxDelayMs: 20 }, circuitBreaker: { failures: 1000, cooldownMs: 1000 } },
-  '-patient': { timeoutMs: 150, deadlineMs: 3_000, retry: { attempts: 3, maxDelayMs: 2_000 }, circuitBreaker: { failures: 1000, cooldownMs: 1000 } },
-  '-tight': { timeoutMs: 150, deadlineMs: 280, retry: { attempts: 5, maxDelayMs: 5_000 }, circuitBreaker: { failures: 1000, cooldownMs: 1000 } },
+  '': { timeoutMs: 10_000, deadlineMs: 30_000, retry: { attempts: 3, maxDelayMs: 20 }, circuitBreaker: NO_BREAKER, rateLimit: false },
+  '-hang': { timeoutMs: 200, deadlineMs: 30_000, retry: { attempts: 3, maxDelayMs: 20 }, circuitBreaker: NO_BREAKER, rateLimit: false },
+  '-patient': { timeoutMs: 10_000, deadlineMs: 20_000, retry: { attempts: 3, maxDelayMs: 60_000 }, circuitBreaker: NO_BREAKER, rateLimit: false },
+  '-tight': { timeoutMs: 1_500, deadlineMs: 1_500, retry: { attempts: 5, maxDelayMs: 20 }, circuitBreaker: NO_BREAKER, rateLimit: false },
 };
 
 beforeAll(async () => {
@@ -81,9 +80,13 @@ beforeAll(async () => {
   const doc: Record<string, Record<string, unknown>> = {};
   for (const [kind, s] of sandboxes)
     for (const [suffix, options] of Object.entries(CONNECTIONS)) doc[`${kind}${suffix}`] = { kind, ...s.connection, ...options };
+  // The sandbox's Atlas uses a service account; its API key (HTTP Digest) gets a connection too.
+  const { clientId: _id, clientSecret: _secret, ...atlas } = sandboxes.get('atlas')!.connection;
+  doc['atlas-digest'] = { kind: 'atlas', ...atlas, publicKey: ATLAS_DEMO.publicKey, privateKey: ATLAS_DEMO.privateKey, ...CONNECTIONS[''] };
   gw = await startGateway({ providers: doc });
-  // Atlas: complete the Digest handshake once, so each later attempt is one request.
+  // Atlas: fetch the token / complete the Digest handshake once, so each later attempt is one request.
   for (const kind of KINDS) await update(kind, kind);
+  await update('atlas-digest', 'atlas');
 });
 afterAll(async () => {
   await gw?.close();
@@ -94,11 +97,10 @@ const resetAll = () => {
   for (const s of sandboxes.values()) s.simulator.reset();
 };
 
-async function update(provider: string, kind: BuiltinKind, on: TestGateway = gw) {
+async function update(provider: string, kind: Kind, on: TestGateway = gw) {
   const id = sandboxes.get(kind)!.demoKeyIds[0];
-  const started = performance.now();
   const res = await on.gql(UPDATE, { provider, id, patch: validPatch(kind) });
-  return { body: res.body, error: res.body.errors?.[0], ms: performance.now() - started };
+  return { body: res.body, error: res.body.errors?.[0] };
 }
 
 // The vendors' suites run side by side (each against its own simulator); within one, tests run in turn.
@@ -112,133 +114,121 @@ describe.each(KINDS)('%s under faults', { concurrent: true }, (kind) => {
 
   it('retries 503 twice, then succeeds on the third attempt with one write', inTurn, async () => {
     sim().inject(faults.unavailable({ method, times: 2 }));
-    const { body, ms } = await update(kind, kind);
+    const { body } = await update(kind, kind);
     expect(body.errors).toBeUndefined();
-    expect(seen()).toBe(3);
+    expect(
+      sim()
+        .requests.filter((r) => r.method === method && r.status !== 401)
+        .map((r) => r.status),
+    ).toEqual([503, 503, 200]);
     expect(sim().writes()).toHaveLength(1);
-    expect(ms).toBeLessThan(2_000);
   });
 
   it('retries an HTML 502 page up to retry.attempts, then answers UPSTREAM_ERROR with upstream.attempts', inTurn, async () => {
     sim().inject(faults.html502({ method, times: 3 }));
-    const { error, ms } = await update(kind, kind);
+    const { error } = await update(kind, kind);
     expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', provider: kind, upstream: { status: 502, message: '502 Bad Gateway', attempts: 3 } });
     expect(seen()).toBe(3);
-    expect(ms).toBeLessThan(2_000);
   });
 
   it('retries a reset connection and succeeds', inTurn, async () => {
     sim().inject(faults.reset({ method }));
-    const { body, ms } = await update(kind, kind);
+    const { body } = await update(kind, kind);
     expect(body.errors).toBeUndefined();
     expect(seen()).toBe(2);
-    expect(ms).toBeLessThan(2_000);
   });
 
   it('retries timeouts, then answers UPSTREAM_UNAVAILABLE with extensions.attempts (the vendor never answered)', inTurn, async () => {
     sim().inject(faults.hang({ method, times: 3 }));
-    const { error, ms } = await update(kind, kind);
-    expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: kind, attempts: 3 });
+    const { error } = await update(`${kind}-hang`, kind);
+    expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: `${kind}-hang`, attempts: 3 });
     expect(error?.extensions.upstream).toBeUndefined();
-    expect(error?.message).toContain('150 ms');
+    expect(error?.message).toContain('200 ms');
     expect(seen()).toBe(3);
-    expect(ms).toBeGreaterThanOrEqual(3 * 150 - 10);
-    expect(ms).toBeLessThan(2_000);
   });
 
-  it('answers a delay shorter than timeoutMs normally, in one attempt', inTurn, async () => {
-    sim().inject(faults.delay(80, { method }));
-    const { body, ms } = await update(kind, kind);
+  it('answers a slow vendor normally within timeoutMs, in one attempt', inTurn, async () => {
+    sim().inject(faults.delay(50, { method }));
+    const { body } = await update(kind, kind);
     expect(body.errors).toBeUndefined();
     expect(seen()).toBe(1);
-    expect(ms).toBeGreaterThanOrEqual(75);
-    expect(ms).toBeLessThan(1_500);
   });
 
   it.each([400, 404, 409, 500])('never retries a %i', inTurn, async (status) => {
     sim().inject({ method, times: 3, response: { status } });
-    const { error, ms } = await update(kind, kind);
+    const { error } = await update(kind, kind);
     expect(error?.extensions.upstream).toMatchObject({ status, attempts: 1 });
     expect(seen()).toBe(1);
-    expect(ms).toBeLessThan(1_000);
   });
 
-  it('waits out a short Retry-After on 429, then retries and succeeds', inTurn, async () => {
-    sim().inject(faults.rateLimited(1, { method }));
-    const { body, ms } = await update(`${kind}-patient`, kind);
+  // Waiting out a Retry-After of n seconds is unit-tested on a fake clock; over HTTP, one of 0 is
+  // honoured by retrying at once.
+  it('honours a Retry-After of 0 on 429 and on 503: retries at once and succeeds', inTurn, async () => {
+    sim().inject(faults.rateLimited(0, { method }));
+    sim().inject(faults.unavailable({ method, retryAfter: 0 }));
+    const { body } = await update(`${kind}-patient`, kind);
     expect(body.errors).toBeUndefined();
-    expect(seen()).toBe(2);
-    expect(ms).toBeGreaterThanOrEqual(950);
-    expect(ms).toBeLessThan(2_500);
-  });
-
-  it('waits out a short Retry-After on 503 too', inTurn, async () => {
-    sim().inject(faults.unavailable({ method, retryAfter: 1 }));
-    const { body, ms } = await update(`${kind}-patient`, kind);
-    expect(body.errors).toBeUndefined();
-    expect(seen()).toBe(2);
-    expect(ms).toBeGreaterThanOrEqual(950);
-    expect(ms).toBeLessThan(2_500);
+    expect(
+      sim()
+        .requests.filter((r) => r.method === method && r.status !== 401)
+        .map((r) => r.status),
+    ).toEqual([429, 503, 200]);
   });
 
   it('answers RATE_LIMITED with retryAfter at once when Retry-After is longer than maxDelayMs', inTurn, async () => {
     sim().inject(faults.rateLimited(30, { method, times: 3 }));
-    const { error, ms } = await update(kind, kind);
+    const { error } = await update(kind, kind);
     expect(error?.extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, retryAfter: 30, attempts: 1 } });
     expect(seen()).toBe(1);
-    expect(ms).toBeLessThan(500);
   });
 
   it('answers RATE_LIMITED at once when Retry-After (an HTTP date) is longer than what is left of the deadline', inTurn, async () => {
-    // -tight: maxDelayMs 5 s would allow the wait, its 280 ms deadline does not.
-    sim().inject(faults.rateLimited(new Date(Date.now() + 3_000), { method, times: 3 }));
-    const { error, ms } = await update(`${kind}-tight`, kind);
+    // -patient: maxDelayMs (60 s) would allow a wait of ~40 s, its 20 s deadline does not.
+    sim().inject(faults.rateLimited(new Date(Date.now() + 40_000), { method, times: 3 }));
+    const { error } = await update(`${kind}-patient`, kind);
     expect(error?.extensions).toMatchObject({ code: 'RATE_LIMITED', upstream: { status: 429, attempts: 1 } });
-    expect(error?.extensions.upstream.retryAfter).toBeGreaterThanOrEqual(2);
-    expect(error?.extensions.upstream.retryAfter).toBeLessThanOrEqual(4);
+    expect(error?.extensions.upstream.retryAfter).toBeGreaterThanOrEqual(38);
+    expect(error?.extensions.upstream.retryAfter).toBeLessThanOrEqual(41);
     expect(seen()).toBe(1);
-    expect(ms).toBeLessThan(500);
   });
 
-  it('stops at the deadline: attempts and waits together never outlast deadlineMs', inTurn, async () => {
-    // -tight: 5 attempts of 150 ms would take 750 ms; the 280 ms deadline cuts the second one
-    // (the first backoff is under 100 ms, so the second always starts, and always outlasts it).
-    sim().inject(faults.hang({ method, times: 5 }));
-    const { error, ms } = await update(`${kind}-tight`, kind);
+  it('stops at the deadline: the attempt still running when deadlineMs passes is cut, and no other starts', inTurn, async () => {
+    // -tight: the first attempt gets a 503, the second never answers; 5 attempts are allowed, but
+    // the 1.5 s deadline, which started before the second attempt's 1.5 s timeout, cuts it.
+    sim().inject(faults.unavailable({ method }));
+    sim().inject(faults.hang({ method, times: 4 }));
+    const { error } = await update(`${kind}-tight`, kind);
     expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', attempts: 2 });
-    expect(error?.message).toContain('deadline of 280 ms');
+    expect(error?.message).toContain('deadline of 1500 ms');
     expect(seen()).toBe(2);
-    expect(ms).toBeGreaterThanOrEqual(270);
-    expect(ms).toBeLessThan(800);
   });
 
   it('answers truncated JSON with UPSTREAM_BAD_RESPONSE, without retrying', inTurn, async () => {
-    sim().inject(faults.truncatedJson({ method }));
-    const { error, ms } = await update(kind, kind);
+    sim().inject(faults.truncatedJson({ method, times: 3 }));
+    const { error } = await update(kind, kind);
     expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstream: { status: 200, attempts: 1 } });
     expect(seen()).toBe(1);
-    expect(ms).toBeLessThan(1_000);
   });
 
+  // timeoutMs is far longer than streaming 1 MiB takes even under load: with a short one the
+  // exchange timed out mid-body, was retried as a timeout and got the normal answer.
   it('refuses a body over 1 MiB without reading it all: UPSTREAM_BAD_RESPONSE, and the connection is dropped early', inTurn, async () => {
-    sim().inject(faults.oversize(256 * 1024 * 1024, { method }));
-    const { error, ms } = await update(kind, kind);
+    sim().inject(faults.oversize(256 * 1024 * 1024, { method, times: 3 }));
+    const { error } = await update(kind, kind);
     expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstream: { attempts: 1 } });
     expect(error?.message).toContain('size limit');
     expect(seen()).toBe(1);
     // 256 MiB were offered; keygate hung up after about 1 MiB, long before the end.
-    await until(() => sim().requests.some((r) => r.aborted), 'the simulator to see the connection dropped');
-    expect(ms).toBeLessThan(2_000);
+    await until(() => sim().requests.some((r) => r.aborted), { what: 'the simulator to see the connection dropped' });
   });
 
   it('refuses a body that announces over 1 MiB in Content-Length the same way, naming the status it came with', inTurn, async () => {
-    sim().inject(faults.oversize(256 * 1024 * 1024, { method, declared: true, status: 400 }));
-    const { error, ms } = await update(kind, kind);
+    sim().inject(faults.oversize(256 * 1024 * 1024, { method, declared: true, status: 400, times: 3 }));
+    const { error } = await update(kind, kind);
     expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstream: { status: 400, attempts: 1 } });
     expect(error?.message).toContain('answered HTTP 400 with a body over the size limit');
     expect(seen()).toBe(1);
-    await until(() => sim().requests.some((r) => r.aborted), 'the simulator to see the connection dropped');
-    expect(ms).toBeLessThan(2_000);
+    await until(() => sim().requests.some((r) => r.aborted), { what: 'the simulator to see the connection dropped' });
   });
 
   it('never follows a redirect, and does not retry it', inTurn, async () => {
@@ -265,7 +255,7 @@ describe('vendor specifics', () => {
     atlas.expireNonces();
     // The first PATCH (stale nonce) goes through to the 401; the next three get 503.
     atlas.inject(faults.unavailable({ method: 'PATCH', skip: 1, times: 3 }));
-    const { error } = await update('atlas', 'atlas');
+    const { error } = await update('atlas-digest', 'atlas');
     expect(atlas.requests.map((r) => r.status)).toEqual([401, 503, 503, 503]);
     expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstream: { status: 503, attempts: 3 } });
   });
@@ -273,9 +263,19 @@ describe('vendor specifics', () => {
   it('Atlas: after a stale nonce the update succeeds with one re-challenge', async () => {
     const atlas = sandboxes.get('atlas')!.simulator as AtlasSimulator;
     atlas.expireNonces();
-    const { body } = await update('atlas', 'atlas');
+    const { body } = await update('atlas-digest', 'atlas');
     expect(body.errors).toBeUndefined();
     expect(atlas.requests.map((r) => r.status)).toEqual([401, 200]);
+  });
+
+  it('Atlas: a 401 to a revoked token is answered inside one attempt (one new token), not counted as one', async () => {
+    const atlas = sandboxes.get('atlas')!.simulator as AtlasSimulator;
+    atlas.expireTokens();
+    // The first PATCH (revoked token) goes through to the 401; the next three get 503.
+    atlas.inject(faults.unavailable({ method: 'PATCH', skip: 1, times: 3 }));
+    const { error } = await update('atlas', 'atlas');
+    expect(atlas.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['PATCH 401', 'POST 200', 'PATCH 503', 'PATCH 503', 'PATCH 503']);
+    expect(error?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstream: { status: 503, attempts: 3 } });
   });
 
   it('Tyk: a retry repeats the whole read-modify-write', async () => {
@@ -300,6 +300,10 @@ const HEALTH = '{ providers { name health { state consecutiveFailures } } }';
 describe('circuit breaker', () => {
   beforeEach(resetAll);
   let breakerGw: TestGateway;
+  // The cooldown is a minute, so the breaker stays open however slow the machine; the test ends
+  // it by skipping the gateway's clock ahead.
+  const clock = skippableClock();
+  const COOLDOWN_MS = 60_000;
   const mesa = () => sandboxes.get('mesa')!.simulator;
   const health = async (name: string) => {
     const res = await breakerGw.gql(HEALTH);
@@ -308,10 +312,12 @@ describe('circuit breaker', () => {
 
   beforeAll(async () => {
     const connection = sandboxes.get('mesa')!.connection;
-    const options = { timeoutMs: 150, deadlineMs: 1_000, retry: { attempts: 1, maxDelayMs: 0 }, circuitBreaker: { failures: 3, cooldownMs: 400 } };
-    breakerGw = await startGateway({
-      providers: Object.fromEntries(['opens', 'counts', 'reopens', 'retrying'].map((name) => [name, { kind: 'mesa', ...connection, ...options }])),
-    });
+    // The probe's slow answer (below) fits well within timeoutMs.
+    const options = { timeoutMs: 3_000, deadlineMs: 30_000, retry: { attempts: 1, maxDelayMs: 0 }, circuitBreaker: { failures: 3, cooldownMs: COOLDOWN_MS } };
+    breakerGw = await startGateway(
+      { providers: Object.fromEntries(['opens', 'counts', 'reopens'].map((name) => [name, { kind: 'mesa', ...connection, ...options }])) },
+      { clock },
+    );
   });
   afterAll(async () => {
     await breakerGw?.close();
@@ -328,17 +334,21 @@ describe('circuit breaker', () => {
 
     const before = mesa().requests.length;
     const fast = await update('opens', 'mesa', breakerGw);
-    expect(fast.error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'opens', retryAfter: 1, attempts: 0 });
+    expect(fast.error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'opens', attempts: 0 });
+    expect(fast.error?.extensions.retryAfter).toBeGreaterThanOrEqual(50);
+    expect(fast.error?.extensions.retryAfter).toBeLessThanOrEqual(60);
     expect(fast.error?.message).toContain('circuit open');
-    expect(fast.ms).toBeLessThan(200);
     expect(mesa().requests.length).toBe(before); // the vendor was not called
 
-    await until(async () => (await health('opens')).state === 'HALF_OPEN', 'the cooldown to end');
-    // Half-open: of three concurrent calls exactly one goes through (slowed, so the others see it in flight).
-    mesa().inject(faults.delay(100));
-    const results = await Promise.all([1, 2, 3].map(() => update('opens', 'mesa', breakerGw)));
-    expect(results.filter((r) => r.body.errors === undefined)).toHaveLength(1);
-    for (const r of results.filter((r) => r.error)) expect(r.error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', attempts: 0 });
+    clock.skip(COOLDOWN_MS);
+    expect((await health('opens')).state).toBe('HALF_OPEN');
+    // Half-open: the probe is slow, so calls made while it is at the vendor are refused without being sent.
+    mesa().inject(faults.delay(1_500));
+    const probe = update('opens', 'mesa', breakerGw);
+    await until(() => mesa().requests.length === before + 1, { what: 'the probe to reach the vendor' });
+    const others = await Promise.all([1, 2].map(() => update('opens', 'mesa', breakerGw)));
+    for (const r of others) expect(r.error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', attempts: 0 });
+    expect((await probe).body.errors).toBeUndefined();
     expect(mesa().requests.length).toBe(before + 1);
     expect(await health('opens')).toEqual({ state: 'CLOSED', consecutiveFailures: 0 });
   });
@@ -363,7 +373,8 @@ describe('circuit breaker', () => {
     mesa().inject(faults.unavailable({ times: 4 }));
     for (let i = 0; i < 3; i++) await update('reopens', 'mesa', breakerGw);
     expect((await health('reopens')).state).toBe('OPEN');
-    await until(async () => (await health('reopens')).state === 'HALF_OPEN', 'the cooldown to end');
+    clock.skip(COOLDOWN_MS);
+    expect((await health('reopens')).state).toBe('HALF_OPEN');
     const probe = await update('reopens', 'mesa', breakerGw);
     expect(probe.error?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstream: { status: 503, attempts: 1 } });
     expect(await health('reopens')).toEqual({ state: 'OPEN', consecutiveFailures: 4 });
@@ -394,17 +405,15 @@ describe('bulkhead', () => {
   beforeEach(resetAll);
   it('runs at most maxConcurrency calls at once; the others wait their turn and succeed', async () => {
     const connection = sandboxes.get('plumaa')!.connection;
-    const g = await startGateway({ providers: { p: { kind: 'plumaa', ...connection, maxConcurrency: 2, deadlineMs: 3_000 } } });
+    const g = await startGateway({ providers: { p: { kind: 'plumaa', ...connection, maxConcurrency: 2, timeoutMs: 10_000, deadlineMs: 30_000 } } });
     try {
       const plumaa = sandboxes.get('plumaa')!.simulator;
-      plumaa.inject(faults.delay(80, { times: 6 }));
-      const started = performance.now();
+      // Slow answers, so that calls overlap however the six requests are spread out.
+      plumaa.inject(faults.delay(300, { times: 6 }));
       const results = await Promise.all([1, 2, 3, 4, 5, 6].map(() => update('p', 'plumaa', g)));
-      const ms = performance.now() - started;
       for (const r of results) expect(r.body.errors).toBeUndefined();
+      expect(plumaa.requests).toHaveLength(6);
       expect(plumaa.maxInFlight()).toBe(2);
-      expect(ms).toBeGreaterThanOrEqual(3 * 80 - 10);
-      expect(ms).toBeLessThan(2_500);
     } finally {
       await g.close();
     }
@@ -412,45 +421,40 @@ describe('bulkhead', () => {
 
   it('refuses at once with UPSTREAM_UNAVAILABLE "too many concurrent calls" when the queue is full', async () => {
     const connection = sandboxes.get('basic')!.connection;
-    // One slot, so 4 may wait. The first call hangs for one 150 ms attempt, then succeeds on its retry.
+    // One slot, so 4 may wait. The first call hangs for one attempt (long enough for the others
+    // to queue behind it on a slow machine), then succeeds on its retry.
     const g = await startGateway({
-      providers: { one: { kind: 'basic', ...connection, maxConcurrency: 1, timeoutMs: 150, deadlineMs: 3_000, retry: { attempts: 2, maxDelayMs: 10 } } },
+      providers: { one: { kind: 'basic', ...connection, maxConcurrency: 1, timeoutMs: 3_000, deadlineMs: 30_000, retry: { attempts: 2, maxDelayMs: 10 } } },
     });
     try {
       const basic = sandboxes.get('basic')!.simulator;
       basic.inject(faults.hang());
-      const first = update('one', 'basic', g);
-      await until(() => basic.requests.length === 1, 'the first call to reach the vendor');
-      const rest = await Promise.all([1, 2, 3, 4, 5].map(() => update('one', 'basic', g)));
+      const answered: string[] = [];
+      const first = update('one', 'basic', g).then((r) => {
+        answered.push('first');
+        return r;
+      });
+      await until(() => basic.requests.length === 1, { what: 'the first call to reach the vendor' });
+      const rest = await Promise.all(
+        [1, 2, 3, 4, 5].map(() =>
+          update('one', 'basic', g).then((r) => {
+            answered.push(r.error ? 'refused' : 'queued');
+            return r;
+          }),
+        ),
+      );
       const refused = rest.filter((r) => r.error);
       expect(refused).toHaveLength(1);
       expect(refused[0].error?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'one', attempts: 0 });
       expect(refused[0].error?.message).toContain('too many concurrent calls');
-      expect(refused[0].ms).toBeLessThan(250);
       expect((await first).body.errors).toBeUndefined();
+      // Refused at once: before the call holding the slot was answered.
+      expect(answered.indexOf('refused')).toBeLessThan(answered.indexOf('first'));
       expect(basic.maxInFlight()).toBe(1);
       expect(basic.requests).toHaveLength(6); // 2 attempts of the first, 4 queued calls, none of the refused
     } finally {
       await g.close();
     }
-  });
-
-  it('fails a call that gets no turn before its deadline with "too many concurrent calls"', async () => {
-    const config = resolveConfig({
-      providers: { m: { kind: 'mesa', ...sandboxes.get('mesa')!.connection, maxConcurrency: 1, deadlineMs: 100, timeoutMs: 100 } },
-    });
-    const resilience = createResilience(config.providers.get('m')!);
-    // An attempt that ignores its signal holds the only slot past the second call's deadline.
-    const holder = resilience.execute(() => new Promise((r) => setTimeout(r, 400)));
-    const started = performance.now();
-    const waiter = await resilience.execute(async () => 'ran').catch((err: unknown) => err);
-    expect(waiter).toBeInstanceOf(GatewayError);
-    expect((waiter as GatewayError).extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', attempts: 0 });
-    expect((waiter as GatewayError).message).toContain('too many concurrent calls');
-    expect((waiter as GatewayError).message).toContain('before the deadline');
-    expect(performance.now() - started).toBeGreaterThanOrEqual(95);
-    expect(performance.now() - started).toBeLessThan(350); // long before the holder lets go
-    await holder;
   });
 });
 
@@ -468,39 +472,10 @@ describe('keep-alive pools', () => {
       expect(own.simulator.requests).toHaveLength(5);
       expect(own.simulator.openSockets()).toBe(1);
       await g.close();
-      await until(() => own.simulator.openSockets() === 0, 'the pool to close its socket', 1_000);
+      await until(() => own.simulator.openSockets() === 0, { what: 'the pool to close its socket' });
     } finally {
       await own.simulator.close();
     }
-  });
-});
-
-describe('backoff', () => {
-  it('waits random(0, min(maxDelayMs, 100 ms × 2^(n-1))) between attempts: exponential, capped, fully jittered', async () => {
-    const gaps = async (random: number) => {
-      const config = resolveConfig({
-        providers: {
-          m: { kind: 'mesa', ...sandboxes.get('mesa')!.connection, retry: { attempts: 4, maxDelayMs: 250 }, circuitBreaker: { failures: 100, cooldownMs: 1 } },
-        },
-      });
-      const resilience = createResilience(config.providers.get('m')!, { random: () => random });
-      const at: number[] = [];
-      await resilience
-        .execute(async () => {
-          at.push(performance.now());
-          throw new GatewayError('m: down', { code: 'UPSTREAM_UNAVAILABLE', provider: 'm' });
-        })
-        .catch(() => {});
-      return at.slice(1).map((t, i) => t - at[i]);
-    };
-    const full = await gaps(1);
-    expect(full).toHaveLength(3);
-    [100, 200, 250].forEach((expected, i) => {
-      expect(full[i]).toBeGreaterThanOrEqual(expected - 5);
-      expect(full[i]).toBeLessThan(expected + 140); // 250 + 140 < 400: the cap holds
-    });
-    const none = await gaps(0);
-    for (const gap of none) expect(gap).toBeLessThan(40);
   });
 });
 
@@ -528,8 +503,16 @@ describe('the sandbox fault API over HTTP', () => {
     const atlas = sandboxes.get('atlas')!.simulator;
     expect((await fetch(`${atlas.origin}/__sim/expire-nonces`, { method: 'POST' })).status).toBe(204);
     atlas.reset();
-    expect((await update('atlas', 'atlas')).body.errors).toBeUndefined();
+    expect((await update('atlas-digest', 'atlas')).body.errors).toBeUndefined();
     expect(atlas.requests.map((r) => r.status)).toEqual([401, 200]);
+    expect((await fetch(`${atlas.origin}/__sim/expire-tokens`, { method: 'POST' })).status).toBe(204);
+    atlas.reset();
+    expect((await update('atlas', 'atlas')).body.errors).toBeUndefined();
+    expect(atlas.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      expect.stringMatching(/^PATCH \/api\/atlas\/v2\/.* 401$/),
+      'POST /api/oauth/token 200',
+      expect.stringMatching(/^PATCH \/api\/atlas\/v2\/.* 200$/),
+    ]);
     // Control calls are never recorded as vendor requests.
     expect(mesa.requests.every((r) => !r.path.startsWith('/__sim'))).toBe(true);
   });
@@ -543,7 +526,7 @@ describe('graceful shutdown', () => {
     child.stderr.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     try {
-      await until(() => out.includes('Run with --config'), 'the sandbox banner', 15_000);
+      await until(() => out.includes('Run with --config'), { timeoutMs: 15_000, what: 'the sandbox banner' });
       const url = /GraphiQL at (http:\/\/\S+)/.exec(out)![1];
       const lines = out.split('\n');
       const mesaAt = lines.findIndex((l) => l.startsWith('  mesa '));
@@ -551,13 +534,15 @@ describe('graceful shutdown', () => {
       const faultsUrl = /faults: POST (\S+)/.exec(lines[mesaAt + 2])![1];
       const simOrigin = faultsUrl.replace(/\/__sim\/faults$/, '');
 
-      // A slow vendor: the call will be in flight when SIGTERM comes.
-      expect((await fetch(faultsUrl, { method: 'POST', body: JSON.stringify({ delayMs: 700 }) })).status).toBe(204);
+      // A slow vendor: the call will be in flight when SIGTERM comes (and while new connections are
+      // seen refused), however slow the machine.
+      expect((await fetch(faultsUrl, { method: 'POST', body: JSON.stringify({ delayMs: 3_000 }) })).status).toBe(204);
       const inFlight = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: example }) }).then((r) =>
         r.text(),
       );
-      await until(async () => (await (await fetch(`${simOrigin}/__sim/requests`)).json()).length === 1, 'the call to reach the vendor');
-      const signalled = performance.now();
+      await until(async () => (await (await fetch(`${simOrigin}/__sim/requests`)).json()).length === 1, { what: 'the call to reach the vendor' });
+      let answered = false;
+      void inFlight.then(() => (answered = true));
       child.kill('SIGTERM');
 
       // Stops accepting: a new connection is refused while the call is still in flight.
@@ -572,20 +557,18 @@ describe('graceful shutdown', () => {
             });
             socket.once('error', () => resolve(true));
           }),
-        'new connections to be refused',
-        600,
+        { what: 'new connections to be refused' },
       );
+      expect(answered).toBe(false);
 
       const text = await inFlight;
-      const answered = performance.now();
       recordSeen(text);
       const body = JSON.parse(text);
       expect(body.errors).toBeUndefined();
       expect(body.data.updateApiKey.id).toBeTruthy();
+      // Exit follows the last answer: its keep-alive connection (idle for up to 5 s by default) does not hold the close.
+      await until(() => child.exitCode !== null, { timeoutMs: 3_000, what: 'keygate to exit after its last answer' });
       expect(await exited).toBe(0);
-      // Exit follows the last answer closely: its keep-alive connection does not hold the close.
-      expect(performance.now() - answered).toBeLessThan(1_000);
-      expect(performance.now() - signalled).toBeLessThan(2_500);
     } finally {
       child.kill('SIGKILL');
     }
@@ -626,7 +609,7 @@ describe('graceful shutdown', () => {
       child.stderr.on('data', (d) => (out += d));
       const exited = new Promise<number | null>((r) => child.on('exit', r));
       try {
-        await until(() => /keygate listening on \S+/.test(out), 'keygate to listen', 15_000);
+        await until(() => /keygate listening on \S+/.test(out), { timeoutMs: 15_000, what: 'keygate to listen' });
         const url = /keygate listening on (\S+)/.exec(out)![1];
         // The vendor never answers the write: the call is still in flight when the grace period ends.
         const write = tyk ? 'PUT' : 'PATCH';
@@ -636,13 +619,9 @@ describe('graceful shutdown', () => {
           (r) => r.text(),
           (err: Error) => err,
         );
-        await until(() => sim.requests.some((r) => r.method === write), 'the write to reach the vendor');
-        const signalled = performance.now();
+        await until(() => sim.requests.some((r) => r.method === write), { what: 'the write to reach the vendor' });
         child.kill('SIGTERM');
         expect(await exited).toBe(0);
-        const elapsed = performance.now() - signalled;
-        expect(elapsed).toBeGreaterThanOrEqual(290);
-        expect(elapsed).toBeLessThan(3_000);
         // The client learns the connection was dropped; it is not told "OK".
         expect(await inFlight).toBeInstanceOf(Error);
         const warning = out.split('\n').find((l) => l.includes('shutdown grace period over'));
@@ -651,7 +630,8 @@ describe('graceful shutdown', () => {
         const store = await createAuditStore(
           tyk ? { store: 'postgres', url: await testDatabaseUrl(), schema } : { store: 'sqlite', path: join(dir, 'audit.db'), synchronous: 'normal' },
         );
-        const { entries } = await store!.query({ keyId }, 10);
+        // A Tyk key id is kept as its fingerprint.
+        const { entries } = await store!.query({ keyId: tyk ? fingerprintKeyId(keyId) : keyId }, 10);
         await store!.close();
         expect(entries.map((e) => e.outcome)).toEqual(['PENDING']);
         expect(out).not.toContain(secret);

@@ -11,7 +11,7 @@ import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/m
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
 import { ConfigError, parseConfig } from '../src/config/schema.ts';
 import { createLogger } from '../src/observability/log.ts';
-import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
+import { recordSeen, registerSecret, startGateway, type TestGateway } from './harness.ts';
 
 const S = { mesa: 'mesa_security_token_1a2b3c4d', basic: 'basic_security_token_5e6f7a8b', tyk: 'tyk_security_secret_9c0d1e2f' };
 const CALLER = 'kg_security_caller_token_3a4b5c6d7e';

@@ -152,7 +152,7 @@ describe('sendgrid', () => {
       '{ previewApiKeyUpdate(provider: "sendgrid", id: "k5", patch: { roles: ["mail.send"] }) { requests { method url headers body } } }',
     );
     expect(res.body.errors).toBeUndefined();
-    const [read, put] = res.body.data?.previewApiKeyUpdate.requests;
+    const [read, put] = res.body.data!.previewApiKeyUpdate.requests;
     expect(read).toMatchObject({ method: 'GET', url: `${sim.baseUrl}/api_keys/k5` });
     expect(put).toMatchObject({ method: 'PUT', body: { name: 'Fifth', scopes: ['mail.send'] } });
     expect(put.headers.authorization).toBe('[redacted]');

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { tykAdapter, type TykConfig } from '../providers/tyk/adapter.ts';
 import { demoSession } from '../providers/tyk/simulator.ts';
+import { GENERIC_FIELDS, INTEGER_FIELDS, tykPatchInput } from '../providers/tyk/patch-input.ts';
 import type { TykSessionState } from '../providers/tyk/wire.ts';
-import type { ApiKeyPatch, UpstreamResponse } from '../providers/types.ts';
+import { PatchInputError, type ApiKeyPatch, type UpstreamResponse } from '../providers/types.ts';
 import { GatewayError } from '../src/core/errors.ts';
-import { toTykSessionFields } from '../src/graphql/tyk-session-patch.ts';
+import { toVendorFields } from '../src/graphql/vendor-inputs.ts';
+
+const toTykSessionFields = (input: Record<string, unknown>) => toVendorFields('tyk', input);
 
 const cfg: TykConfig = { baseUrl: 'http://tyk.internal:3000', adminSecret: 'admin-secret' };
 const ID = '5e9d9544a1dcd60001d0ed20e7f75f9e03534825b7aef9df749582e5';
@@ -229,5 +232,76 @@ describe('toTykSessionFields', () => {
     expect(dup).toThrow(GatewayError);
     expect(dup).toThrow('patch.tyk.access_rights[1].api_id "a" appears more than once');
     expect(() => toTykSessionFields({ access_rights: [{ api_id: '' }] })).toThrow('must not be empty');
+  });
+});
+
+describe('tyk api selection', () => {
+  const base = { baseUrl: 'http://tyk.internal:3000' };
+  it('takes the API its one credential names, each with its own header', () => {
+    expect(tykAdapter.auth({ ...base, apiKey: 'k' })).toEqual({ type: 'header', name: 'Authorization', value: 'k' });
+    expect(tykAdapter.auth({ ...base, secret: 's' })).toEqual({ type: 'header', name: 'X-Tyk-Authorization', value: 's' });
+    expect(tykAdapter.auth({ ...base, adminSecret: 'a' })).toEqual({ type: 'header', name: 'Admin-Auth', value: 'a' });
+  });
+
+  it('refuses two credentials, a credential not matching api, and hashedKeyIds off the gateway', () => {
+    expect(tykAdapter.checkConfig!({ ...base, apiKey: 'k' })).toEqual([]);
+    expect(tykAdapter.checkConfig!({ ...base, apiKey: 'k', secret: 's' })[0].field).toBe('');
+    expect(tykAdapter.checkConfig!({ ...base, api: 'dashboard-admin', apiKey: 'k' })).toEqual([
+      { field: 'apiKey', message: expect.stringContaining('does not match api: dashboard-admin, which takes adminSecret') },
+    ]);
+    expect(tykAdapter.checkConfig!({ ...base, apiKey: 'k', hashedKeyIds: true })).toEqual([{ field: 'hashedKeyIds', message: 'applies to api: gateway only' }]);
+  });
+
+  it('treats key ids as secrets unless the gateway addresses keys by hash', () => {
+    expect(tykAdapter.idIsSecret!({ ...base, apiKey: 'k' })).toBe(true);
+    expect(tykAdapter.idIsSecret!({ ...base, adminSecret: 'a' })).toBe(true);
+    expect(tykAdapter.idIsSecret!({ ...base, secret: 's' })).toBe(true);
+    expect(tykAdapter.idIsSecret!({ ...base, secret: 's', hashedKeyIds: true })).toBe(false);
+  });
+
+  it('sends suppress_reset=1 on dashboard and gateway PUTs unless suppressReset is false; never on the admin API', () => {
+    const q = (c: TykConfig) => tykAdapter.buildUpdate(c, ID, { name: 'x' }, current()).query;
+    expect(q({ ...base, apiKey: 'k' })).toEqual({ suppress_reset: '1' });
+    expect(q({ ...base, apiKey: 'k', suppressReset: false })).toBeUndefined();
+    expect(q({ ...base, secret: 's', hashedKeyIds: true })).toEqual({ suppress_reset: '1', hashed: 'true' });
+    expect(q(cfg)).toBeUndefined();
+  });
+});
+
+describe('TykSessionPatch declared in providers/tyk', () => {
+  it('converts without src/: a repeated key is a PatchInputError naming the field inside the patch', () => {
+    let thrown: unknown;
+    try {
+      tykPatchInput.toWire({
+        oauth_keys: [
+          { key: 'k', value: '1' },
+          { key: 'k', value: '2' },
+        ],
+      });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(PatchInputError);
+    expect((thrown as PatchInputError).problems).toEqual([{ field: 'tyk.oauth_keys[1].key', message: '"k" appears more than once' }]);
+    expect(tykPatchInput.toWire({ oauth_keys: [{ key: '', value: 'v' }] })).toEqual({ oauth_keys: { '': 'v' } });
+  });
+
+  it('declares every SessionState field without a neutral patch field, and derives the whole-number checks from it', () => {
+    const root = tykPatchInput.types.find((t) => t.name === tykPatchInput.root)!;
+    const generic = Object.keys(GENERIC_FIELDS);
+    expect(generic).toEqual(['alias', 'is_inactive', 'tags', 'expires']);
+    expect(Object.keys(root.fields).filter((f) => generic.includes(f))).toEqual([]);
+    expect(INTEGER_FIELDS).toEqual([
+      'data_expires',
+      'id_extractor_deadline',
+      'last_check',
+      'max_query_depth',
+      'quota_max',
+      'quota_remaining',
+      'quota_renewal_rate',
+      'quota_renews',
+      'session_lifetime',
+      'throttle_retry_limit',
+    ]);
   });
 });

@@ -110,11 +110,15 @@ describe('tyk sandbox', () => {
     const sandbox = await startTykSandbox();
     try {
       expect(sandbox.demoKeyIds).toContain('5e9d9544a1dcd60001d0ed20e7f75f9e03534825b7aef9df749582e5');
-      expect(sandbox.connection).toEqual({ baseUrl: sandbox.simulator.baseUrl, adminSecret: TYK_DEMO.adminSecret });
-      const res = await fetch(`${sandbox.simulator.baseUrl}/admin/org/keys/${sandbox.demoKeyIds[0]}`, {
-        headers: { 'Admin-Auth': TYK_DEMO.adminSecret },
-      });
+      expect(sandbox.connection).toEqual({ baseUrl: sandbox.simulator.baseUrl, api: 'dashboard', apiKey: TYK_DEMO.dashboardKey });
+      const res = await fetch(`${sandbox.simulator.baseUrl}/api/keys/${sandbox.demoKeyIds[0]}`, { headers: { Authorization: TYK_DEMO.dashboardKey } });
       expect(res.status).toBe(200);
+      const admin = await fetch(`${sandbox.simulator.baseUrl}/admin/org/keys/${sandbox.demoKeyIds[0]}`, { headers: { 'Admin-Auth': TYK_DEMO.adminSecret } });
+      expect(admin.status).toBe(200);
+      const gateway = await fetch(`${sandbox.simulator.baseUrl}/tyk/keys/${sandbox.demoKeyIds[0]}`, {
+        headers: { 'X-Tyk-Authorization': TYK_DEMO.gatewaySecret },
+      });
+      expect(((await gateway.json()) as { alias: string }).alias).toBe('portal-key');
       expect(sandbox.exampleMutation('tyk')).toContain('tyk: { rate: 500, per: 60 }');
     } finally {
       await sandbox.simulator.close();

@@ -29,6 +29,7 @@ describe('valueProblems', () => {
 
   it('refuses "__proto__" as an own key at any depth, also in a null-prototype object', () => {
     const map = Object.create(null);
+    // biome-ignore lint/suspicious/noProto: on a null-prototype object this makes an own key "__proto__", the input under test.
     map.__proto__ = { api_id: '__proto__' };
     const meta = JSON.parse('{"a":{"__proto__":1}}');
     expect(valueProblems({ tyk: { access_rights: map, meta_data: meta } }).map((p) => p.field)).toEqual([

@@ -17,6 +17,7 @@ export function useQuery<R, V>(document: TypedDocumentString<R, V>, variables: V
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const vars = useRef(variables);
   vars.current = variables;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tick is not read inside; it is the trigger that makes reload() run the query again.
   useEffect(() => {
     if (options.skip) return;
     let live = true;

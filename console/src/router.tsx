@@ -39,11 +39,12 @@ export function navigate(to: string): void {
   window.scrollTo(0, 0);
 }
 
+const readRoute = () => parseRoute(window.location.pathname, window.location.search);
+
 export function useRoute(): Route {
-  const read = () => parseRoute(window.location.pathname, window.location.search);
-  const [route, setRoute] = useState(read);
+  const [route, setRoute] = useState(readRoute);
   useEffect(() => {
-    const onPop = () => setRoute(read());
+    const onPop = () => setRoute(readRoute());
     window.addEventListener('popstate', onPop);
     return () => window.removeEventListener('popstate', onPop);
   }, []);

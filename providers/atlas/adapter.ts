@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { pathSegment, type ErrorCode, type FieldProblem, type NormalizedKey, type ProviderAdapter } from '../types.ts';
 import {
+  ATLAS_API_PATHS,
   ATLAS_BASE_URL,
+  ATLAS_TOKEN_PATH,
+  ATLAS_V2_MEDIA_TYPE,
+  type AtlasApiVersion,
   ATLAS_DESC_MAX,
   ATLAS_ORG_ROLES,
   ATLAS_PAGE_SIZE,
@@ -11,14 +15,40 @@ import {
   type AtlasUpdateBody,
 } from './wire.ts';
 
+/** Exactly one credential set: a service account (recommended) or a programmatic API key. */
 export interface AtlasConfig {
+  /** Ends in /api/atlas/v2 (the default) or /api/atlas/v1.0: the API version spoken. */
   baseUrl: string;
   orgId: string;
-  /** The Digest username; identifies the key but is not a secret. */
-  publicKey: string;
-  /** The Digest password. */
-  privateKey: string;
+  /** Service account: the OAuth client id (not a secret). */
+  clientId?: string;
+  /** Service account: the OAuth client secret. */
+  clientSecret?: string;
+  /** API key: the Digest username; identifies the key but is not a secret. */
+  publicKey?: string;
+  /** API key: the Digest password. */
+  privateKey?: string;
 }
+
+/** The API version `baseUrl`'s path names; undefined when it names neither. */
+export function atlasVersion(baseUrl: string): AtlasApiVersion | undefined {
+  let path: string;
+  try {
+    path = new URL(baseUrl).pathname.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
+  return (Object.keys(ATLAS_API_PATHS) as AtlasApiVersion[]).find((v) => path.endsWith(ATLAS_API_PATHS[v]));
+}
+
+/** Headers the version needs: v2 names the resource version in Accept, and in Content-Type when there is a body. */
+function versionHeaders(cfg: AtlasConfig, withBody: boolean): Record<string, string> | undefined {
+  if (atlasVersion(cfg.baseUrl) !== 'v2') return undefined;
+  return { accept: ATLAS_V2_MEDIA_TYPE, ...(withBody && { 'content-type': ATLAS_V2_MEDIA_TYPE }) };
+}
+
+/** Atlas refuses a resource version it does not serve (400/406 INVALID_VERSION_DATE, 410 VERSION_GONE). */
+const VERSION_REFUSALS: ReadonlySet<string> = new Set(['INVALID_VERSION_DATE', 'VERSION_GONE']);
 
 const ORG_ROLES: ReadonlySet<string> = new Set(ATLAS_ORG_ROLES);
 
@@ -46,12 +76,58 @@ const CODE_BY_VENDOR_CODE: ReadonlyMap<string, ErrorCode> = new Map(
 export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
   kind: 'atlas',
   defaultBaseUrl: ATLAS_BASE_URL,
-  configSchema: z.object({ orgId: z.string().min(1), publicKey: z.string().min(1), privateKey: z.string().min(1) }),
-  secretConfigFields: ['privateKey'],
+  configSchema: z.object({
+    orgId: z.string().min(1),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    publicKey: z.string().min(1).optional(),
+    privateKey: z.string().min(1).optional(),
+  }),
+  secretConfigFields: ['privateKey', 'clientSecret'],
   patchFields: ['name', 'roles'],
+  // Atlas Admin API v2 org API-key endpoints: a bucket of 500, refilled 250 per 60 s (vendor-facts-2).
+  defaultRateLimit: { requests: 250, perSeconds: 60, burst: 500 },
+  updateIdempotency: { idempotent: true, why: 'PATCH {desc?, roles?} replaces the description and the whole role set' },
   secretBodyFields: ['privateKey'],
 
-  auth: (cfg) => ({ type: 'digest', username: cfg.publicKey, password: cfg.privateKey }),
+  auth: (cfg) =>
+    cfg.clientId !== undefined
+      ? {
+          type: 'oauth-client-credentials',
+          tokenUrl: `${new URL(cfg.baseUrl).origin}${ATLAS_TOKEN_PATH}`,
+          clientId: cfg.clientId,
+          clientSecret: cfg.clientSecret ?? '',
+        }
+      : { type: 'digest', username: cfg.publicKey ?? '', password: cfg.privateKey ?? '' },
+
+  checkConfig(cfg) {
+    const problems: FieldProblem[] = [];
+    if (atlasVersion(cfg.baseUrl) === undefined)
+      problems.push({
+        field: 'baseUrl',
+        message: `must end in ${ATLAS_API_PATHS.v2} (the default) or ${ATLAS_API_PATHS['v1.0']}: the path names the Atlas API version`,
+      });
+    const serviceAccount = cfg.clientId !== undefined || cfg.clientSecret !== undefined;
+    const apiKey = cfg.publicKey !== undefined || cfg.privateKey !== undefined;
+    if (serviceAccount && apiKey)
+      problems.push({
+        field: '',
+        message: 'set exactly one credential set: clientId + clientSecret (a service account) or publicKey + privateKey (an API key), not both',
+      });
+    else if (!serviceAccount && !apiKey)
+      problems.push({
+        field: '',
+        message: 'needs a credential set: clientId + clientSecret (a service account, recommended) or publicKey + privateKey (an API key)',
+      });
+    const pairs: [keyof AtlasConfig, keyof AtlasConfig][] = [
+      ['clientId', 'clientSecret'],
+      ['clientSecret', 'clientId'],
+      ['publicKey', 'privateKey'],
+      ['privateKey', 'publicKey'],
+    ];
+    for (const [has, needs] of pairs) if (cfg[has] !== undefined && cfg[needs] === undefined) problems.push({ field: needs, message: `required with ${has}` });
+    return problems;
+  },
 
   validate(patch) {
     const problems: FieldProblem[] = [];
@@ -74,24 +150,32 @@ export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
     const body: AtlasUpdateBody = {};
     if (patch.name != null) body.desc = patch.name;
     if (patch.roles != null) body.roles = [...patch.roles];
-    return { method: 'PATCH', path: `/orgs/${pathSegment(cfg.orgId)}/apiKeys/${pathSegment(id)}`, body };
+    const headers = versionHeaders(cfg, true);
+    return { method: 'PATCH', path: `/orgs/${pathSegment(cfg.orgId)}/apiKeys/${pathSegment(id)}`, body, ...(headers && { headers }) };
   },
 
-  normalize: (body, id) => toKey(body, id),
+  normalize: (body, id, _sent, cfg) => toKey(body, id, cfg),
 
-  readKey: (cfg, id) => ({ method: 'GET', path: `/orgs/${pathSegment(cfg.orgId)}/apiKeys/${pathSegment(id)}` }),
-  parseKey: (body, id) => toKey(body, id),
+  readKey(cfg, id) {
+    const headers = versionHeaders(cfg, false);
+    return { method: 'GET', path: `/orgs/${pathSegment(cfg.orgId)}/apiKeys/${pathSegment(id)}`, ...(headers && { headers }) };
+  },
+  parseKey: (body, id, cfg) => toKey(body, id, cfg),
 
-  listPage: (cfg, page) => ({
-    method: 'GET',
-    path: `/orgs/${pathSegment(cfg.orgId)}/apiKeys`,
-    query: { pageNum: page ?? '1', itemsPerPage: String(ATLAS_PAGE_SIZE) },
-  }),
+  listPage(cfg, page) {
+    const headers = versionHeaders(cfg, false);
+    return {
+      method: 'GET',
+      path: `/orgs/${pathSegment(cfg.orgId)}/apiKeys`,
+      query: { pageNum: page ?? '1', itemsPerPage: String(ATLAS_PAGE_SIZE) },
+      ...(headers && { headers }),
+    };
+  },
 
-  parseListPage(body, page) {
+  parseListPage(body, page, cfg) {
     const parsed = AtlasListResponse.safeParse(body);
     if (!parsed.success) return undefined;
-    const keys = parsed.data.results.map((r) => toKey(r, ''));
+    const keys = parsed.data.results.map((r) => toKey(r, '', cfg));
     if (keys.some((k) => k === undefined)) return undefined;
     const pageNum = Number(page ?? '1');
     return {
@@ -103,21 +187,37 @@ export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
   mapError(res) {
     const parsed = AtlasErrorBody.safeParse(res.json);
     if (!parsed.success) return {};
-    const { errorCode, detail } = parsed.data;
+    const { errorCode, detail, badRequestDetail } = parsed.data;
+    const fields = badRequestDetail?.fields?.map(({ field, description }) => ({ field, description }));
+    if ((errorCode !== undefined && VERSION_REFUSALS.has(errorCode)) || res.status === 406)
+      return {
+        code: 'UPSTREAM_ERROR',
+        ...(errorCode && { vendorCode: errorCode }),
+        message: `the Atlas API version is not accepted (keygate sends ${ATLAS_V2_MEDIA_TYPE})${detail ? `: ${detail}` : ''}`,
+      };
     const code = errorCode === undefined ? undefined : CODE_BY_VENDOR_CODE.get(errorCode);
-    return { ...(code && { code }), ...(errorCode && { vendorCode: errorCode }), ...(detail && { message: detail }) };
+    return {
+      ...(code && { code }),
+      ...(errorCode && { vendorCode: errorCode }),
+      ...(detail && { message: detail }),
+      ...(fields && fields.length > 0 && { fields }),
+    };
   },
 };
 
-/** The org API-key body (update, read and list answers share it) as a key. */
-function toKey(body: unknown, id: string): NormalizedKey | undefined {
+/**
+ * The org API-key body (update, read and list answers share it) as a key. Atlas returns project
+ * roles too; `roles` keeps the organization's own.
+ */
+function toKey(body: unknown, id: string, cfg?: AtlasConfig): NormalizedKey | undefined {
   const parsed = AtlasApiKeyResponse.safeParse(body);
   if (!parsed.success) return undefined;
+  const own = (r: { orgId?: string; groupId?: string }) => (cfg ? r.orgId === cfg.orgId : r.groupId === undefined);
   return {
     id: parsed.data.id || id,
     name: parsed.data.desc,
     enabled: null,
-    roles: parsed.data.roles.map((r) => r.roleName),
+    roles: parsed.data.roles.filter(own).map((r) => r.roleName),
     tags: null,
     expiresAt: null,
     updatedAt: null,

@@ -1,17 +1,24 @@
 /**
- * A faithful in-memory MongoDB Atlas Administration API v1.0 (org API keys), per seed 002 and
- * vendor-facts §3: a real HTTP Digest server (MD5, qop=auth, server-issued expiring nonces, replay
- * check), org roles (Organization Owner to update, Organization Member to read), the documented
- * 400s (API_KEY_NOT_FOUND is a 400), and `{detail, error, errorCode, parameters, reason}` bodies.
+ * A faithful in-memory MongoDB Atlas Administration API, v1.0 and v2 (org API keys), per seed 002,
+ * vendor-facts §3 and vendor-facts-2 §1: a real HTTP Digest server (MD5, qop=auth, server-issued
+ * expiring nonces, replay check), service accounts (OAuth 2.0 client credentials at
+ * `POST /api/oauth/token`, Bearer tokens that expire, at most 100 live per account), org roles
+ * (Organization Owner to update, Organization Member to read), the documented 400s
+ * (API_KEY_NOT_FOUND is a 400), and `{detail, error, errorCode, parameters, reason}` bodies. v2
+ * refuses a call without `Accept: application/vnd.atlas.2023-01-01+json` with 406
+ * INVALID_VERSION_DATE, as observed.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
-import { ATLAS_DESC_MAX, ATLAS_ORG_ROLES, type AtlasApiKey } from './wire.ts';
+import { ATLAS_DESC_MAX, ATLAS_ORG_ROLES, ATLAS_TOKEN_PATH, ATLAS_V2_MEDIA_TYPE, type AtlasApiKey } from './wire.ts';
 
 export const ATLAS_REALM = 'MMS Public API';
-const API_PREFIX = ['api', 'atlas', 'v1.0'];
+const VERSIONS = ['v1.0', 'v2'];
+const DEFAULT_TOKEN_TTL_SEC = 3600;
+/** Atlas's cap on live tokens per service account. */
+export const ATLAS_MAX_LIVE_TOKENS = 100;
 const DEFAULT_NONCE_TTL_MS = 5 * 60_000;
 const ITEMS_PER_PAGE_DEFAULT = 100;
 const ITEMS_PER_PAGE_MAX = 500;
@@ -33,12 +40,28 @@ export interface AtlasSimulatorOptions {
   port?: number;
   /** How long an issued nonce stays fresh (default 5 minutes); older ones get `stale=true`. */
   nonceTtlMs?: number;
+  /** Service accounts: clientId -> its secret and org roles. */
+  serviceAccounts?: Record<string, { clientSecret: string; roles: string[] }>;
+  /** `expires_in` of issued tokens (default 3600 s, as Atlas). */
+  tokenTtlSec?: number;
 }
 
 export interface AtlasSimulator extends RunningSimulator {
+  /** `baseUrl` is the v1.0 root; this is the v2 root. */
+  v2BaseUrl: string;
   keys: Map<string, AtlasApiKey>;
   /** Makes every nonce issued so far stale (the next request with one gets 401 stale=true). */
   expireNonces(): void;
+  /** Revokes every access token issued so far (the next call with one gets 401). */
+  expireTokens(): void;
+  /** Access tokens issued so far (for tests: a fetched token must never reach a response or log). */
+  issuedTokens(): string[];
+}
+
+interface IssuedToken {
+  clientId: string;
+  expiresAt: number;
+  revoked: boolean;
 }
 
 interface IssuedNonce {
@@ -67,7 +90,44 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
   const keys = new Map(options.keys.map((k) => [k.id, structuredClone(k)]));
   const nonceTtlMs = options.nonceTtlMs ?? DEFAULT_NONCE_TTL_MS;
   const nonces = new Map<string, IssuedNonce>();
+  const serviceAccounts = options.serviceAccounts ?? {};
+  const tokenTtlSec = options.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC;
+  const tokens = new Map<string, IssuedToken>();
   let origin = '';
+
+  const oauthError = (status: number, error: string, error_description: string): SimResponse => ({ status, json: { error, error_description } });
+  const liveTokens = (clientId: string) => [...tokens.values()].filter((t) => t.clientId === clientId && !t.revoked && t.expiresAt > Date.now()).length;
+
+  /** POST /api/oauth/token: HTTP Basic clientId:clientSecret, form body grant_type=client_credentials. */
+  const issueToken = (req: SimRequest): SimResponse => {
+    if (req.method !== 'POST') return oauthError(405, 'invalid_request', 'Method not allowed.');
+    const basic = /^Basic\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''));
+    const decoded = basic ? Buffer.from(basic[1], 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    const clientId = colon < 0 ? '' : decodeURIComponent(decoded.slice(0, colon));
+    const secret = colon < 0 ? '' : decodeURIComponent(decoded.slice(colon + 1));
+    const account = Object.hasOwn(serviceAccounts, clientId) ? serviceAccounts[clientId] : undefined;
+    if (!account || account.clientSecret !== secret) return oauthError(401, 'invalid_client', 'Invalid client credentials.');
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded'))
+      return oauthError(400, 'invalid_request', 'The provided credentials are not valid.');
+    if (new URLSearchParams(req.rawBody).get('grant_type') !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', 'Invalid grant type.');
+    if (liveTokens(clientId) >= ATLAS_MAX_LIVE_TOKENS)
+      return oauthError(403, 'access_denied', 'Access Token limit reached. Please use the existing Access Tokensor create a new Service Account.');
+    const token = `eyJhdGxhcyI6InNpbSJ9.${randomBytes(24).toString('base64url')}`;
+    tokens.set(token, { clientId, expiresAt: Date.now() + tokenTtlSec * 1000, revoked: false });
+    return { status: 200, json: { access_token: token, token_type: 'Bearer', expires_in: tokenTtlSec } };
+  };
+
+  /** The service account a Bearer token belongs to, or the 401 for a token that is not (or no longer) valid. */
+  const bearer = (token: string): { roles: string[] } | SimResponse => {
+    const issued = tokens.get(token);
+    if (!issued || issued.revoked || issued.expiresAt <= Date.now())
+      return {
+        status: 401,
+        json: { detail: 'Invalid or expired access token.', error: 401, errorCode: 'UNAUTHORIZED', parameters: [], reason: 'Unauthorized' },
+      };
+    return { roles: serviceAccounts[issued.clientId].roles };
+  };
 
   const challenge = (stale: boolean): SimResponse => {
     const now = Date.now();
@@ -111,11 +171,23 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
   };
 
   const handle = (req: SimRequest): SimResponse => {
-    const prefix = req.segments.slice(0, 3);
-    if (prefix.join('/') !== API_PREFIX.join('/')) return error(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${req.path}.`, [req.path]);
-    const auth = authenticate(req);
+    if (req.path === ATLAS_TOKEN_PATH) return issueToken(req);
+    const [api, atlas, version] = req.segments;
+    if (api !== 'api' || atlas !== 'atlas' || !VERSIONS.includes(version))
+      return error(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${req.path}.`, [req.path]);
+    const header = String(req.headers.authorization ?? '');
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    const auth = m ? bearer(m[1]) : authenticate(req);
     if ('status' in auth) return auth;
-    const roles = options.apiKeys[auth.publicKey].roles;
+    const roles = 'publicKey' in auth ? options.apiKeys[auth.publicKey].roles : auth.roles;
+    // v2 names the resource version in Accept; without it Atlas answers 406 (vendor-facts-2 §1).
+    if (
+      version === 'v2' &&
+      !String(req.headers.accept ?? '')
+        .split(',')
+        .some((t) => t.trim().split(';')[0] === ATLAS_V2_MEDIA_TYPE)
+    )
+      return error(406, 'INVALID_VERSION_DATE', 'Invalid accept header or version date.');
 
     const [orgs, orgId, resource, id, ...rest] = req.segments.slice(3);
     if (orgs !== 'orgs' || orgId === undefined || resource !== 'apiKeys' || rest.length > 0)
@@ -125,32 +197,35 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
 
     if (req.method === 'GET') {
       if (!hasRole(roles, 'ORG_MEMBER')) return error(401, 'USER_UNAUTHORIZED', 'Current user is not authorized to perform this action.');
-      return id === undefined ? list(req) : read(id);
+      return id === undefined ? list(req, version) : read(id, version);
     }
     if (req.method === 'PATCH' && id !== undefined) {
       if (!hasRole(roles, 'ORG_OWNER')) return error(401, 'NOT_ORG_OWNER', `The current user is not an owner of the organization ${orgId}.`, [orgId]);
-      return update(id, req.body);
+      return update(id, req.body, version);
     }
     return error(405, 'METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed for ${req.path}.`, [req.method]);
   };
 
-  const view = (key: AtlasApiKey) => ({
+  const view = (key: AtlasApiKey, version: string) => ({
     desc: key.desc,
     id: key.id,
-    links: [{ href: `${origin}/api/atlas/v1.0/orgs/${options.orgId}/apiKeys/${key.id}`, rel: 'self' }],
+    links: [{ href: `${origin}/api/atlas/${version}/orgs/${options.orgId}/apiKeys/${key.id}`, rel: 'self' }],
     privateKey: maskPrivateKey(key.privateKey),
     publicKey: key.publicKey,
-    roles: key.roles.map((roleName) => ({ orgId: options.orgId, roleName })),
+    roles: [
+      ...key.roles.map((roleName) => ({ orgId: options.orgId, roleName })),
+      ...(key.projectRoles ?? []).map(({ groupId, roleName }) => ({ groupId, roleName })),
+    ],
   });
 
   const notFound = (id: string) => error(400, 'API_KEY_NOT_FOUND', `No API key with ID ${id} exists.`, [id]);
 
-  const read = (id: string): SimResponse => {
+  const read = (id: string, version: string): SimResponse => {
     const key = keys.get(id);
-    return key ? { status: 200, json: view(key) } : notFound(id);
+    return key ? { status: 200, json: view(key, version) } : notFound(id);
   };
 
-  const list = (req: SimRequest): SimResponse => {
+  const list = (req: SimRequest, version: string): SimResponse => {
     const pageNum = intParam(req, 'pageNum', 1);
     const itemsPerPage = intParam(req, 'itemsPerPage', ITEMS_PER_PAGE_DEFAULT);
     if (pageNum === undefined || pageNum < 1) return error(400, 'INVALID_QUERY_PARAMETER', 'Invalid value for query parameter pageNum.', ['pageNum']);
@@ -165,11 +240,11 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
     const includeCount = req.query.get('includeCount') !== 'false';
     return {
       status: 200,
-      json: { links, results: all.slice(start, start + itemsPerPage).map(view), ...(includeCount && { totalCount: all.length }) },
+      json: { links, results: all.slice(start, start + itemsPerPage).map((k) => view(k, version)), ...(includeCount && { totalCount: all.length }) },
     };
   };
 
-  const update = (id: string, body: unknown): SimResponse => {
+  const update = (id: string, body: unknown, version: string): SimResponse => {
     if (body === INVALID_JSON) return error(400, 'MALFORMED_JSON', 'Received JSON is malformed.');
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return error(400, 'MALFORMED_JSON', 'Received JSON does not match expected format.');
     const { desc, roles } = body as { desc?: unknown; roles?: unknown };
@@ -195,15 +270,28 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
       key.roles = [...new Set(roles as string[])];
     }
     if (desc !== undefined) key.desc = desc as string;
-    return { status: 200, json: view(key) };
+    return { status: 200, json: view(key, version) };
   };
 
   const expireNonces = () => {
     for (const issued of nonces.values()) issued.expired = true;
   };
-  const server = await createSimulatorServer(handle, options.port, { controls: { 'expire-nonces': expireNonces } });
+  const expireTokens = () => {
+    for (const issued of tokens.values()) issued.revoked = true;
+  };
+  const server = await createSimulatorServer(handle, options.port, { controls: { 'expire-nonces': expireNonces, 'expire-tokens': expireTokens } });
   origin = server.origin;
-  return { ...server, baseUrl: `${server.origin}/api/atlas/v1.0`, keys, expireNonces };
+  return {
+    ...server,
+    baseUrl: `${server.origin}/api/atlas/v1.0`,
+    v2BaseUrl: `${server.origin}/api/atlas/v2`,
+    keys,
+    expireNonces,
+    expireTokens,
+    issuedTokens: () => [...tokens.keys()],
+    // A token request changes no key.
+    writes: () => server.writes().filter((r) => r.path !== ATLAS_TOKEN_PATH),
+  };
 }
 
 function intParam(req: SimRequest, name: string, fallback: number): number | undefined {
@@ -224,8 +312,9 @@ function sameTarget(uri: string, req: SimRequest): boolean {
 function parseAuthParams(input: string): Record<string, string | undefined> {
   const params: Record<string, string | undefined> = {};
   const re = /[\s,]*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/gy;
-  let m: RegExpExecArray | null;
-  while (re.lastIndex < input.length && (m = re.exec(input)) !== null) {
+  while (re.lastIndex < input.length) {
+    const m = re.exec(input);
+    if (m === null) break;
     const name = m[1].toLowerCase();
     if (!Object.hasOwn(params, name)) params[name] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];
   }
@@ -236,6 +325,9 @@ export const ATLAS_DEMO = {
   orgId: '5980cfc70b6d97029d82e3f6',
   publicKey: 'qwmzxbtr',
   privateKey: '9b2e41c7-5d3a-4f86-a1e0-7c4d2b8f0e19',
+  /** The sandbox's service account (what keygate recommends). */
+  clientId: 'mdb_sa_id_6560b2b1c2d3e4f5a6b7c8d9',
+  clientSecret: 'mdb_sa_sk_demo_4f1c9a7e2b6d8035',
   keys: [atlasKey('5c47ba5127d9d61b9fd8a27b', 'CI deploys', ['ORG_MEMBER']), atlasKey('5c47ba5127d9d61b9fd8a27c', 'Billing export', ['ORG_BILLING_READ_ONLY'])],
 };
 
@@ -249,12 +341,14 @@ export async function startAtlasSandbox(port?: number): Promise<Sandbox> {
   const simulator = await createAtlasSimulator({
     orgId: ATLAS_DEMO.orgId,
     apiKeys: { [ATLAS_DEMO.publicKey]: { privateKey: ATLAS_DEMO.privateKey, roles: ['ORG_OWNER'] } },
+    serviceAccounts: { [ATLAS_DEMO.clientId]: { clientSecret: ATLAS_DEMO.clientSecret, roles: ['ORG_OWNER'] } },
     keys: ATLAS_DEMO.keys,
     port,
   });
   return {
     simulator,
-    connection: { baseUrl: simulator.baseUrl, orgId: ATLAS_DEMO.orgId, publicKey: ATLAS_DEMO.publicKey, privateKey: ATLAS_DEMO.privateKey },
+    // v2 with a service account, as keygate recommends (the API key above still works, on v1.0 and v2).
+    connection: { baseUrl: simulator.v2BaseUrl, orgId: ATLAS_DEMO.orgId, clientId: ATLAS_DEMO.clientId, clientSecret: ATLAS_DEMO.clientSecret },
     demoKeyIds: ATLAS_DEMO.keys.map((k) => k.id),
     exampleMutation: (name) =>
       `mutation { updateApiKey(provider: "${name}", id: "5c47ba5127d9d61b9fd8a27b", patch: { name: "CI deploys (rotated)", roles: ["ORG_MEMBER", "ORG_READ_ONLY"] }) { id name roles } }`,

@@ -1,13 +1,23 @@
 /**
- * MongoDB Atlas Administration API v1.0 — PATCH /orgs/{ORG-ID}/apiKeys/{API-KEY-ID}, HTTP Digest.
- * Contract: ../shared/seeds/002_4aee28ffec8e4788.txt
+ * MongoDB Atlas Administration API v2 (and the legacy v1.0) — PATCH /orgs/{ORG-ID}/apiKeys/{API-KEY-ID},
+ * with a service account's OAuth 2.0 token or an API key's HTTP Digest.
+ * Contract: ../shared/seeds/002_4aee28ffec8e4788.txt (v1.0)
  * (https://www.mongodb.com/docs/atlas/reference/api/apiKeys-orgs-update-one/)
  * Facts beyond the seed: ../shared/design/vendor-facts.md §3 (error codes from mongodb/docs
- * `source/reference/api-errors.txt`, roles from the v2 `updateApiKey` operation page).
+ * `source/reference/api-errors.txt`, roles from the v2 `updateApiKey` operation page) and
+ * vendor-facts-2.md §1 (v2 media type and version errors, `badRequestDetail`, service accounts;
+ * atlas-sdk-go `openapi/atlas-api-transformed.yaml`).
  */
 import { z } from 'zod';
 
-export const ATLAS_BASE_URL = 'https://cloud.mongodb.com/api/atlas/v1.0';
+export const ATLAS_BASE_URL = 'https://cloud.mongodb.com/api/atlas/v2';
+/** The API versions keygate speaks, named by the last segment of `baseUrl`'s path. */
+export const ATLAS_API_PATHS = { v2: '/api/atlas/v2', 'v1.0': '/api/atlas/v1.0' } as const;
+export type AtlasApiVersion = keyof typeof ATLAS_API_PATHS;
+/** The resource version of the org API-key operations, sent as Accept (and Content-Type with a body) on v2. */
+export const ATLAS_V2_MEDIA_TYPE = 'application/vnd.atlas.2023-01-01+json';
+/** The service-account token endpoint, under the origin of `baseUrl`. */
+export const ATLAS_TOKEN_PATH = '/api/oauth/token';
 export const ATLAS_DESC_MAX = 250;
 
 /** Organization roles an org API key may hold (the v2 enum; the older v1 include lists five of them). */
@@ -50,6 +60,8 @@ export const AtlasErrorBody = z.looseObject({
   errorCode: z.string().optional(),
   parameters: z.array(z.unknown()).optional(),
   reason: z.string().optional(),
+  /** v2: the request-body fields refused, each with a reason. */
+  badRequestDetail: z.looseObject({ fields: z.array(z.looseObject({ field: z.string(), description: z.string() })).optional() }).optional(),
 });
 export type AtlasErrorBody = z.infer<typeof AtlasErrorBody>;
 
@@ -60,6 +72,8 @@ export interface AtlasApiKey {
   publicKey: string;
   privateKey: string;
   roles: string[];
+  /** Project roles the key also holds (answers list them beside the org roles). */
+  projectRoles?: { groupId: string; roleName: string }[];
 }
 
 /** GET /orgs/{orgId}/apiKeys answer (paged with pageNum / itemsPerPage). */

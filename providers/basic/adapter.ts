@@ -16,6 +16,7 @@ export const basicAdapter: ProviderAdapter<BasicConfig> = {
   configSchema: z.object({ project: z.string().min(1), token: z.string().min(1) }),
   secretConfigFields: ['token'],
   patchFields: ['name', 'roles'],
+  updateIdempotency: { idempotent: true, why: 'PATCH {label?, roles?} replaces the label and the whole role list' },
   secretBodyFields: [],
 
   auth: (cfg) => ({ type: 'bearer', token: cfg.token }),

@@ -53,7 +53,7 @@ export async function createDatadogSimulator(options: DatadogSimulatorOptions): 
     const body = req.body;
     if (body === INVALID_JSON || typeof body !== 'object' || body === null) return errors(400, 'Invalid JSON');
     const data = (body as { data?: { type?: unknown; id?: unknown; attributes?: { name?: unknown } } }).data;
-    if (!data || data.type !== 'api_keys') return errors(400, "data.type must be 'api_keys'");
+    if (data?.type !== 'api_keys') return errors(400, "data.type must be 'api_keys'");
     if (data.id !== id) return errors(400, 'data.id must match the id in the path');
     if (typeof data.attributes?.name !== 'string' || data.attributes.name === '') return errors(400, 'name is required');
     if (!key) return errors(404, 'Not found');

@@ -6,7 +6,7 @@
  * (`providers.acme.update.body.name: …`). Reference: docs/adding-a-vendor-in-config.md.
  */
 import { z } from 'zod';
-import type { VendorPatchSpec, VendorPatchType } from '../types.ts';
+import type { InputFieldSpec, PatchInputSpec, UpdateIdempotency } from '../types.ts';
 import type {
   ApiKeyPatch,
   ErrorCode,
@@ -99,6 +99,8 @@ const auth = z.discriminatedUnion('type', [
   z.object({ type: z.literal('bearer'), token: z.string().min(1) }).strict(),
   z.object({ type: z.literal('basic'), username: z.string().min(1), password: z.string().min(1) }).strict(),
   z.object({ type: z.literal('digest'), username: z.string().min(1), password: z.string().min(1) }).strict(),
+  /** OAuth 2.0 client credentials: a token from `tokenUrl` (absolute; a template over config), sent as Bearer. */
+  z.object({ type: z.literal('oauth-client-credentials'), tokenUrl: z.string().min(1), clientId: z.string().min(1), clientSecret: z.string().min(1) }).strict(),
   z
     .object({ type: z.literal('headers'), headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name'), z.string()) })
     .strict(),
@@ -301,13 +303,20 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
     secretConfigFields: options.secretConfigFields,
     patchFields,
     secretBodyFields: def.secretBodyFields,
-    ...vendorPatchOf(def.patch as Record<PatchField, FieldSpec>),
-    idIsSecret: def.idIsSecret,
-    idempotent: def.idempotent ?? !updates.some((u) => u.method === 'POST'),
+    ...patchInputOf(def.patch as Record<PatchField, FieldSpec>),
+    ...(def.idIsSecret && { idIsSecret: () => true }),
+    updateIdempotency: idempotencyOf(def.idempotent, variants(def.update)),
 
     auth(cfg) {
       const a = authTemplates.evaluate({ config: cfg }) as Record<string, unknown>;
       return toUpstreamAuth(a);
+    },
+
+    checkConfig(cfg) {
+      const a = authTemplates.evaluate({ config: cfg }) as Record<string, unknown>;
+      if (a.type !== 'oauth-client-credentials') return [];
+      const url = URL.parse(String(a.tokenUrl ?? ''));
+      return url && (url.protocol === 'https:' || url.protocol === 'http:') ? [] : [{ field: 'auth.tokenUrl', message: 'must be an absolute http(s) URL' }];
     },
 
     validate: (patch) => validatePatch(patch, def.patch as Record<PatchField, FieldSpec>),
@@ -408,31 +417,54 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
   return adapter;
 }
 
-/** The GraphQL shape of the definition's vendor patch object (`cloudflare`, …), if it has one. */
-function vendorPatchOf(patch: Partial<Record<PatchField, FieldSpec>>): { vendorPatch?: VendorPatchSpec } {
+/** Whether the update may be repeated: as declared, else every method but POST (which may create or add each time). */
+function idempotencyOf(declared: boolean | undefined, updates: readonly { method: string; path: string }[]): UpdateIdempotency {
+  const calls = updates.map((u) => `${u.method} ${u.path}`).join(' or ');
+  if (declared !== undefined) return { idempotent: declared, why: `${calls}: declared ${declared ? 'idempotent' : 'not idempotent'} in the definition` };
+  const post = updates.some((u) => u.method === 'POST');
+  return { idempotent: !post, why: post ? `${calls}: a POST may add on each attempt` : `${calls} sets the patched fields` };
+}
+
+/** The definition's vendor patch object (`cloudflare`, …) as a GraphQL input declared as data, if it has one. */
+function patchInputOf(patch: Partial<Record<PatchField, FieldSpec>>): { patchInput?: PatchInputSpec } {
   const entry = (['cloudflare', 'confluent', 'algolia'] as const).find((f) => patch[f]?.fields);
   if (!entry) return {};
   const spec = patch[entry]!;
-  const typeOf = (l: z.infer<typeof objectField>): VendorPatchType =>
-    l.type === 'array'
-      ? l.items === 'string'
-        ? 'strings'
-        : 'json'
-      : l.type === 'object' || l.type === undefined
-        ? 'json'
-        : l.type === 'string' || l.type === 'integer' || l.type === 'number' || l.type === 'boolean' || l.type === 'date'
-          ? l.type
-          : 'json';
+  const typeOf = (l: z.infer<typeof objectField>): Pick<InputFieldSpec, 'type' | 'list'> => {
+    switch (l.type) {
+      case 'array':
+        return l.items === 'string' ? { type: 'String', list: true } : { type: 'JSON' };
+      case 'string':
+        return { type: 'String' };
+      case 'integer':
+        return { type: 'Int' };
+      case 'number':
+        return { type: 'Float' };
+      case 'boolean':
+        return { type: 'Boolean' };
+      case 'date':
+        return { type: 'DateTime' };
+      default:
+        return { type: 'JSON' };
+    }
+  };
+  // GraphQL field name -> wire name.
+  const wires = Object.entries(spec.fields!).map(([wire, l]) => [l.graphqlName ?? wire, wire, l] as const);
+  const root = `${entry[0].toUpperCase()}${entry.slice(1)}Patch`;
   return {
-    vendorPatch: {
+    patchInput: {
       field: entry,
       description: spec.description ?? `${entry} fields`,
-      fields: Object.fromEntries(
-        Object.entries(spec.fields!).map(([wire, l]) => [
-          l.graphqlName ?? wire,
-          { type: typeOf(l), wire, ...(l.description && { description: l.description }) },
-        ]),
-      ),
+      root,
+      types: [
+        {
+          name: root,
+          description: spec.description ?? `${entry} fields`,
+          fields: Object.fromEntries(wires.map(([name, wire, l]) => [name, { ...typeOf(l), description: l.description ?? `${entry} \`${wire}\`` }])),
+        },
+      ],
+      // Null fields are dropped: absent and null both leave the field alone.
+      toWire: (input) => Object.fromEntries(wires.flatMap(([name, wire]) => (input[name] === undefined || input[name] === null ? [] : [[wire, input[name]]]))),
     },
   };
 }
@@ -518,6 +550,8 @@ function toUpstreamAuth(a: Record<string, unknown>): UpstreamAuth {
       return { type: a.type, username: String(a.username ?? ''), password: String(a.password ?? '') };
     case 'headers':
       return { type: 'headers', headers: stringValues(isRecord(a.headers) ? a.headers : {}) };
+    case 'oauth-client-credentials':
+      return { type: a.type, tokenUrl: String(a.tokenUrl ?? ''), clientId: String(a.clientId ?? ''), clientSecret: String(a.clientSecret ?? '') };
     default:
       return { type: 'headers', headers: {} };
   }

@@ -276,11 +276,11 @@ export function parsePath(text: string): (string | number)[] | undefined {
   const out: (string | number)[] = [root[0]];
   let rest = text.slice(root[0].length);
   while (rest.length > 0) {
-    let m: RegExpExecArray | null;
-    if ((m = /^\.([A-Za-z_$][\w$-]*)/.exec(rest))) out.push(m[1]);
-    else if ((m = /^\[(\d+)\]/.exec(rest))) out.push(Number(m[1]));
-    else if ((m = /^\["((?:[^"\\]|\\.)*)"\]/.exec(rest))) out.push(m[1].replace(/\\(.)/g, '$1'));
-    else return undefined;
+    const m = /^\.([A-Za-z_$][\w$-]*)/.exec(rest) ?? /^\[(\d+)\]/.exec(rest) ?? /^\["((?:[^"\\]|\\.)*)"\]/.exec(rest);
+    if (!m) return undefined;
+    if (m[0].startsWith('.')) out.push(m[1]);
+    else if (m[0].startsWith('["')) out.push(m[1].replace(/\\(.)/g, '$1'));
+    else out.push(Number(m[1]));
     rest = rest.slice(m[0].length);
   }
   return out;

@@ -23,6 +23,7 @@ export const mesaAdapter: ProviderAdapter<MesaConfig> = {
   configSchema: z.object({ org: z.string().min(1), token: z.string().min(1) }),
   secretConfigFields: ['token'],
   patchFields: ['setTags', 'removeTags'],
+  updateIdempotency: { idempotent: true, why: 'PATCH {tags: {k: v | null}} sets or deletes the named tags (set semantics)' },
   secretBodyFields: [],
 
   auth: (cfg) => ({ type: 'bearer', token: cfg.token }),

@@ -28,6 +28,7 @@ export const plumaaAdapter: ProviderAdapter<PlumaaConfig> = {
   configSchema: z.object({ token: z.string().min(1) }),
   secretConfigFields: ['token'],
   patchFields: ['name', 'enabled'],
+  updateIdempotency: { idempotent: true, why: 'PUT {input: {id, name?, enabled?}} sets the named fields' },
   // The update answer is the whole ApiKey, secret included.
   secretBodyFields: ['secret'],
 

@@ -89,7 +89,10 @@ function pickQueryInput(query: URLSearchParams): unknown {
   let bracketed: Record<string, string> | undefined;
   for (const [name, v] of query) {
     const m = /^input\[([^\]]*)\]$/.exec(name);
-    if (m) (bracketed ??= {})[m[1]] = v;
+    if (m) {
+      bracketed ??= {};
+      bracketed[m[1]] = v;
+    }
   }
   return bracketed;
 }

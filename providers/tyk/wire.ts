@@ -193,3 +193,31 @@ export type TykApiError = z.infer<typeof TykApiError>;
 /** GET /admin/org/keys answer: one page of KeyData (`?p=N`). */
 export const TykKeyList = z.object({ data: z.object({ keys: z.array(TykKeyData) }), pages: z.number().int().nonnegative() });
 export type TykKeyList = z.infer<typeof TykKeyList>;
+
+/**
+ * The Dashboard API (`/api/keys/{keyId}`, header `Authorization: <user API key>`) and the Gateway
+ * API (`/tyk/keys/{keyID}`, header `X-Tyk-Authorization: <tyk.conf secret>`), per
+ * vendor-facts-2.md §2 (tyk-docs swagger/dashboard-swagger.yml and gateway-swagger.yml; tyk
+ * gateway/api.go). Both PUTs replace the whole session; `suppress_reset=1` keeps the quota.
+ */
+export const TYK_APIS = ['dashboard', 'gateway', 'dashboard-admin'] as const;
+export type TykApi = (typeof TYK_APIS)[number];
+
+export const TYK_DASHBOARD_KEY_NOT_FOUND = 'Could not retrieve key detail.';
+export const TYK_GATEWAY_KEY_NOT_FOUND = 'Key not found';
+/** The gateway's 404 for a PUT of an unknown key (not the GET's wording). */
+export const TYK_GATEWAY_PUT_NOT_FOUND = 'Key is not found';
+export const TYK_GATEWAY_FORBIDDEN = 'Attempted administrative access with invalid or missing key!';
+export const TYK_GATEWAY_HASHED_LISTING_OFF = 'Hashed key listing is disabled in config (enable_hashed_keys_listing)';
+
+/** The gateway's every non-session answer (`apiStatusMessage`), lower-case. */
+export const TykGatewayStatus = z.object({ status: z.string(), message: z.string() });
+
+/** The gateway's answer to a PUT: a status line, not the key. */
+export const TykGatewayModified = z.object({ key: z.string(), status: z.literal('ok'), action: z.string() });
+
+/** GET /tyk/keys: every key id (or hash), one page. */
+export const TykGatewayKeyList = z.object({ keys: z.array(z.string()) });
+
+/** GET /api/apis/keys?p=N: key ids, paged. */
+export const TykDashboardKeyList = z.object({ data: z.object({ keys: z.array(z.union([z.string(), TykKeyData])) }), pages: z.number().int() });

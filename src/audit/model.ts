@@ -9,7 +9,8 @@
  * process died mid-call) — its intent row with outcome `PENDING`.
  */
 import type { KeyLock } from '../core/key-lock.ts';
-import type { Logger } from '../observability/log.ts';
+import type { BucketStore } from '../upstream/rate-limit.ts';
+import type { JobStore } from '../jobs/store.ts';
 
 export interface AuditRow {
   /** Ties an intent row to its outcome row. */
@@ -41,6 +42,8 @@ export interface AuditEntry extends Omit<AuditRow, 'phase' | 'attemptId'> {
 export interface AuditFilter {
   provider?: string;
   keyId?: string;
+  /** The stored forms `keyId` may take (the id, its fingerprint); when set, matched instead of `keyId`. */
+  keyIdForms?: string[];
   caller?: string;
   outcome?: string;
   since?: Date;
@@ -68,6 +71,10 @@ export interface AuditStore {
    * names the vendor account (kind and base URL), so replicas with one config share the locks.
    */
   createKeyLock?(scope: string): KeyLock;
+  /** Durable bulk update jobs (src/jobs/store.ts), in this store's database. */
+  readonly jobs?: JobStore;
+  /** Rate-limit buckets every replica on this store shares (PostgreSQL). */
+  createBucketStore?(): BucketStore;
   close(): Promise<void>;
 }
 
@@ -152,7 +159,8 @@ export function entryQuery(
   };
   const where = [`(a.phase = 'outcome' OR NOT EXISTS (SELECT 1 FROM ${table} o WHERE o.attempt_id = a.attempt_id AND o.phase = 'outcome'))`];
   if (filter.provider !== undefined) where.push(`a.provider = ${p(filter.provider)}`);
-  if (filter.keyId !== undefined) where.push(`a.key_id = ${p(filter.keyId)}`);
+  if (filter.keyIdForms !== undefined) where.push(filter.keyIdForms.length ? `a.key_id IN (${filter.keyIdForms.map((v) => p(v)).join(', ')})` : 'FALSE');
+  else if (filter.keyId !== undefined) where.push(`a.key_id = ${p(filter.keyId)}`);
   if (filter.caller !== undefined) where.push(`a.caller = ${p(filter.caller)}`);
   if (filter.outcome !== undefined) where.push(`a.outcome = ${p(filter.outcome)}`);
   if (filter.since !== undefined) where.push(`a.at >= ${p(toAt(filter.since))}`);

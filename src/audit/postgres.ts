@@ -10,6 +10,8 @@
 import { escapeIdentifier, Pool, type PoolClient } from 'pg';
 import { withinDeadline, type Deadline } from '../core/deadline.ts';
 import { KeyLockError, lockWaitTimeout, type KeyLock } from '../core/key-lock.ts';
+import { createPostgresBucketStore } from './pg-buckets.ts';
+import { createJobStore, JOB_TABLES, type SqlExec } from '../jobs/store.ts';
 import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditStore } from './model.ts';
 
 /** Schema versions, applied in order; `audit_schema_version` records those applied. `%s` is the schema. */
@@ -40,6 +42,10 @@ const MIGRATIONS = [
      FOR EACH ROW EXECUTE FUNCTION %s.audit_log_append_only();
    CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON %s.audit_log
      FOR EACH STATEMENT EXECUTE FUNCTION %s.audit_log_append_only();`,
+  // Rate-limit buckets shared by replicas (src/upstream/rate-limit.ts): the theoretical arrival time, in ms of the database's clock.
+  `CREATE TABLE %s.rate_limit_bucket (scope TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL);`,
+  // Durable bulk update jobs (src/jobs/store.ts).
+  JOB_TABLES,
 ];
 
 /** A write or a read of the log never waits longer than this for the database. */
@@ -74,9 +80,33 @@ export async function createPostgresAuditStore(url: string, schema: string): Pro
   }
   const insert = `INSERT INTO ${table} (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
   let closed = false;
+  const numbered = (sql: string) => {
+    let i = 0;
+    return sql.replace(/\?/g, () => `$${++i}`);
+  };
+  const exec: SqlExec = {
+    all: async (sql, params) => (await pool.query(numbered(sql), params)).rows,
+    run: async (sql, params) => (await pool.query(numbered(sql), params)).rowCount ?? 0,
+    async batch(statements) {
+      const client = await pool.connect();
+      let failed: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        for (const [sql, params] of statements) await client.query(numbered(sql), params);
+        await client.query('COMMIT');
+      } catch (err) {
+        failed = err as Error;
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release(failed);
+      }
+    },
+  };
 
   return {
     kind: 'postgres',
+    jobs: createJobStore(exec, `${s}.`),
     async append(row) {
       await pool.query(insert, rowValues(row, row.at, row.patch === null || row.patch === undefined ? null : JSON.stringify(row.patch)));
     },
@@ -101,6 +131,7 @@ export async function createPostgresAuditStore(url: string, schema: string): Pro
       }
     },
     createKeyLock: (scope) => createAdvisoryKeyLock(lockPool, `keygate:${schema}:${scope}`),
+    createBucketStore: () => createPostgresBucketStore(pool, `${s}.rate_limit_bucket`),
     async close() {
       if (closed) return;
       closed = true;

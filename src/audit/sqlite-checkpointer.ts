@@ -3,7 +3,7 @@
  *
  * A WAL checkpoint copies the log into the database file and syncs it to disk; left to SQLite's
  * automatic checkpoint it runs inside a commit on the event loop and stalls every request for
- * as long as the disk takes (up to ~20 ms measured here). Here it runs on its own connection every
+ * as long as the disk takes. Here it runs on its own connection every
  * `intervalMs`, in PASSIVE mode (it never blocks the writer), so the event loop never waits on it.
  */
 import { DatabaseSync } from 'node:sqlite';

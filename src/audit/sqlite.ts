@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import type { RequestLog } from '../observability/log.ts';
+import { createJobStore, JOB_TABLES, type SqlExec } from '../jobs/store.ts';
 import { AuditStoreError, COLUMNS, entryQuery, rowValues, toEntry, type AuditRow, type AuditStore } from './model.ts';
 
 /** Schema versions, applied in order; `PRAGMA user_version` records the last one applied. */
@@ -39,6 +40,8 @@ const MIGRATIONS = [
    CREATE INDEX audit_log_at ON audit_log (at);
    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`,
+  // Durable bulk update jobs (src/jobs/store.ts).
+  JOB_TABLES.replaceAll('%s.', ''),
 ];
 
 /** Writes never wait longer than this for another connection's lock (they block the event loop). */
@@ -106,8 +109,26 @@ export function createSqliteAuditStore(path: string, options: SqliteAuditOptions
     for (const p of batch) p.resolve();
   };
 
+  // Statements run synchronously, so a job's batch never interleaves with the group commit above.
+  const exec: SqlExec = {
+    all: async (sql, params) => db.prepare(sql).all(...(params as never[])) as Record<string, unknown>[],
+    run: async (sql, params) => Number(db.prepare(sql).run(...(params as never[])).changes),
+    async batch(statements) {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        for (const [sql, params] of statements) db.prepare(sql).run(...(params as never[]));
+        db.exec('COMMIT');
+      } catch (err) {
+        db.exec('ROLLBACK');
+        throw err;
+      }
+    },
+  };
+  const jobs = createJobStore(exec, '');
+
   return {
     kind: 'sqlite',
+    jobs,
     append(row) {
       if (closed) return Promise.reject(new AuditStoreError('the audit store is closed'));
       // Group commit: rows appended in the same turn of the event loop are written in one

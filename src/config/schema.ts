@@ -28,6 +28,10 @@ export interface ConnectionConfig {
   /** Calls in flight to this connection (the bulkhead); bulk updates never exceed it either. */
   maxConcurrency: number;
   circuitBreaker: { failures: number; cooldownMs: number };
+  /** The vendor's budget as a token bucket (src/upstream/rate-limit.ts); false: no pacing. */
+  rateLimit: { requests: number; perSeconds: number; burst: number } | false;
+  /** `apiKey` and `apiKeys` answers kept this long (src/core/read-cache.ts); undefined: no cache. */
+  cache?: { ttlSeconds: number };
 }
 
 export interface Config {
@@ -110,6 +114,8 @@ export interface LimitsConfig {
   maxDirectives: number;
   /** Vendor writes one request may ask for: each updateApiKey counts 1, each updateApiKeys its items. */
   maxUpdatesPerRequest: number;
+  /** Items one bulk update job may hold (`startApiKeyUpdateJob`). */
+  maxJobItems: number;
 }
 
 /** The top-level sections a config may have. */
@@ -122,7 +128,15 @@ export const MAX_BODY_BYTES = 1_048_576;
 const SHUTDOWN_GRACE_MS = 10_000;
 /** Slow-client bounds of every listening port (`server.*TimeoutMs`, `server.maxConnections`). */
 export const DEFAULT_EDGE_TIMEOUTS = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 };
-export const DEFAULT_LIMITS: LimitsConfig = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxCost: 5000, maxDirectives: 20, maxUpdatesPerRequest: 100 };
+export const DEFAULT_LIMITS: LimitsConfig = {
+  maxDepth: 10,
+  maxAliases: 15,
+  maxTokens: 5000,
+  maxCost: 5000,
+  maxDirectives: 20,
+  maxUpdatesPerRequest: 100,
+  maxJobItems: 10_000,
+};
 
 const SCOPE_HELP = 'must be keys:read, keys:write or audit:read, optionally narrowed with :<provider> or :*';
 
@@ -216,6 +230,7 @@ const limitsSection = z
     maxCost: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIMITS.maxCost),
     maxDirectives: z.number().int().min(0).max(1000).default(DEFAULT_LIMITS.maxDirectives),
     maxUpdatesPerRequest: z.number().int().min(1).max(10_000).default(DEFAULT_LIMITS.maxUpdatesPerRequest),
+    maxJobItems: z.number().int().min(1).max(10_000).default(DEFAULT_LIMITS.maxJobItems),
   })
   .strict()
   .default(DEFAULT_LIMITS);
@@ -262,6 +277,22 @@ const connectionCommon = z.object({
     .object({ failures: z.number().int().min(1).max(1000).default(5), cooldownMs: z.number().int().min(1).max(3_600_000).default(30_000) })
     .strict()
     .default({ failures: 5, cooldownMs: 30_000 }),
+  rateLimit: z
+    .union([
+      z.literal(false),
+      z
+        .object({
+          requests: z.number().int().min(1).max(1_000_000),
+          perSeconds: z.number().min(0.001).max(86_400),
+          burst: z.number().int().min(1).max(1_000_000).optional(),
+        })
+        .strict(),
+    ])
+    .optional(),
+  cache: z
+    .object({ ttlSeconds: z.number().min(0.001).max(3600) })
+    .strict()
+    .optional(),
 });
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -324,7 +355,7 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       problems.push(...formatIssues(at, common.error.issues));
       continue;
     }
-    const { kind, baseUrl, timeoutMs, deadlineMs, retry, maxConcurrency, circuitBreaker } = common.data;
+    const { kind, baseUrl, timeoutMs, deadlineMs, retry, maxConcurrency, circuitBreaker, rateLimit, cache } = common.data;
     let adapter: ProviderAdapter;
     let specificRaw = raw as Record<string, unknown>;
     if (kind === 'http') {
@@ -351,6 +382,8 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       retry: _r0,
       maxConcurrency: _m0,
       circuitBreaker: _c0,
+      rateLimit: _l0,
+      cache: _cache0,
       ...kindSettings
     } = specific.data as Record<string, unknown>;
     const url = baseUrl ?? adapter.defaultBaseUrlFor?.(kindSettings) ?? adapter.defaultBaseUrl;
@@ -365,8 +398,15 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       retry: _r,
       maxConcurrency: _m,
       circuitBreaker: _c,
+      rateLimit: _l,
+      cache: _cache,
       ...settings
     } = specific.data as Record<string, unknown>;
+    const crossField = adapter.checkConfig?.({ ...settings, baseUrl: url }) ?? [];
+    if (crossField.length > 0) {
+      problems.push(...crossField.map((p) => `${p.field ? `${at}.${p.field}` : at}: ${p.message}`));
+      continue;
+    }
     for (const field of adapter.secretConfigFields) {
       const value = settings[field];
       if (typeof value === 'string' && value.length > 0) secrets.push(value);
@@ -381,6 +421,9 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       retry,
       maxConcurrency,
       circuitBreaker,
+      // Absent: the vendor's documented budget, if it publishes one; a bucket holds `requests` unless told.
+      rateLimit: rateLimit === false ? false : rateLimit ? { ...rateLimit, burst: rateLimit.burst ?? rateLimit.requests } : (adapter.defaultRateLimit ?? false),
+      ...(cache && { cache }),
     });
   }
   const auth = resolveAuth(doc.auth, connections, secrets, problems);
@@ -512,6 +555,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
       retry: c.retry,
       maxConcurrency: c.maxConcurrency,
       circuitBreaker: c.circuitBreaker,
+      rateLimit: c.rateLimit,
+      ...(c.cache && { cache: c.cache }),
     };
   }
   const auth = config.auth && {

@@ -34,10 +34,12 @@ export function checkUpdate(connection: Connection, provider: string, id: string
   if (problems.length > 0) throw invalidPatch(provider, id, problems);
 }
 
-function invalidPatch(provider: string, id: string, problems: FieldProblem[]): GatewayError {
-  return new GatewayError(`${provider}: key "${id}": invalid patch: ${problems.map((p) => `patch.${p.field} ${p.message}`).join('; ')}`, {
+/** BAD_USER_INPUT naming every problem of a patch; `provider` and `id` prefix the message when known. */
+export function invalidPatch(provider: string | undefined, id: string | undefined, problems: readonly FieldProblem[]): GatewayError {
+  const where = provider === undefined ? '' : `${provider}: key "${id}": `;
+  return new GatewayError(`${where}invalid patch: ${problems.map((p) => `patch.${p.field} ${p.message}`).join('; ')}`, {
     code: 'BAD_USER_INPUT',
-    provider,
+    ...(provider !== undefined && { provider }),
     details: { fields: problems.map((p) => `patch.${p.field}`) },
   });
 }

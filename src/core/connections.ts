@@ -3,16 +3,23 @@
  * Built once from the Config; closed on shutdown.
  */
 import type { Config, ConnectionConfig } from '../config/schema.ts';
+import { realClock, type Clock } from './clock.ts';
 import { statusClass, type Metrics } from '../observability/metrics.ts';
+import { createReadCache, type ReadCache } from './read-cache.ts';
 import { chainKeyLocks, createKeyLock, type KeyLock } from './key-lock.ts';
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.ts';
-import { createResilience, type Resilience } from '../upstream/resilience.ts';
+import { createPacer, createMemoryBucketStore, type BucketStore } from '../upstream/rate-limit.ts';
+import { attemptDeadline, createResilience, type Resilience } from '../upstream/resilience.ts';
 
 export interface Connection extends ConnectionConfig {
   client: UpstreamClient;
   lock: KeyLock;
   /** Deadlines, retries, circuit breaker and bulkhead for this connection. */
   resilience: Resilience;
+  /** Cached reads (`cache.ttlSeconds`); undefined when off. */
+  readCache?: ReadCache;
+  /** What its deadlines and waits run on. */
+  clock: Clock;
 }
 
 export interface Connections {
@@ -30,12 +37,20 @@ export interface ConnectionsOptions {
    * locks), taken inside the in-process one. `scope` names the vendor account: kind and base URL.
    */
   sharedLock?: (scope: string) => KeyLock;
+  /** Where rate-limit buckets live (shared by replicas with PostgreSQL); default: this process. Kept across reloads. */
+  buckets?: BucketStore;
+  log?: { warn(obj: object, msg: string): void };
+  /** The time source of deadlines, backoff and breaker cooldowns (default: the real one). */
+  clock?: Clock;
 }
 
 export function createConnections(config: Config, metrics?: Metrics, options: ConnectionsOptions = {}): Connections {
   const byName = new Map<string, Connection>();
+  const buckets = options.buckets ?? createMemoryBucketStore();
+  const clock = options.clock ?? realClock;
   for (const c of config.providers.values()) {
     const labels = { provider: c.name, kind: c.kind };
+    const pacer = createPacer(c, { store: buckets, metrics, log: options.log });
     const client = createUpstreamClient({
       baseUrl: c.settings.baseUrl,
       auth: c.adapter.auth(c.settings),
@@ -48,10 +63,14 @@ export function createConnections(config: Config, metrics?: Metrics, options: Co
             metrics.upstreamDuration.observe({ ...labels, method }, seconds);
           }
         : undefined,
+      // Every exchange takes a token, waiting at most what is left of its call's deadline.
+      beforeExchange: pacer && ((signal) => pacer.take(attemptDeadline()?.remaining() ?? c.deadlineMs, signal)),
+      onAnswer: pacer && ((status, headers) => pacer.observe(status, headers)),
     });
     const shared = options.sharedLock?.(`${c.kind}:${c.settings.baseUrl}`);
     const lock = shared ? chainKeyLocks(createKeyLock(), shared) : createKeyLock();
-    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics }) });
+    const readCache = c.cache ? createReadCache(c.cache.ttlSeconds * 1000) : undefined;
+    byName.set(c.name, { ...c, client, lock, resilience: createResilience(c, { metrics, clock }), clock, readCache });
   }
   return {
     get: (name) => byName.get(name),

@@ -12,10 +12,13 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import type { Connection, Connections } from './connections.ts';
 import type { GatewayError } from './errors.ts';
+import type { Jobs } from '../jobs/store.ts';
 
 export interface ApiKey extends NormalizedKey {
   provider: string;
   kind: ProviderKind;
+  /** When keygate read (or wrote) this value at the vendor: a cached answer is as old as this. */
+  fetchedAt?: Date;
 }
 
 export interface OperationContext {
@@ -58,4 +61,6 @@ export interface GatewayContext extends YogaInitialContext, OperationContext {
   tracing: Tracing;
   /** `limits.maxUpdatesPerRequest` (src/operations/request-updates.ts). */
   maxUpdatesPerRequest: number;
+  /** Bulk update jobs (src/operations/api-key-update-jobs.ts); undefined when the audit store is off. */
+  jobs?: Jobs;
 }

@@ -3,6 +3,7 @@
  * wait of the call — the per-key lock (in-process and PostgreSQL), the bulkhead queue, every
  * attempt and the backoff between them — so none of them gets a deadline of its own.
  */
+import { realClock, type Clock } from './clock.ts';
 
 /** The reason a call's signal aborts when its deadline passes. */
 export class DeadlineExceededError extends Error {
@@ -25,16 +26,16 @@ export interface Deadline {
   dispose(): void;
 }
 
-/** A deadline `ms` from now; `now` is the clock (tests pass their own). */
-export function startDeadline(ms: number, now: () => number = () => performance.now()): Deadline {
-  const endsAt = now() + ms;
+/** A deadline `ms` from now on `clock` (tests pass their own). */
+export function startDeadline(ms: number, clock: Clock = realClock): Deadline {
+  const endsAt = clock.now() + ms;
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), ms);
+  const timer = clock.setTimeout(() => controller.abort(new DeadlineExceededError(ms)), ms);
   return {
     ms,
     signal: controller.signal,
-    remaining: () => (controller.signal.aborted ? 0 : Math.max(0, endsAt - now())),
-    dispose: () => clearTimeout(timer),
+    remaining: () => (controller.signal.aborted ? 0 : Math.max(0, endsAt - clock.now())),
+    dispose: () => clock.clearTimeout(timer),
   };
 }
 

@@ -20,6 +20,8 @@ export interface UpstreamInfo {
   retryAfter?: number;
   /** Upstream attempts made for this answer (src/upstream/resilience.ts), retries included. */
   attempts?: number;
+  /** The fields the vendor refused, with its reason for each (Atlas v2 `badRequestDetail.fields`). */
+  fields?: { field: string; description: string }[];
 }
 
 export interface GatewayErrorOptions {
@@ -28,11 +30,15 @@ export interface GatewayErrorOptions {
   upstream?: UpstreamInfo;
   /** Extra, safe, machine-readable detail (e.g. the offending field). */
   details?: Record<string, unknown>;
+  /** Known not to have reached the vendor (no connection was made); never shown to the client. */
+  nothingSent?: boolean;
 }
 
 export class GatewayError extends GraphQLError {
   override readonly name = 'GatewayError';
   readonly code: ErrorCode;
+  /** True when the vendor cannot have received the request (src/upstream/resilience.ts may then repeat any call). */
+  readonly nothingSent: boolean;
 
   constructor(message: string, options: GatewayErrorOptions) {
     super(message, {
@@ -44,6 +50,7 @@ export class GatewayError extends GraphQLError {
       },
     });
     this.code = options.code;
+    this.nothingSent = options.nothingSent ?? false;
     // A GatewayError is an answer, not a bug: its stack trace is never read, yet each wrapper
     // (graphql's locatedError, yoga's result processing) would format it, per error, per request.
     Object.defineProperty(this, 'stack', { value: `${this.name}: ${message}`, writable: true, configurable: true });
@@ -105,6 +112,9 @@ export function upstreamError(provider: string, keyId: string, res: UpstreamResp
     ...(vendor.vendorCode !== undefined && { code: vendor.vendorCode }),
     ...(message !== undefined && { message }),
     ...(vendor.traceId !== undefined && { traceId: vendor.traceId }),
+    ...(vendor.fields !== undefined && {
+      fields: vendor.fields.map((f) => ({ field: redactText(f.field, secrets), description: redactText(f.description, secrets) })),
+    }),
   };
   const retryAfter = parseRetryAfter(res.headers.get('retry-after')) ?? vendor.retryAfter;
   if (retryAfter !== undefined) upstream.retryAfter = retryAfter;
@@ -116,10 +126,11 @@ export function upstreamError(provider: string, keyId: string, res: UpstreamResp
   });
 }
 
-export function unavailableError(provider: string, keyId: string, why: string): GatewayError {
+export function unavailableError(provider: string, keyId: string, why: string, nothingSent = false): GatewayError {
   return new GatewayError(`${provider}: key "${keyId}": the vendor could not be reached: ${why}`, {
     code: 'UPSTREAM_UNAVAILABLE',
     provider,
+    nothingSent,
   });
 }
 
@@ -141,6 +152,7 @@ export function withAttempts(err: GatewayError, attempts: number): GatewayError 
     code: err.code,
     ...(provider !== undefined && { provider }),
     ...(upstream ? { upstream: { ...upstream, attempts }, details } : { details: { ...details, attempts } }),
+    nothingSent: err.nothingSent,
   });
 }
 

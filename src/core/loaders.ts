@@ -9,7 +9,7 @@ import DataLoader from 'dataloader';
 import type { Connection } from './connections.ts';
 import { badResponseError, GatewayError } from './errors.ts';
 import { call, toApiKey } from './call.ts';
-import type { ApiKey, KeyLoader, LoadedKey, Loaders, OperationContext } from './context.ts';
+import type { KeyLoader, LoadedKey, Loaders, OperationContext } from './context.ts';
 
 export type { KeyLoader, LoadedKey, Loaders } from './context.ts';
 
@@ -64,8 +64,8 @@ async function readOne(ctx: OperationContext, connection: Connection, id: string
   const { adapter, settings } = connection;
   try {
     const res = await call(ctx, connection, connection.name, id, adapter.readKey!(settings, id));
-    const key = adapter.parseKey?.(res.json, id);
-    const current = adapter.parseCurrent ? adapter.parseCurrent(res.json) : undefined;
+    const key = adapter.parseKey?.(res.json, id, settings);
+    const current = adapter.parseCurrent ? adapter.parseCurrent(res.json, settings) : undefined;
     if (!key || (adapter.parseCurrent && current === undefined)) throw badResponseError(connection.name, id, res.status, 'a key body it does not document');
     return { found: true, key: toApiKey(connection, connection.name, key, ctx.connections.secrets), current };
   } catch (err) {
@@ -83,7 +83,7 @@ async function findInList(ctx: OperationContext, connection: Connection, ids: re
     let page: string | undefined;
     for (let n = 0; n < MAX_LIST_PAGES; n++) {
       const res = await call(ctx, connection, connection.name, ids[0], adapter.listPage!(settings, page));
-      const parsed = adapter.parseListPage!(res.json, page);
+      const parsed = adapter.parseListPage!(res.json, page, settings);
       if (!parsed) throw badResponseError(connection.name, ids[0], res.status, 'a key list it does not document');
       for (const key of parsed.keys)
         if (wanted.has(key.id)) found.set(key.id, { found: true, key: toApiKey(connection, connection.name, key, ctx.connections.secrets) });

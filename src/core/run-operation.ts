@@ -14,14 +14,15 @@ import { randomUUID } from 'node:crypto';
 import type { ApiKeyPatch } from '../../providers/types.ts';
 import type { OperationContext } from './context.ts';
 import { auditUnavailableError, GatewayError, type UpstreamInfo } from './errors.ts';
+import { keptKeyId } from './key-ids.ts';
 import { containsSecret, REDACTED } from './redact.ts';
 import { MAX_PATCH_DEPTH, recordableText } from './validate.ts';
-import type { AuditRow, AuditStore } from '../audit/model.ts';
+import type { AuditRow } from '../audit/model.ts';
 
 /** What accounting needs of an operation's context. */
 export type RunOperationContext = Pick<OperationContext, 'caller' | 'log' | 'requestId' | 'audit' | 'metrics' | 'connections'>;
 
-export type KeyOperation = 'update' | 'preview' | 'updateApiKeys' | 'read' | 'list';
+export type KeyOperation = 'update' | 'preview' | 'updateApiKeys' | 'startApiKeyUpdateJob' | 'read' | 'list';
 
 export interface OperationMeta {
   operation: KeyOperation;
@@ -48,10 +49,9 @@ const MAX_FIELD = 256;
 const SECRET_KEY = /^(?:.*_)?(?:secret|password|token|private_?key)$|^hmac_string$/i;
 
 /**
- * A UUIDv7 (RFC 9562: 48-bit Unix milliseconds, version 7, random rest): the attempt index then
- * grows at its end instead of at random places, which halves the cost of an audit row in SQLite
- * and keeps PostgreSQL's B-tree compact. The random bits come from `randomUUID`, whose entropy
- * Node draws in batches (the `uuid` package's v7 draws 16 bytes from the CSPRNG per id).
+ * A UUIDv7 (RFC 9562: 48-bit Unix milliseconds, version 7, random rest), so attempt ids are added
+ * at the end of the index, not at random places: cheaper SQLite inserts, a compact PostgreSQL
+ * B-tree. The random bits come from `randomUUID`, whose entropy Node draws in batches.
  */
 export function timeOrderedUUID(now = Date.now()): string {
   const ms = now.toString(16).padStart(12, '0');
@@ -68,6 +68,8 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
   let answered: { status: number; traceId?: string } | undefined;
   let patch: unknown;
   const recordedPatch = () => (patch ??= patchForRecord(meta.patch, ctx.connections.secrets));
+  // Where a key id is a live credential (Tyk), only its fingerprint is kept.
+  const keyId = meta.keyId === null ? null : keptKeyId(meta.provider === null ? undefined : ctx.connections.get(meta.provider), meta.keyId);
 
   const row = (phase: AuditRow['phase'], outcome: string, extra: Partial<AuditRow> = {}): AuditRow => ({
     attemptId,
@@ -76,7 +78,7 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
     caller: ctx.caller.name,
     requestId: ctx.requestId ?? '',
     provider: cut(meta.provider),
-    keyId: cut(meta.keyId),
+    keyId: cut(keyId),
     operation: meta.operation,
     patch: recordedPatch(),
     outcome,
@@ -99,12 +101,16 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
         await append(row('intent', 'PENDING'));
         intentWritten = true;
       } catch (err) {
-        ctx.log.error({ err: errorSummary(err), store: audit.kind, provider: meta.provider, keyId: meta.keyId }, 'audit write failed; operation refused');
+        ctx.log.error({ err: errorSummary(err), store: audit.kind, provider: meta.provider, keyId }, 'audit write failed; operation refused');
         throw auditUnavailableError(meta.provider ?? undefined, meta.keyId ?? undefined);
       }
     },
-    attempt: () => void (attempts += 1),
-    answered: (status, traceId) => void (answered = { status, traceId }),
+    attempt: () => {
+      attempts += 1;
+    },
+    answered: (status, traceId) => {
+      answered = { status, traceId };
+    },
   };
 
   let result: T | undefined;
@@ -122,7 +128,7 @@ export async function runOperation<T>(ctx: RunOperationContext, meta: OperationM
   const traceId = ext.upstream?.traceId ?? answered?.traceId ?? null;
   const attemptCount = ext.upstream?.attempts ?? ext.attempts ?? (attempts > 0 ? attempts : null);
   // The request's logger already binds requestId and caller (src/http/gateway.ts): a second `caller` would repeat the JSON key.
-  const fields = { operation: meta.operation, provider: text(meta.provider), keyId: text(meta.keyId), code, status, attempts: attemptCount, durationMs };
+  const fields = { operation: meta.operation, provider: text(meta.provider), keyId: text(keyId), code, status, attempts: attemptCount, durationMs };
   // A provider name a client typed is a metric label only when it names a configured connection.
   if (meta.provider !== null)
     ctx.metrics?.outcomes.inc({ provider: ctx.connections.get(meta.provider) ? meta.provider : '(unknown)', operation: meta.operation, code });

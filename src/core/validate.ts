@@ -37,6 +37,7 @@ const ILL_FORMED = 'must be well-formed Unicode (it holds a lone UTF-16 surrogat
  */
 export function recordableText(text: string): string {
   if (text.isWellFormed() && !text.includes('\u0000')) return text;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is matched on purpose, to be written out as text.
   return text.replace(/[\p{Surrogate}\u0000]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -65,7 +66,7 @@ export function valueProblems(patch: ApiKeyPatch): FieldProblem[] {
     } else if (typeof v === 'string') {
       if (!v.isWellFormed()) problems.push({ field: path, message: ILL_FORMED });
     } else if (Array.isArray(v)) {
-      v.forEach((item, i) => walk(item, childPath(path, i)));
+      for (const [i, item] of v.entries()) walk(item, childPath(path, i));
     } else if (typeof v === 'object' && v !== null && !(v instanceof Date)) {
       for (const [key, child] of Object.entries(v)) {
         const at = childPath(path, key);
@@ -118,12 +119,12 @@ export function controlCharacterProblems(patch: ApiKeyPatch): { field: string; m
     if (typeof value === 'string' && CONTROL.test(value)) problems.push({ field, message: 'must not contain control characters (CR, LF, NUL, …)' });
   };
   check('name', patch.name);
-  patch.roles?.forEach((r, i) => check(`roles[${i}]`, r));
-  patch.setTags?.forEach((t, i) => {
+  for (const [i, r] of (patch.roles ?? []).entries()) check(`roles[${i}]`, r);
+  for (const [i, t] of (patch.setTags ?? []).entries()) {
     check(`setTags[${i}].key`, t.key);
     check(`setTags[${i}].value`, t.value);
-  });
-  patch.removeTags?.forEach((k, i) => check(`removeTags[${i}]`, k));
+  }
+  for (const [i, k] of (patch.removeTags ?? []).entries()) check(`removeTags[${i}]`, k);
   return problems;
 }
 

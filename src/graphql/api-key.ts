@@ -1,4 +1,4 @@
-import { type ApiKey } from '../core/context.ts';
+import type { ApiKey } from '../core/context.ts';
 import { providerKindEnum } from './provider-kind.ts';
 import { builder } from './builder.ts';
 
@@ -22,6 +22,12 @@ export const ApiKeyRef = builder.objectRef<ApiKey>('ApiKey').implement({
     tags: t.field({ type: [TagRef], nullable: true, resolve: (k) => k.tags }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime', nullable: true }),
+    fetchedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: "When keygate read (or wrote) this value at the vendor; older than now when served from the connection's read cache (`cache.ttlSeconds`).",
+      resolve: (k) => k.fetchedAt ?? null,
+    }),
     raw: t.field({
       type: 'JSON',
       description:

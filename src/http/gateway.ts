@@ -10,9 +10,15 @@ import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { AuditStore } from '../audit/model.ts';
 import { createAuthenticator } from '../auth/callers.ts';
-import { type Caller } from '../auth/scopes.ts';
+import type { Caller } from '../auth/scopes.ts';
 import type { Config } from '../config/schema.ts';
 import { useConsole } from './console-assets.ts';
+import { createMemoryBucketStore } from '../upstream/rate-limit.ts';
+import { createJobRunner } from '../jobs/runner.ts';
+import type { Jobs, JobStore } from '../jobs/store.ts';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.ts';
 import { createConnections, type Connections, type ConnectionsOptions } from '../core/connections.ts';
 import type { GatewayContext } from '../core/context.ts';
 import { createLoaders } from '../core/loaders.ts';
@@ -43,6 +49,8 @@ export interface GatewayOptions {
   serveMetrics?: boolean;
   /** Extra readiness checks (e.g. the audit store). */
   readinessChecks?: ReadinessCheck[];
+  /** The time source of the connections' deadlines and waits (tests drive it; default real). */
+  clock?: Clock;
 }
 
 export interface Gateway {
@@ -83,9 +91,28 @@ export function createGateway(options: GatewayOptions): Gateway {
   const tracing = createTracing(options.config.tracing);
   const { audit } = options;
   const { server: edge, limits } = options.config;
-  // With PostgreSQL the per-key lock also holds across replicas.
-  const connectionOptions: ConnectionsOptions = { sharedLock: audit?.createKeyLock?.bind(audit) };
+  // With PostgreSQL the per-key lock and the rate-limit buckets also hold across replicas.
+  const connectionOptions: ConnectionsOptions = {
+    sharedLock: audit?.createKeyLock?.bind(audit),
+    buckets: audit?.createBucketStore?.() ?? createMemoryBucketStore(),
+    log,
+    clock: options.clock,
+  };
   let authenticator = createAuthenticator(options.config.auth);
+  // Bulk update jobs live in the audit store's database; every replica runs jobs whose lease it holds.
+  const jobStore = audit?.jobs;
+  const runner =
+    audit && jobStore
+      ? createJobRunner({
+          audit: audit as AuditStore & { jobs: JobStore },
+          connections: () => current.connections,
+          log,
+          metrics,
+          owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+          singleProcess: audit.kind === 'sqlite',
+        })
+      : undefined;
+  const jobs: Jobs | undefined = jobStore && runner ? { store: jobStore, runner, maxJobItems: limits.maxJobItems } : undefined;
   let current: Generation = { connections: createConnections(options.config, metrics, connectionOptions), active: 0, retired: false };
   let draining = false;
   let inFlight = 0;
@@ -191,6 +218,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         metrics,
         tracing,
         maxUpdatesPerRequest: limits.maxUpdatesPerRequest,
+        jobs,
       } as GatewayContext;
       ctx.loaders = createLoaders(ctx);
       return ctx;
@@ -211,9 +239,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       previous.retired = true;
       if (previous.active === 0) await previous.connections.close();
     },
-    drain: () => void (draining = true),
+    drain: () => {
+      draining = true;
+    },
     close: async (force) => {
       draining = true;
+      await runner?.close();
       await current.connections.close(force);
       await tracing.shutdown();
     },

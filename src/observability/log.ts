@@ -65,7 +65,9 @@ export class LazyChildLog implements RequestLog {
     this.#bindings = bindings;
   }
   #write(level: Level, fields: object, message: string): void {
-    if (this.#base.isLevelEnabled(level)) (this.#child ??= this.#base.child(this.#bindings))[level](fields, message);
+    if (!this.#base.isLevelEnabled(level)) return;
+    this.#child ??= this.#base.child(this.#bindings);
+    this.#child[level](fields, message);
   }
   debug(fields: object, message: string): void {
     this.#write('debug', fields, message);

@@ -12,6 +12,9 @@ export interface Metrics {
   upstreamRetries: Counter<'provider' | 'kind'>;
   outcomes: Counter<'provider' | 'operation' | 'code'>;
   breakerState: Gauge<'provider' | 'kind'>;
+  rateLimitWait: Histogram<'provider' | 'kind'>;
+  rateLimitRefused: Counter<'provider' | 'kind'>;
+  rateLimited: Counter<'provider' | 'kind'>;
   auditWriteDuration: Histogram<'store'>;
   operationDuration: Histogram<'operation_type'>;
   graphqlErrors: Counter<'code'>;
@@ -52,6 +55,25 @@ export function createMetrics(): Metrics {
     breakerState: new Gauge({
       name: 'keygate_circuit_breaker_state',
       help: 'Circuit breaker state per provider connection: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['provider', 'kind'],
+      registers: [registry],
+    }),
+    rateLimitWait: new Histogram({
+      name: 'keygate_rate_limit_wait_seconds',
+      help: "Time an upstream exchange waited for a token of its connection's rate-limit bucket.",
+      labelNames: ['provider', 'kind'],
+      buckets: [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    rateLimitRefused: new Counter({
+      name: 'keygate_rate_limit_refused_total',
+      help: "Calls refused for budget (no token within the call's deadline, or the shared store unreachable); nothing was sent.",
+      labelNames: ['provider', 'kind'],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'keygate_upstream_rate_limited_total',
+      help: "Vendor answers 429 (each pauses the connection's bucket).",
       labelNames: ['provider', 'kind'],
       registers: [registry],
     }),

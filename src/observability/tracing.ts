@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import { context as otelContext, INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 
-// The SDK, the exporter and their dependencies (about 20 MB resident) load only when tracing is on.
+// The SDK, the exporter and their dependencies are large: they load only when tracing is on.
 const require = createRequire(import.meta.url);
 
 export interface TracingConfig {
@@ -68,7 +68,11 @@ export function createTracing(config: TracingConfig | undefined): Tracing {
     },
     traceparent(ctx) {
       const carrier: Record<string, string> = {};
-      propagator.inject(ctx, carrier, { set: (c, k, v) => void (c[k] = v) });
+      propagator.inject(ctx, carrier, {
+        set: (c, k, v) => {
+          c[k] = v;
+        },
+      });
       return carrier.traceparent;
     },
     shutdown: () => provider.shutdown(),

@@ -2,14 +2,15 @@
  * `auditLog`: pages of the audit log, newest first, for callers holding `audit:read`. A caller
  * whose `audit:read` is narrowed to some providers sees only their entries.
  */
-import type { AuditEntry, AuditFilter } from '../audit/model.ts';
+import type { AuditEntry, AuditFilter, AuditPage } from '../audit/model.ts';
 import { authorize, providersCovered } from '../auth/scopes.ts';
 import { auditUnavailableError, GatewayError, inputError } from '../core/errors.ts';
-import { type OperationContext } from '../core/context.ts';
+import type { OperationContext } from '../core/context.ts';
+import { keptKeyIdForms } from '../core/key-ids.ts';
 
 export const MAX_AUDIT_PAGE = 200;
 
-export type AuditLogFilter = Omit<AuditFilter, 'visibleProviders'>;
+export type AuditLogFilter = Omit<AuditFilter, 'visibleProviders' | 'keyIdForms'>;
 
 export interface AuditLogPage {
   edges: { cursor: string; node: AuditEntry }[];
@@ -23,9 +24,12 @@ export async function readAuditLog(ctx: OperationContext, filter: AuditLogFilter
     throw new GatewayError(`auditLog: first must be between 1 and ${MAX_AUDIT_PAGE} (got ${first})`, { code: 'BAD_USER_INPUT', details: { field: 'first' } });
   const before = after ? decodeCursor(after) : undefined;
   const covered = providersCovered(ctx.caller, 'audit:read');
-  let page;
+  // A Tyk key id is kept as its fingerprint: the caller's raw id finds it.
+  const scoped = filter.provider === undefined ? ctx.connections.list() : [ctx.connections.get(filter.provider)].filter((c) => c !== undefined);
+  const keyIdForms = filter.keyId === undefined ? undefined : keptKeyIdForms(scoped, filter.keyId);
+  let page: AuditPage;
   try {
-    page = await ctx.audit.query({ ...filter, ...(covered !== '*' && { visibleProviders: [...covered] }) }, first, before);
+    page = await ctx.audit.query({ ...filter, ...(keyIdForms && { keyIdForms }), ...(covered !== '*' && { visibleProviders: [...covered] }) }, first, before);
   } catch (err) {
     ctx.log.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'audit log read failed');
     throw auditUnavailableError(undefined, undefined);

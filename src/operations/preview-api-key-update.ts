@@ -8,10 +8,10 @@ import { runOperation } from '../core/run-operation.ts';
 import { authorize } from '../auth/scopes.ts';
 import type { Connection } from '../core/connections.ts';
 import { redactBody } from '../core/redact.ts';
-import { type PatchSource } from './update-api-key.ts';
+import type { PatchSource } from './update-api-key.ts';
 import { checkUpdate } from '../core/checks.ts';
 import { connectionFor, currentOf } from '../core/call.ts';
-import { type ApiKey, type OperationContext } from '../core/context.ts';
+import type { ApiKey, OperationContext } from '../core/context.ts';
 
 export interface PlannedRequest {
   method: string;

@@ -1,5 +1,5 @@
 import { listApiKeys, MAX_PAGE_SIZE, readApiKey, type ApiKeyPage } from './read-api-keys.ts';
-import { type ApiKey } from '../core/context.ts';
+import type { ApiKey } from '../core/context.ts';
 import { ApiKeyRef } from '../graphql/api-key.ts';
 import { builder, QueryRootRef } from '../graphql/builder.ts';
 

@@ -8,7 +8,9 @@ import { badResponseError, inputError } from '../core/errors.ts';
 import { unsupported } from '../core/loaders.ts';
 import { call, connectionFor, toApiKey } from '../core/call.ts';
 import { checkId } from '../core/checks.ts';
-import { type ApiKey, type OperationContext } from '../core/context.ts';
+import type { ApiKey, OperationContext } from '../core/context.ts';
+import type { Connection } from '../core/connections.ts';
+import { cacheKey } from '../core/read-cache.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -22,8 +24,11 @@ async function read(ctx: OperationContext, provider: string, id: string): Promis
   const connection = connectionFor(ctx, provider);
   checkId(provider, id);
   if (!connection.adapter.readKey && !connection.adapter.readByListing) throw unsupported(connection, 'read');
-  const loaded = await connection.resilience.execute(() => ctx.loaders.keys(connection).load(id), ctx.signal);
-  return loaded.found ? { ...loaded.key, provider } : null;
+  const load = async () => {
+    const loaded = await connection.resilience.execute(() => ctx.loaders.keys(connection).load(id), ctx.signal);
+    return loaded.found ? { ...loaded.key, provider } : null;
+  };
+  return connection.readCache ? connection.readCache.through(cacheKey.key(id), load) : load();
 }
 
 export interface ApiKeyPage {
@@ -51,16 +56,30 @@ async function list(ctx: OperationContext, provider: string, first: number, afte
   const connection = connectionFor(ctx, provider);
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE)
     throw inputError(provider, `first must be between 1 and ${MAX_PAGE_SIZE} (got ${first})`, 'first');
-  const { adapter, settings } = connection;
+  const { adapter } = connection;
   if (!adapter.listPage || !adapter.parseListPage) throw unsupported(connection, 'list');
-  let at: Position = after ? decodeCursor(provider, after) : { provider, page: undefined, skip: 0 };
+  const start: Position = after ? decodeCursor(provider, after) : { provider, page: undefined, skip: 0 };
+  const load = () => listFrom(ctx, connection, provider, first, after, start);
+  return connection.readCache ? connection.readCache.through(cacheKey.page(first, after), load) : load();
+}
+
+async function listFrom(
+  ctx: OperationContext,
+  connection: Connection,
+  provider: string,
+  first: number,
+  after: string | null | undefined,
+  start: Position,
+): Promise<ApiKeyPage> {
+  const { adapter, settings } = connection;
+  let at = start;
 
   const edges: ApiKeyPage['edges'] = [];
   let hasNextPage = false;
   for (;;) {
     const page = at.page;
     const res = await connection.resilience.execute(() => call(ctx, connection, provider, '(list)', adapter.listPage!(settings, page)), ctx.signal);
-    const parsed = adapter.parseListPage(res.json, page);
+    const parsed = adapter.parseListPage!(res.json, page, settings);
     if (!parsed) throw badResponseError(provider, '(list)', res.status, 'a key list it does not document');
     const rest = parsed.keys.slice(at.skip);
     const take = rest.slice(0, first - edges.length);

@@ -9,7 +9,7 @@ import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type Select
 import { getArgumentValues } from 'graphql/execution/values.js';
 import { runOperation, type KeyOperation } from '../core/run-operation.ts';
 import { GatewayError } from '../core/errors.ts';
-import { type OperationContext } from '../core/context.ts';
+import type { OperationContext } from '../core/context.ts';
 
 /** What each write field counts for, given its coerced arguments. */
 const WRITES: Record<string, (args: Record<string, unknown>) => number> = {
@@ -51,7 +51,10 @@ export function refuseOverRequestCap(
   operation: KeyOperation,
 ): Promise<never> | undefined {
   let n = counted.get(ctx);
-  if (n === undefined) counted.set(ctx, (n = countUpdates(info)));
+  if (n === undefined) {
+    n = countUpdates(info);
+    counted.set(ctx, n);
+  }
   const max = ctx.maxUpdatesPerRequest;
   if (n <= max) return undefined;
   return runOperation(ctx, { operation, provider: null, keyId: null, audited: true }, async () => {

@@ -1,11 +1,10 @@
-import type { ApiKeyPatch } from '../../providers/types.ts';
+import type { ApiKeyPatch, VendorPatchField } from '../../providers/types.ts';
 import { GatewayError } from '../core/errors.ts';
 import { refuseOverRequestCap } from './request-updates.ts';
 import { updateApiKey } from './update-api-key.ts';
 import { ApiKeyRef } from '../graphql/api-key.ts';
 import { builder } from '../graphql/builder.ts';
-import { toTykSessionFields, TykSessionPatchInput } from '../graphql/tyk-session-patch.ts';
-import { toVendorFields, vendorPatchInputs } from '../graphql/vendor-patches.ts';
+import { toVendorFields, vendorPatchInputs } from '../graphql/vendor-inputs.ts';
 
 export const TagInputRef = builder.inputType('TagInput', {
   fields: (t) => ({
@@ -23,14 +22,14 @@ export const ApiKeyPatchRef = builder.inputType('ApiKeyPatch', {
     setTags: t.field({ type: [TagInputRef], description: 'mesa tags[key] = value (value required) · tyk tags += key (no value allowed)' }),
     removeTags: t.stringList({ description: 'mesa tags[key] = null · tyk tags -= key' }),
     expiresAt: t.field({ type: 'DateTime', description: 'tyk expires (unix seconds)' }),
-    tyk: t.field({ type: TykSessionPatchInput, description: 'Any other Tyk SessionState field; each one given replaces that field.' }),
-    ...Object.fromEntries(vendorPatchInputs.map(({ spec, input }) => [spec.field, t.field({ type: input, description: spec.description })])),
+    ...Object.fromEntries(vendorPatchInputs.map((v) => [v.field, t.field({ type: v.ref, description: v.description })])),
   }),
 });
 
-type PatchInput = typeof ApiKeyPatchRef.$inferInput;
+/** The neutral fields as Pothos infers them; each vendor's own field holds that vendor's input (built at run time). */
+type PatchInput = typeof ApiKeyPatchRef.$inferInput & Partial<Record<VendorPatchField, Record<string, unknown> | null>>;
 
-/** GraphQL input -> the vendor-neutral patch: nulls dropped, Tyk fields in wire shape. */
+/** GraphQL input -> the vendor-neutral patch: nulls dropped, each vendor's own fields in its wire shape. */
 export function toApiKeyPatch(input: PatchInput): ApiKeyPatch {
   const patch: ApiKeyPatch = {};
   if (input.name != null) patch.name = input.name;
@@ -39,10 +38,9 @@ export function toApiKeyPatch(input: PatchInput): ApiKeyPatch {
   if (input.setTags != null) patch.setTags = input.setTags.map((t) => ({ key: t.key, value: t.value ?? null }));
   if (input.removeTags != null) patch.removeTags = input.removeTags;
   if (input.expiresAt != null) patch.expiresAt = input.expiresAt;
-  if (input.tyk != null) patch.tyk = toTykSessionFields(input.tyk);
-  for (const { spec } of vendorPatchInputs) {
-    const value = (input as Record<string, unknown>)[spec.field];
-    if (value != null) patch[spec.field] = toVendorFields(spec, value as Record<string, unknown>);
+  for (const { field } of vendorPatchInputs) {
+    const value = input[field];
+    if (value != null) patch[field] = toVendorFields(field, value);
   }
   return patch;
 }

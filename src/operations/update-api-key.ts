@@ -11,6 +11,7 @@ import type { Connection } from '../core/connections.ts';
 import type { ApiKey, OperationContext } from '../core/context.ts';
 import { startDeadline, type Deadline } from '../core/deadline.ts';
 import { auditUnavailableError, badResponseError, keyBusyError, keyLockLostError } from '../core/errors.ts';
+import { keptKeyId } from '../core/key-ids.ts';
 import { KeyLockError } from '../core/key-lock.ts';
 import { runOperation, type OperationProgress } from '../core/run-operation.ts';
 
@@ -29,7 +30,7 @@ async function applyUpdate(ctx: OperationContext, provider: string, id: string, 
   // Fail closed: no audit intent recorded, nothing sent.
   await progress.begin();
   // One deadline from here on: the key-lock wait, the bulkhead queue and every attempt.
-  const deadline = startDeadline(connection.deadlineMs);
+  const deadline = startDeadline(connection.deadlineMs, connection.clock);
   try {
     return await applyRecorded(ctx, connection, provider, id, patch, progress, deadline);
   } finally {
@@ -59,17 +60,19 @@ async function applyRecorded(
       writesSent += 1;
       const res = await call(ctx, connection, provider, id, request);
       progress.answered(res.status);
-      const normalized = adapter.normalize(res.json, id, request);
+      const normalized = adapter.normalize(res.json, id, request, settings);
       if (!normalized) throw badResponseError(provider, id, res.status, 'a body it does not document');
       const key = toApiKey(connection, provider, normalized, ctx.connections.secrets);
       // A later read in this operation sees the new value (for Tyk, the session as written).
       if (reads || !adapter.readBeforeWrite) loader.prime(id, { found: true, key, current: reads ? request.body : undefined });
       // A vendor that reads first only for some patches (SendGrid) has no written object to reuse.
       else loader.clear(id);
+      connection.readCache?.written(id, key);
       return key;
     } catch (err) {
       // After a failed write the vendor's state is unknown: the next attempt reads afresh.
       loader.clear(id);
+      connection.readCache?.written(id);
       throw err;
     }
   };
@@ -78,8 +81,7 @@ async function applyRecorded(
   // and a retry repeats the whole read-modify-write.
   // With the PostgreSQL audit store the lock also holds across gateway replicas.
   // Losing the PostgreSQL lock mid-call (its connection dropped) aborts the call.
-  const resilient = (lost?: AbortSignal) =>
-    connection.resilience.execute(() => write(), joinSignals(ctx.signal, lost), deadline, { retry: adapter.idempotent !== false });
+  const resilient = (lost?: AbortSignal) => connection.resilience.execute(() => write(), joinSignals(ctx.signal, lost), deadline, 'update');
   if (!reads) return resilient();
   let cut: KeyLockError | undefined;
   try {
@@ -90,11 +92,11 @@ async function applyRecorded(
     );
   } catch (err) {
     if (cut) {
-      ctx.log.error({ provider, keyId: id, reason: cut.message, writesSent }, 'key lock lost mid-update; the call was cut');
+      ctx.log.error({ provider, keyId: keptKeyId(connection, id), reason: cut.message, writesSent }, 'key lock lost mid-update; the call was cut');
       throw keyLockLostError(provider, id, cut.message, writesSent);
     }
     if (!(err instanceof KeyLockError)) throw err;
-    ctx.log.error({ provider, keyId: id, lock: err.kind, reason: err.message }, 'key lock not taken; nothing sent');
+    ctx.log.error({ provider, keyId: keptKeyId(connection, id), lock: err.kind, reason: err.message }, 'key lock not taken; nothing sent');
     throw err.kind === 'timeout' ? keyBusyError(provider, id, err.message) : auditUnavailableError(provider, id);
   }
 }

@@ -4,7 +4,7 @@ import { ApiKeyRef } from '../graphql/api-key.ts';
 import { builder } from '../graphql/builder.ts';
 import { ApiKeyPatchRef, patchFor } from './update-api-key.fields.ts';
 
-const ApiKeyUpdateInputRef = builder.inputType('ApiKeyUpdateInput', {
+export const ApiKeyUpdateInputRef = builder.inputType('ApiKeyUpdateInput', {
   fields: (t) => ({
     provider: t.string({ required: true }),
     id: t.id({ required: true }),
@@ -12,7 +12,7 @@ const ApiKeyUpdateInputRef = builder.inputType('ApiKeyUpdateInput', {
   }),
 });
 
-const ApiKeyErrorRef = builder.objectRef<ApiKeyError>('ApiKeyError').implement({
+export const ApiKeyErrorRef = builder.objectRef<ApiKeyError>('ApiKeyError').implement({
   description: 'The error of one bulk item: the same codes and `upstream` as top-level errors.',
   fields: (t) => ({
     code: t.exposeString('code'),

@@ -8,7 +8,7 @@ import type { ApiKeyPatch } from '../../providers/types.ts';
 import { runOperation } from '../core/run-operation.ts';
 import { GatewayError } from '../core/errors.ts';
 import { updateApiKey } from './update-api-key.ts';
-import { type ApiKey, type OperationContext } from '../core/context.ts';
+import type { ApiKey, OperationContext } from '../core/context.ts';
 
 export const MAX_BULK_UPDATES = 100;
 
@@ -45,6 +45,22 @@ export async function updateApiKeys(ctx: OperationContext, updates: ApiKeyUpdate
       });
     });
 
+  return runUpdateItems(ctx, updates);
+}
+
+/** Per-item hooks of a durable job (src/jobs/runner.ts). */
+export interface ItemHooks<U extends ApiKeyUpdateInput> {
+  /** Just before the item runs (its turn came): a result to record instead of running it, or undefined to run it. */
+  before?(u: U): Promise<ApiKeyUpdateResult | undefined>;
+  /** Once the item's result is known. */
+  after?(u: U, result: ApiKeyUpdateResult): Promise<void>;
+}
+
+/**
+ * Runs items as `updateApiKeys` does: items for one key one after another in input order, at most
+ * `maxConcurrency` in flight per provider connection. One result per item, in input order.
+ */
+export function runUpdateItems<U extends ApiKeyUpdateInput>(ctx: OperationContext, updates: U[], hooks: ItemHooks<U> = {}): Promise<ApiKeyUpdateResult[]> {
   const limits = new Map<string, LimitFunction>();
   const limitFor = (provider: string): LimitFunction => {
     let limit = limits.get(provider);
@@ -56,15 +72,35 @@ export async function updateApiKeys(ctx: OperationContext, updates: ApiKeyUpdate
   };
   // Items for one key run one after another, in input order.
   const chains = new Map<string, Promise<unknown>>();
+  const runOne = async (u: U): Promise<ApiKeyUpdateResult> => {
+    const result = (await hooks.before?.(u)) ?? (await updateOne(ctx, u));
+    await hooks.after?.(u, result);
+    return result;
+  };
 
   return Promise.all(
     updates.map((u) => {
       const key = JSON.stringify([u.provider, u.id]);
-      const run = (chains.get(key) ?? Promise.resolve()).then(() => limitFor(u.provider)(() => updateOne(ctx, u)));
+      const run = (chains.get(key) ?? Promise.resolve()).then(() => limitFor(u.provider)(() => runOne(u)));
       chains.set(key, run);
       return run;
     }),
   );
+}
+
+export function errorResult(provider: string, id: string, err: GatewayError): ApiKeyUpdateResult {
+  return {
+    provider,
+    id,
+    apiKey: null,
+    error: {
+      code: err.code,
+      message: err.message,
+      upstream: err.extensions.upstream ?? null,
+      attempts: typeof err.extensions.attempts === 'number' ? err.extensions.attempts : null,
+      retryAfter: typeof err.extensions.retryAfter === 'number' ? err.extensions.retryAfter : null,
+    },
+  };
 }
 
 async function updateOne(ctx: OperationContext, u: ApiKeyUpdateInput): Promise<ApiKeyUpdateResult> {
@@ -72,19 +108,7 @@ async function updateOne(ctx: OperationContext, u: ApiKeyUpdateInput): Promise<A
     const apiKey = await updateApiKey(ctx, u.provider, u.id, u.patch);
     return { provider: u.provider, id: u.id, apiKey, error: null };
   } catch (err) {
-    if (err instanceof GatewayError)
-      return {
-        provider: u.provider,
-        id: u.id,
-        apiKey: null,
-        error: {
-          code: err.code,
-          message: err.message,
-          upstream: err.extensions.upstream ?? null,
-          attempts: typeof err.extensions.attempts === 'number' ? err.extensions.attempts : null,
-          retryAfter: typeof err.extensions.retryAfter === 'number' ? err.extensions.retryAfter : null,
-        },
-      };
+    if (err instanceof GatewayError) return errorResult(u.provider, u.id, err);
     // A bug, not a vendor's answer: logged in full, masked for the client as yoga masks it.
     ctx.log.error({ err, provider: u.provider }, 'unexpected error in updateApiKeys item');
     return {

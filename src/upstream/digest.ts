@@ -93,8 +93,9 @@ function quote(value: string): string {
 function parseParams(input: string): Map<string, string> {
   const params = new Map<string, string>();
   const re = /[\s,]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*(?:,|$)/gy;
-  let match: RegExpExecArray | null;
-  while (re.lastIndex < input.length && (match = re.exec(input)) !== null) {
+  while (re.lastIndex < input.length) {
+    const match = re.exec(input);
+    if (match === null) break;
     const name = match[1].toLowerCase();
     const value = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : match[3];
     if (!params.has(name)) params.set(name, value);

@@ -3,19 +3,10 @@
  * read-modify-write): the deadline, the retries, the circuit breaker and the bulkhead of one
  * provider connection. `attempt` performs the call once and throws a GatewayError on failure.
  *
- * Retry policy. Every call wrapped here is safe to repeat, except an update whose adapter says
- * `idempotent: false` (a `kind: http` POST, by default): that one gets a single attempt. Reads
- * are GETs, and the built-in update calls are idempotent — sending one twice leaves the key as
- * sending it once:
- *   - mesa   PATCH {tags: {k: v | null}}  sets or deletes the named tags (set semantics);
- *   - basic  PATCH {label?, roles?}       replaces the label and the whole role list;
- *   - atlas  PATCH {desc?, roles?}        replaces the description and the whole role set;
- *   - tyk    PUT <session>                replaces the whole session; a retry repeats the whole
- *                                         read-modify-write, so it starts from a fresh read;
- *   - plumaa PUT {input: {id, name?, enabled?}} sets the named fields;
- *   - sendgrid PATCH {name} / PUT {name, scopes}, datadog PATCH {name}, confluent PATCH {spec}
- *     set the named fields; cloudflare and algolia PUT the whole object read just before, as tyk.
- * So an attempt whose outcome is unknown (a timeout, a reset, a 502/503/504) may be repeated.
+ * Retry policy. Reads are GETs, always safe to repeat. An update whose outcome is unknown (a
+ * timeout, a reset, a 502/503/504: the vendor may have applied it) is repeated only when the
+ * adapter declares its update idempotent (`ProviderAdapter.updateIdempotency`, with the reason);
+ * a 429 or a connection never made (refused, unresolvable) applied nothing, so it is repeated for any.
  *
  * - Retried: connection errors, timeouts, 502/503/504 and 429 — never another 4xx, never a 500
  *   (a vendor's 500 may be a deterministic refusal, e.g. Tyk's org_id change).
@@ -39,9 +30,11 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ConnectionConfig } from '../config/schema.ts';
+import { realClock, sleep, type Clock } from '../core/clock.ts';
 import { startDeadline, type Deadline } from '../core/deadline.ts';
 import { circuitOpenError, deadlinePassedError, GatewayError, tooManyCallsError, withAttempts, type UpstreamInfo } from '../core/errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { RateLimitRefusal } from './rate-limit.ts';
 
 export type CircuitState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
 
@@ -54,21 +47,19 @@ export interface Health {
 export interface Resilience {
   /**
    * Runs one call. `deadline` is the call's, when it started before this (a Tyk update's lock
-   * wait counts against it); without one the call's deadline starts here.
+   * wait counts against it); without one the call's deadline starts here. `call` says whether it
+   * may change the key ('update': repeated after an unknown outcome only if the adapter allows).
    */
-  execute<T>(attempt: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal, deadline?: Deadline, options?: ExecuteOptions): Promise<T>;
+  execute<T>(attempt: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal, deadline?: Deadline, call?: 'read' | 'update'): Promise<T>;
   health(): Health;
-}
-
-export interface ExecuteOptions {
-  /** False for a call that is not safe to repeat (an adapter's non-idempotent update): one attempt only. */
-  retry?: boolean;
 }
 
 export interface ResilienceOptions {
   metrics?: Pick<Metrics, 'upstreamRetries' | 'breakerState'>;
   /** The jitter source, 0 <= x < 1 (tests pin it). */
   random?: () => number;
+  /** Deadlines, backoff and Retry-After waits, breaker cooldowns (tests drive it by hand). */
+  clock?: Clock;
 }
 
 /** The first backoff's upper bound; it doubles per attempt, capped by `retry.maxDelayMs`. */
@@ -79,6 +70,7 @@ export const QUEUE_PER_SLOT = 4;
 interface AttemptScope {
   owner: Resilience;
   signal: AbortSignal;
+  deadline: Deadline;
   /** 1 for the first attempt of the call, 2 for the first retry, ... */
   attempt: number;
 }
@@ -93,6 +85,11 @@ export function attemptSignal(): AbortSignal | undefined {
   return scope.getStore()?.signal;
 }
 
+/** The deadline of the call running in this async context (pacing waits within it). */
+export function attemptDeadline(): Deadline | undefined {
+  return scope.getStore()?.deadline;
+}
+
 /** The number of the attempt running in this async context (for spans); undefined outside one. */
 export function attemptNumber(): number | undefined {
   return scope.getStore()?.attempt;
@@ -101,7 +98,8 @@ export function attemptNumber(): number | undefined {
 const STATE_GAUGE: Record<CircuitState, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 };
 
 export function createResilience(config: ConnectionConfig, options: ResilienceOptions = {}): Resilience {
-  const now = () => performance.now();
+  const clock = options.clock ?? realClock;
+  const now = () => clock.now();
   const random = options.random ?? Math.random;
   const labels = { provider: config.name, kind: config.kind };
   const breaker = createBreaker(config.circuitBreaker, now, (state) => options.metrics?.breakerState.set(labels, STATE_GAUGE[state]));
@@ -111,12 +109,12 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
   const self: Resilience = {
     health: () => ({ state: breaker.state(), consecutiveFailures: breaker.failures() }),
 
-    async execute(attempt, signal, callDeadline, executeOptions) {
+    async execute(attempt, signal, callDeadline, call = 'read') {
       // A call made from inside one of ours (a read inside an update) is part of that attempt.
       const outer = scope.getStore();
       if (outer?.owner === self) return attempt(outer.signal);
 
-      const deadline = callDeadline ?? startDeadline(config.deadlineMs, now);
+      const deadline = callDeadline ?? startDeadline(config.deadlineMs, clock);
       const callSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
       try {
         const refused = breaker.refusal();
@@ -127,7 +125,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
         try {
           // Its whole deadline went on waiting (for a key lock): nothing is sent.
           if (deadline.signal.aborted) throw deadlinePassedError(config.name, deadline.ms);
-          return await run(attempt, callSignal, signal, deadline, executeOptions?.retry === false ? 1 : config.retry.attempts);
+          return await run(attempt, callSignal, signal, deadline, call === 'read' || config.adapter.updateIdempotency.idempotent);
         } finally {
           release();
         }
@@ -142,7 +140,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
     callSignal: AbortSignal,
     callerSignal: AbortSignal | undefined,
     deadline: Deadline,
-    maxAttempts: number,
+    repeatable: boolean,
   ): Promise<T> {
     let last: GatewayError | undefined;
     for (let attempts = 1; ; attempts++) {
@@ -156,7 +154,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
       if (attempts > 1) options.metrics?.upstreamRetries.inc(labels);
       let failure: unknown;
       try {
-        const result = await scope.run({ owner: self, signal: callSignal, attempt: attempts }, () => attempt(callSignal));
+        const result = await scope.run({ owner: self, signal: callSignal, deadline, attempt: attempts }, () => attempt(callSignal));
         breaker.leave(permit.probe, 'success');
         return result;
       } catch (err) {
@@ -166,7 +164,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
       breaker.leave(permit.probe, judged.outcome);
       if (!(failure instanceof GatewayError)) throw failure;
       const counted = withAttempts(failure, attempts);
-      if (!judged.retry || attempts >= maxAttempts || callSignal.aborted) throw counted;
+      if (!judged.retry || (judged.outcomeUnknown && !repeatable) || attempts >= config.retry.attempts || callSignal.aborted) throw counted;
       last = counted;
 
       const left = deadline.remaining();
@@ -179,7 +177,7 @@ export function createResilience(config: ConnectionConfig, options: ResilienceOp
         wait = random() * Math.min(config.retry.maxDelayMs, BASE_DELAY_MS * 2 ** (attempts - 1));
         if (wait >= left) throw counted;
       }
-      if (!(await sleep(wait, callSignal))) throw counted;
+      if (!(await sleep(wait, callSignal, clock))) throw counted;
     }
   }
 
@@ -191,6 +189,8 @@ interface Judgement {
   outcome: 'failure' | 'success' | 'neutral';
   retry: boolean;
   retryAfterMs?: number;
+  /** The vendor may have applied the request (no answer after connecting, or a 502/503/504). */
+  outcomeUnknown?: boolean;
 }
 
 const NEUTRAL: Judgement = { outcome: 'neutral', retry: false };
@@ -198,32 +198,18 @@ const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
 /** What a failed attempt means, read from the error it threw (src/core/call.ts `call`). */
 function judge(err: unknown): Judgement {
-  // Not a GatewayError: a bug of ours, which says nothing about the vendor.
-  if (!(err instanceof GatewayError)) return NEUTRAL;
+  // Not a GatewayError: a bug of ours, which says nothing about the vendor; pacing already waited all it could.
+  if (!(err instanceof GatewayError) || err instanceof RateLimitRefusal) return NEUTRAL;
   const upstream = err.extensions.upstream as UpstreamInfo | undefined;
   // No answer at all: a timeout or a connection error.
-  if (!upstream) return err.code === 'UPSTREAM_UNAVAILABLE' ? { outcome: 'failure', retry: true } : NEUTRAL;
+  if (!upstream) return err.code === 'UPSTREAM_UNAVAILABLE' ? { outcome: 'failure', retry: true, outcomeUnknown: !err.nothingSent } : NEUTRAL;
   const retryAfterMs = upstream.retryAfter === undefined ? undefined : upstream.retryAfter * 1000;
   if (upstream.status === 429) return { outcome: 'success', retry: true, retryAfterMs };
-  if (RETRYABLE_STATUS.has(upstream.status)) return { outcome: 'failure', retry: true, retryAfterMs };
+  // A 502/503/504 may come from a proxy after the vendor applied the request.
+  if (RETRYABLE_STATUS.has(upstream.status)) return { outcome: 'failure', retry: true, retryAfterMs, outcomeUnknown: true };
   // A 5xx the vendor's body does not attribute to the caller (Plumaa answers NOT_FOUND with 500).
   if (upstream.status >= 500 && err.code === 'UPSTREAM_ERROR') return { outcome: 'failure', retry: false };
   return { outcome: 'success', retry: false };
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(ok);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 interface Breaker {

@@ -2,10 +2,12 @@ import type { ReactNode } from 'react';
 import type { ApiError } from '../api.ts';
 import type { KeyFieldsFragment } from '../gql/graphql.ts';
 
-/** Vendor data is always rendered as text (React escapes it); JSON goes in a <pre>. */
+/** Vendor data is always rendered as text (React escapes it); JSON goes in a <pre>, a named region that scrolls. */
 export function Json({ value, label }: { value: unknown; label: string }) {
   return (
-    <pre className="json" aria-label={label} tabIndex={0}>
+    // biome-ignore lint/a11y/useSemanticElements: the JSON stays a <pre> (preformatted); role="region" is what gives its aria-label a role that may be named.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling box must take focus so keyboard users can scroll it (WCAG 2.1.1, axe scrollable-region-focusable).
+    <pre className="json" role="region" aria-label={label} tabIndex={0}>
       {JSON.stringify(value, null, 2)}
     </pre>
   );
@@ -43,9 +45,10 @@ export function Empty({ children }: { children: ReactNode }) {
 /** A horizontally scrollable table wrapper, reachable by keyboard. */
 export function TableWrap({ label, children }: { label: string; children: ReactNode }) {
   return (
-    <div className="table-wrap" role="region" aria-label={label} tabIndex={0}>
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling box must take focus so keyboard users can scroll it (WCAG 2.1.1, axe scrollable-region-focusable).
+    <section className="table-wrap" aria-label={label} tabIndex={0}>
       {children}
-    </div>
+    </section>
   );
 }
 

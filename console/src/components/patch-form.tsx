@@ -75,8 +75,8 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
       }
     }
     onChange(problem ? { problem } : Object.keys(patch).length ? { patch } : {});
-    // onChange is the parent's setter; the patch depends on the fields below only.
-  }, [fields, current, name, enabled, enabledTouched, roles, rolesTouched, setTags, removeTags, expires, vendorText]);
+    // onChange is the parent's state setter, so it never changes and never re-runs this effect.
+  }, [fields, current, name, enabled, enabledTouched, roles, rolesTouched, setTags, removeTags, expires, vendorText, onChange]);
 
   const addRole = () => {
     const r = roleInput.trim();
@@ -97,6 +97,10 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
   const removeTag = (key: string) => {
     if (key && !removeTags.includes(key)) setRemoveTags([...removeTags, key]);
     setSetTags(setTags.filter((t) => t.key !== key));
+  };
+  const removeEntered = () => {
+    removeTag(removeInput.trim());
+    setRemoveInput('');
   };
   const onEnter = (action: () => void) => (e: KeyboardEvent<HTMLInputElement>) => {
     if (e.key === 'Enter') {
@@ -231,14 +235,8 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
           {fields.includes('removeTags') && !current && (
             <div className="inline">
               <label htmlFor={`${id}-tag-rm`}>Tag key to remove</label>
-              <input
-                id={`${id}-tag-rm`}
-                type="text"
-                value={removeInput}
-                onChange={(e) => setRemoveInput(e.target.value)}
-                onKeyDown={onEnter(() => (removeTag(removeInput.trim()), setRemoveInput('')))}
-              />
-              <button type="button" onClick={() => (removeTag(removeInput.trim()), setRemoveInput(''))}>
+              <input id={`${id}-tag-rm`} type="text" value={removeInput} onChange={(e) => setRemoveInput(e.target.value)} onKeyDown={onEnter(removeEntered)} />
+              <button type="button" onClick={removeEntered}>
                 Remove tag
               </button>
             </div>

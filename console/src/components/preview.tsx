@@ -49,6 +49,7 @@ export function PreviewView({ preview }: { preview: Preview }) {
         </table>
       )}
       {preview.requests.map((r, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: the plan is an ordered list replaced whole; a request's position (request 1, 2…) is its identity, and two requests may be alike.
         <div key={i} className="planned">
           <p>
             <code className="method">{r.method}</code> <code className="url">{r.url}</code>

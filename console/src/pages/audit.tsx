@@ -22,16 +22,26 @@ function toFilter(form: FilterForm): AuditLogFilter {
   return filter;
 }
 
+function formOf(params: URLSearchParams): FilterForm {
+  return Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? ''])) as FilterForm;
+}
+
 export function AuditPage({ params }: { params: URLSearchParams }) {
-  const fromUrl = Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? ''])) as FilterForm;
+  const fromUrl = formOf(params);
   const [form, setForm] = useState<FilterForm>(fromUrl);
   const urlKey = params.toString();
-  useEffect(() => setForm(fromUrl), [urlKey]);
+  // The form follows the URL whenever the URL's filters change (not on every render, which would undo typing).
+  useEffect(() => setForm(formOf(new URLSearchParams(urlKey))), [urlKey]);
   const providers = useQuery(ConsoleProvidersDocument, {});
   const first = useQuery(AuditDocument, { filter: toFilter(fromUrl), first: PAGE_SIZE });
   const [older, setOlder] = useState<{ edges: Entry[]; hasNextPage: boolean; endCursor?: string | null }>();
   const [olderError, setOlderError] = useState<ApiError>();
-  useEffect(() => setOlder(undefined), [first.data]);
+  // Older pages continue one first page: a new first page drops them (React's "adjust state on a prop change").
+  const [olderOf, setOlderOf] = useState(first.data);
+  if (olderOf !== first.data) {
+    setOlderOf(first.data);
+    setOlder(undefined);
+  }
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -111,7 +121,10 @@ export function AuditPage({ params }: { params: URLSearchParams }) {
                   <td>{e.caller}</td>
                   <td>{e.operation}</td>
                   <td>{e.provider ?? '—'}</td>
-                  <td className="id">{e.provider && e.keyId ? <Link to={paths.key(e.provider, e.keyId)}>{e.keyId}</Link> : (e.keyId ?? '—')}</td>
+                  <td className="id">
+                    {/* A Tyk key id is kept as its fingerprint (`sha256:…`), which names no key to open. */}
+                    {e.provider && e.keyId && !e.keyId.startsWith('sha256:') ? <Link to={paths.key(e.provider, e.keyId)}>{e.keyId}</Link> : (e.keyId ?? '—')}
+                  </td>
                   <td>
                     <span className={`badge ${e.outcome === 'OK' ? 'state-closed' : e.outcome === 'PENDING' ? 'state-half_open' : 'state-open'}`}>
                       {e.outcome}

@@ -24,7 +24,7 @@ export function KeyPage({ provider, id }: { provider: string; id: string }) {
   const [generation, setGeneration] = useState(0);
   const [applied, setApplied] = useState<ApplyUpdateMutation['updateApiKey']>();
   const current = applied ?? key.data?.apiKey;
-  const editable = info && info.operations.includes('update') && can('keys:write', provider) && (!readable || key.data?.apiKey);
+  const editable = info?.operations.includes('update') && can('keys:write', provider) && (!readable || key.data?.apiKey);
 
   return (
     <>
@@ -70,7 +70,7 @@ export function KeyPage({ provider, id }: { provider: string; id: string }) {
           </details>
         </section>
       )}
-      {editable && (
+      {editable && info && (
         <Editor
           key={generation}
           provider={provider}

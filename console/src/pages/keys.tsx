@@ -66,26 +66,28 @@ function LookUp({ provider, canRead }: { provider: string; canRead: boolean }) {
     if (id.trim()) navigate(paths.key(provider, id.trim()));
   };
   return (
-    <form className="inline lookup" onSubmit={submit} role="search" aria-label="Look up a key by id">
-      <label htmlFor="lookup-id">{canRead ? 'Look up by id' : 'Open by id'}</label>
-      <input id="lookup-id" type="text" value={id} onChange={(e) => setId(e.target.value)} autoComplete="off" spellCheck={false} />
-      <button type="submit" disabled={!id.trim()}>
-        Open
-      </button>
-      {hints.length > 0 && (
-        <span className="muted">
-          Demo keys:{' '}
-          {hints.map((h, i) => (
-            <span key={h}>
-              {i > 0 && ', '}
-              <Link to={paths.key(provider, h)} className="id">
-                {h}
-              </Link>
-            </span>
-          ))}
-        </span>
-      )}
-    </form>
+    <search aria-label="Look up a key by id">
+      <form className="inline lookup" onSubmit={submit}>
+        <label htmlFor="lookup-id">{canRead ? 'Look up by id' : 'Open by id'}</label>
+        <input id="lookup-id" type="text" value={id} onChange={(e) => setId(e.target.value)} autoComplete="off" spellCheck={false} />
+        <button type="submit" disabled={!id.trim()}>
+          Open
+        </button>
+        {hints.length > 0 && (
+          <span className="muted">
+            Demo keys:{' '}
+            {hints.map((h, i) => (
+              <span key={h}>
+                {i > 0 && ', '}
+                <Link to={paths.key(provider, h)} className="id">
+                  {h}
+                </Link>
+              </span>
+            ))}
+          </span>
+        )}
+      </form>
+    </search>
   );
 }
 
@@ -96,7 +98,12 @@ function KeyTable({ provider }: { provider: string }) {
   const [moreError, setMoreError] = useState<ApiError>();
   const [busy, setBusy] = useState(false);
   const [filter, setFilter] = useState('');
-  useEffect(() => setMore(undefined), [first.data]);
+  // More pages continue one first page: a new first page drops them (React's "adjust state on a prop change").
+  const [moreOf, setMoreOf] = useState(first.data);
+  if (moreOf !== first.data) {
+    setMoreOf(first.data);
+    setMore(undefined);
+  }
 
   if (first.error) return <ErrorBox error={first.error} title="Could not list the keys" />;
   if (!first.data) return <Loading what="keys" />;

@@ -6,7 +6,7 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import { hasCredentialInQuery, type Authenticator } from '../../auth/callers.ts';
-import { type Caller } from '../../auth/scopes.ts';
+import type { Caller } from '../../auth/scopes.ts';
 import { callerUnauthenticatedError, GatewayError, hostRefusedError } from '../../core/errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import { isLoopbackHostHeader } from '../loopback.ts';

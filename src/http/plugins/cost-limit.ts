@@ -19,6 +19,8 @@ type Variables = Record<string, unknown> | null | undefined;
  * or a literal `first`/`last` (as graphql-armor counts it), at least 1.
  */
 function multiplier(field: FieldNode, variables: Variables): number {
+  // A job's items are stored and paced, and its answer is one job whatever their number.
+  if (field.name.value === 'startApiKeyUpdateJob') return 1;
   let m = 1;
   for (const arg of field.arguments ?? []) {
     const value: ValueNode = arg.value;
