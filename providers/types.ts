@@ -7,7 +7,10 @@
  */
 import type { z } from 'zod';
 
-export type ProviderKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa';
+/** The vendors keygate ships (providers/index.ts). */
+export type BuiltinKind = 'mesa' | 'basic' | 'atlas' | 'tyk' | 'plumaa' | 'sendgrid' | 'datadog' | 'confluent' | 'cloudflare' | 'algolia';
+/** A connection's kind: a built-in vendor, or `http`, a vendor defined in the config file (providers/http/). */
+export type ProviderKind = BuiltinKind | 'http';
 
 /** The closed set of error codes clients see (src/core/errors.ts builds them). */
 export type ErrorCode =
@@ -41,9 +44,18 @@ export interface ApiKeyPatch {
   expiresAt?: Date | null;
   /** Tyk SessionState fields, already in Tyk's wire names (snake_case). */
   tyk?: Record<string, unknown> | null;
+  /** Cloudflare token fields in wire names: `policies`, `condition`, `not_before`. */
+  cloudflare?: Record<string, unknown> | null;
+  /** Confluent Cloud API key fields in wire names: `description`. */
+  confluent?: Record<string, unknown> | null;
+  /** Algolia key fields in wire names: `indexes`, `referers`, `validity`, `maxHitsPerQuery`, … */
+  algolia?: Record<string, unknown> | null;
 }
 
 export type PatchField = keyof ApiKeyPatch;
+
+/** The patch fields that hold one vendor's own fields (wire names), each a GraphQL input of its own (`patchInput`). */
+export const VENDOR_PATCH_FIELDS = ['tyk', 'cloudflare', 'confluent', 'algolia'] as const satisfies readonly PatchField[];
 
 /** The vendor-neutral view of a key (GraphQL `ApiKey` without provider/kind). */
 export interface NormalizedKey {
@@ -63,6 +75,9 @@ export type UpstreamAuth =
   | { type: 'bearer'; token: string }
   | { type: 'header'; name: string; value: string }
   | { type: 'digest'; username: string; password: string }
+  | { type: 'basic'; username: string; password: string }
+  /** Fixed headers, every value a credential (Datadog's two keys, Algolia's app id and key). */
+  | { type: 'headers'; headers: Record<string, string> }
   /**
    * OAuth 2.0 client credentials (Atlas service accounts): a token from `tokenUrl` (HTTP Basic
    * clientId:clientSecret, `grant_type=client_credentials`) sent as `Authorization: Bearer`.
@@ -71,7 +86,7 @@ export type UpstreamAuth =
 
 /** One upstream call, relative to the connection's baseUrl. `path` segments are already encoded. */
 export interface UpstreamRequest {
-  method: 'GET' | 'PATCH' | 'PUT';
+  method: 'GET' | 'PATCH' | 'PUT' | 'POST';
   path: string;
   query?: Record<string, string>;
   body?: unknown;
@@ -98,6 +113,8 @@ export interface VendorError {
   vendorCode?: string;
   message?: string;
   traceId?: string;
+  /** Seconds to wait, when the vendor says so in its own header or body rather than `Retry-After`. */
+  retryAfter?: number;
   /** Per-field problems the vendor listed (Atlas v2 `badRequestDetail.fields`). */
   fields?: { field: string; description: string }[];
 }
@@ -129,7 +146,7 @@ export interface InputTypeSpec {
 }
 
 /** Patch fields that hold one vendor's own fields under its wire names. */
-export type VendorPatchField = 'tyk';
+export type VendorPatchField = (typeof VENDOR_PATCH_FIELDS)[number];
 
 /** A vendor's own part of the patch: `ApiKeyPatch.<field>` in GraphQL, and how it becomes wire fields. */
 export interface PatchInputSpec {
@@ -164,9 +181,11 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   readonly kind: ProviderKind;
   /** The vendor's production URL from its seed; undefined when it has none (self-hosted Tyk). */
   readonly defaultBaseUrl?: string;
+  /** The production URL when it depends on the config (Datadog `site`, Algolia `applicationId`). */
+  defaultBaseUrlFor?(cfg: Record<string, unknown>): string | undefined;
   /** The kind-specific config fields (credentials, org ids), validated at start-up. */
   readonly configSchema: z.ZodObject<{ [K in Exclude<keyof Cfg, 'baseUrl'>]: z.ZodType<Cfg[K]> }>;
-  /** Config fields whose values are credentials: redacted everywhere. */
+  /** Config fields whose values are credentials: redacted everywhere (dot-separated, `*` for any key). */
   readonly secretConfigFields: readonly string[];
   /** Patch fields this vendor can change; anything else is UNSUPPORTED_FIELD. */
   readonly patchFields: readonly PatchField[];
@@ -179,7 +198,7 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   readonly updateIdempotency: UpdateIdempotency;
   /** The vendor's documented rate limit of its key endpoints as a token bucket; absent where it publishes none. */
   readonly defaultRateLimit?: { requests: number; perSeconds: number; burst: number };
-  /** The vendor's own GraphQL patch input, declared as data (Tyk's SessionState fields). */
+  /** The vendor's own GraphQL patch input, declared as data (Tyk's SessionState fields; the engine's vendors from their definitions). */
   readonly patchInput?: PatchInputSpec;
 
   auth(cfg: Cfg): UpstreamAuth;
@@ -196,7 +215,7 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
    * Tyk: the vendor's write replaces the whole object, so an update first reads the key
    * (`readKey`) and `buildUpdate` receives `parseCurrent` of that answer as `current`.
    */
-  readonly readBeforeWrite?: boolean;
+  readonly readBeforeWrite?: boolean | ((patch: ApiKeyPatch) => boolean);
   /** Turns a `readKey` answer into the `current` value; undefined = not as documented. The parsers get the connection config (absent in unit tests: the defaults). */
   parseCurrent?(body: unknown, cfg?: Cfg): unknown;
   buildUpdate(cfg: Cfg, id: string, patch: ApiKeyPatch, current?: unknown): UpstreamRequest;
@@ -217,6 +236,12 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   listPage?(cfg: Cfg, page: string | undefined): UpstreamRequest;
   /** The keys of a list page and the next page's token (undefined: last page); undefined when not as documented. */
   parseListPage?(body: unknown, page: string | undefined, cfg?: Cfg): { keys: NormalizedKey[]; next: string | undefined } | undefined;
+}
+
+/** Whether an update with this patch reads the key first (readBeforeWrite). */
+export function readsBeforeWrite(adapter: ProviderAdapter, patch: ApiKeyPatch): boolean {
+  const rbw = adapter.readBeforeWrite;
+  return typeof rbw === 'function' ? rbw(patch) : rbw === true;
 }
 
 /** The operations a provider offers, derived from its adapter (GraphQL `Provider.operations`). */

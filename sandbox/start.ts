@@ -10,18 +10,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { providers } from '../providers/index.ts';
-import type { ProviderKind, Sandbox } from '../providers/types.ts';
+import type { BuiltinKind, Sandbox } from '../providers/types.ts';
 import { resolveConfig, type Config } from '../src/config/schema.ts';
 
 export interface RunningSandbox {
   config: Config;
-  sandboxes: Map<ProviderKind, Sandbox>;
+  sandboxes: Map<BuiltinKind, Sandbox>;
   close(): Promise<void>;
 }
 
 export async function startSandbox(): Promise<RunningSandbox> {
-  const sandboxes = new Map<ProviderKind, Sandbox>();
-  for (const [kind, module] of Object.entries(providers) as [ProviderKind, (typeof providers)[ProviderKind]][]) {
+  const sandboxes = new Map<BuiltinKind, Sandbox>();
+  for (const [kind, module] of Object.entries(providers) as [BuiltinKind, (typeof providers)[BuiltinKind]][]) {
     sandboxes.set(kind, await module.startSandbox());
   }
   const dir = mkdtempSync(join(tmpdir(), 'keygate-sandbox-'));

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProviderKind } from '../providers/types.ts';
+import type { BuiltinKind } from '../providers/types.ts';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/observability/log.ts';
 import { startSandbox, type RunningSandbox } from '../sandbox/start.ts';
@@ -100,11 +100,11 @@ async function expectAccessible(page: Page, what: string): Promise<void> {
   ).toEqual([]);
 }
 
-function sim(kind: ProviderKind) {
+function sim(kind: BuiltinKind) {
   return sandbox.sandboxes.get(kind)!;
 }
 
-async function injectFault(kind: ProviderKind, fault: object): Promise<void> {
+async function injectFault(kind: BuiltinKind, fault: object): Promise<void> {
   const res = await fetch(`${sim(kind).simulator.origin}/__sim/faults`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -163,7 +163,7 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
     await page.close();
   });
 
-  const edits: { kind: ProviderKind; open: 'list' | 'lookup' | 'demo key link'; edit(page: Page): Promise<void>; sent: string }[] = [
+  const edits: { kind: BuiltinKind; open: 'list' | 'lookup' | 'demo key link'; edit(page: Page): Promise<void>; sent: string }[] = [
     {
       kind: 'mesa',
       open: 'list',
@@ -186,6 +186,29 @@ describe('keys console in chromium (sandbox)', { timeout: 60_000 }, () => {
       sent: '"is_inactive":true',
     },
     { kind: 'plumaa', open: 'demo key link', edit: (page) => page.getByLabel('Name').fill('Plumaa via console'), sent: '"name":"Plumaa via console"' },
+    { kind: 'sendgrid', open: 'list', edit: (page) => page.getByLabel('Name').fill('SendGrid via console'), sent: '"name":"SendGrid via console"' },
+    { kind: 'datadog', open: 'lookup', edit: (page) => page.getByLabel('Name').fill('Datadog via console'), sent: '"name":"Datadog via console"' },
+    {
+      kind: 'confluent',
+      open: 'list',
+      edit: (page) => page.getByLabel('Confluent fields (JSON)').fill('{"description": "via console"}'),
+      sent: '"description":"via console"',
+    },
+    {
+      kind: 'cloudflare',
+      open: 'list',
+      edit: async (page) => {
+        await page.getByRole('switch', { name: 'Enabled' }).click();
+        await page.getByLabel('Cloudflare token fields (JSON)').fill('{"condition": {"request_ip": {"in": ["198.51.100.0/24"]}}}');
+      },
+      sent: '"status":"disabled"',
+    },
+    {
+      kind: 'algolia',
+      open: 'list',
+      edit: (page) => page.getByLabel('Algolia key attributes (JSON)').fill('{"maxHitsPerQuery": 42}'),
+      sent: '"maxHitsPerQuery":42',
+    },
   ];
 
   it.each(edits)('$kind: finds a key ($open), reviews and applies a change the simulator receives', async ({ kind, open, edit, sent }) => {

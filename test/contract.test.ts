@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { providerKinds, providers } from '../providers/index.ts';
 import { htmlPage } from '../sandbox/simulator-kit.ts';
-import type { ApiKeyPatch, ProviderKind, Sandbox } from '../providers/types.ts';
+import type { ApiKeyPatch, BuiltinKind, Sandbox } from '../providers/types.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 
 /** A patch every vendor of this kind accepts. */
-function validPatch(kind: ProviderKind): ApiKeyPatch & Record<string, unknown> {
+function validPatch(kind: BuiltinKind): ApiKeyPatch & Record<string, unknown> {
   const fields = providers[kind].adapter.patchFields;
   if (fields.includes('name')) return { name: 'contract test' };
   return { setTags: [{ key: 'contract', value: 'yes' }] };

@@ -234,5 +234,9 @@ describe('patchApplied (the read-back of a PENDING item)', () => {
     expect(patchApplied(key, { removeTags: ['owner'] })).toBe(false);
     expect(patchApplied(key, { enabled: false })).toBe(false);
     expect(patchApplied(key, { tyk: { rate: 1 } })).toBe(false);
+    // Every vendor's own fields: not on the normalized key, so never taken as applied.
+    expect(patchApplied(key, { cloudflare: { not_before: '2030-01-01T00:00:00Z' } })).toBe(false);
+    expect(patchApplied(key, { confluent: { description: 'd' } })).toBe(false);
+    expect(patchApplied(key, { algolia: { validity: 0 } })).toBe(false);
   });
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AtlasSimulator } from '../providers/atlas/simulator.ts';
 import { providerKinds, providers } from '../providers/index.ts';
 import { faults, type Fault } from '../sandbox/simulator-kit.ts';
-import type { ApiKeyPatch, ErrorCode, ProviderKind, RunningSimulator, Sandbox } from '../providers/types.ts';
+import type { ApiKeyPatch, ErrorCode, BuiltinKind, RunningSimulator, Sandbox } from '../providers/types.ts';
 import { registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
 
 const MUTATIONS = 2_000;
@@ -61,7 +61,7 @@ const FAULTS: Injector[] = [
   },
 ];
 
-function patchFor(kind: ProviderKind, i: number): ApiKeyPatch {
+function patchFor(kind: BuiltinKind, i: number): ApiKeyPatch {
   return providers[kind].adapter.patchFields.includes('name') ? { name: `soak ${i}` } : { setTags: [{ key: 'soak', value: String(i) }] };
 }
 
@@ -73,7 +73,7 @@ function exposeGc(): () => void {
 
 const tcpSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
 
-let sandboxes: Map<ProviderKind, Sandbox>;
+let sandboxes: Map<BuiltinKind, Sandbox>;
 let gw: TestGateway;
 
 beforeAll(async () => {

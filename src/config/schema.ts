@@ -9,6 +9,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { providers as registry, providerKinds } from '../../providers/index.ts';
 import type { ProviderAdapter, ProviderKind } from '../../providers/types.ts';
+import { DefinitionError } from '../../providers/http/engine.ts';
+import { configuredAdapter, HTTP_CONNECTION_FIELDS } from '../../providers/http/configured.ts';
 import { parseScope, sha256, type Scope } from '../auth/scopes.ts';
 
 export interface ConnectionConfig {
@@ -262,7 +264,7 @@ export const DEFAULT_TIMEOUT_MS = 5_000;
 const PROVIDER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const connectionCommon = z.object({
-  kind: z.enum(providerKinds as [ProviderKind, ...ProviderKind[]]),
+  kind: z.enum([...providerKinds, 'http'] as unknown as [ProviderKind, ...ProviderKind[]]),
   baseUrl: z.string().refine(isHttpUrl, 'must be an absolute http(s) URL without credentials, query or fragment').optional(),
   timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_TIMEOUT_MS),
   deadlineMs: z.number().int().min(1).max(3_600_000).default(15_000),
@@ -354,13 +356,37 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       continue;
     }
     const { kind, baseUrl, timeoutMs, deadlineMs, retry, maxConcurrency, circuitBreaker, rateLimit, cache } = common.data;
-    const adapter = registry[kind].adapter as ProviderAdapter;
-    const specific = connectionCommon.extend(adapter.configSchema.shape).strict().safeParse(raw, { error: requiredMessage });
+    let adapter: ProviderAdapter;
+    let specificRaw = raw as Record<string, unknown>;
+    if (kind === 'http') {
+      // A vendor defined here: its definition becomes an adapter; only its values stay as settings.
+      const { definition, values } = splitHttpConnection(specificRaw);
+      try {
+        ({ adapter, settings: specificRaw } = configuredAdapter(definition, values, at));
+      } catch (err) {
+        if (!(err instanceof DefinitionError)) throw err;
+        problems.push(...err.problems);
+        continue;
+      }
+    } else adapter = registry[kind].adapter as ProviderAdapter;
+    const specific = connectionCommon.extend(adapter.configSchema.shape).strict().safeParse(specificRaw, { error: requiredMessage });
     if (!specific.success) {
       problems.push(...formatIssues(at, specific.error.issues));
       continue;
     }
-    const url = baseUrl ?? adapter.defaultBaseUrl;
+    const {
+      kind: _k0,
+      baseUrl: _b0,
+      timeoutMs: _t0,
+      deadlineMs: _d0,
+      retry: _r0,
+      maxConcurrency: _m0,
+      circuitBreaker: _c0,
+      rateLimit: _l0,
+      cache: _cache0,
+      ...kindSettings
+    } = specific.data as Record<string, unknown>;
+    const url = baseUrl ?? adapter.defaultBaseUrlFor?.(kindSettings) ?? adapter.defaultBaseUrl;
     if (url === undefined) {
       problems.push(`${at}.baseUrl: required (${kind} has no default URL)`);
       continue;
@@ -404,6 +430,14 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
   const audit = resolveAudit(doc.audit, options.baseDir ?? process.cwd(), secrets, problems);
   if (problems.length || !metrics.success || !tracing.success || !server.success || !limits.success) throw new ConfigError(problems);
   return { providers: connections, secrets, metrics: metrics.data, tracing: tracing.data, auth, audit, server: server.data, limits: limits.data };
+}
+
+/** A `kind: http` connection: the definition fields, and the rest (common fields, params, credentials). */
+function splitHttpConnection(raw: Record<string, unknown>): { definition: Record<string, unknown>; values: Record<string, unknown> } {
+  const definition: Record<string, unknown> = {};
+  const values: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) (HTTP_CONNECTION_FIELDS.includes(k) ? definition : values)[k] = v;
+  return { definition, values };
 }
 
 /** `auth`: tokens kept as SHA-256 digests; every narrowed scope must name a configured provider. */

@@ -116,7 +116,7 @@ export function upstreamError(provider: string, keyId: string, res: UpstreamResp
       fields: vendor.fields.map((f) => ({ field: redactText(f.field, secrets), description: redactText(f.description, secrets) })),
     }),
   };
-  const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+  const retryAfter = parseRetryAfter(res.headers.get('retry-after')) ?? vendor.retryAfter;
   if (retryAfter !== undefined) upstream.retryAfter = retryAfter;
   const detail = message ? `: ${vendor.vendorCode ? `${vendor.vendorCode} ` : ''}${message}` : ', with an empty body';
   return new GatewayError(`${provider}: key "${keyId}": the vendor ${WHAT[code]} (HTTP ${res.status})${detail}`, {

@@ -2,10 +2,10 @@
  * Local checks that run before anything is sent upstream: the key id and the patch's shape.
  * Vendor-specific limits live in each adapter's `validate`.
  */
-import type { ApiKeyPatch, FieldProblem, PatchField } from '../../providers/types.ts';
+import { VENDOR_PATCH_FIELDS, type ApiKeyPatch, type FieldProblem, type PatchField } from '../../providers/types.ts';
 
 export const MAX_ID_LENGTH = 256;
-export const PATCH_FIELDS: readonly PatchField[] = ['name', 'enabled', 'roles', 'setTags', 'removeTags', 'expiresAt', 'tyk'];
+export const PATCH_FIELDS: readonly PatchField[] = ['name', 'enabled', 'roles', 'setTags', 'removeTags', 'expiresAt', ...VENDOR_PATCH_FIELDS];
 
 /** Why an id is refused, or undefined when it is safe to percent-encode into a path. */
 export function idProblem(id: string): string | undefined {
@@ -19,12 +19,12 @@ export function idProblem(id: string): string | undefined {
   return undefined;
 }
 
-/** The patch fields the client actually set (null, and a `tyk` object with no field, count as not set). */
+/** The patch fields the client actually set (null, and a vendor object such as `tyk` with no field, count as not set). */
 export function setFields(patch: ApiKeyPatch): PatchField[] {
   return PATCH_FIELDS.filter((f) => {
     const value = patch[f];
     if (value === undefined || value === null) return false;
-    if (f === 'tyk') return Object.keys(value).length > 0;
+    if ((VENDOR_PATCH_FIELDS as readonly string[]).includes(f)) return Object.keys(value).length > 0;
     return true;
   });
 }

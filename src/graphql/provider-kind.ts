@@ -4,5 +4,5 @@ import { builder } from './builder.ts';
 
 export const providerKindEnum = builder.enumType('ProviderKind', {
   description: 'The vendor a provider connection talks to.',
-  values: Object.fromEntries(providerKinds.map((k) => [k.toUpperCase(), { value: k }])) as Record<string, { value: ProviderKind }>,
+  values: Object.fromEntries([...providerKinds, 'http' as const].map((k) => [k.toUpperCase(), { value: k }])) as Record<string, { value: ProviderKind }>,
 });

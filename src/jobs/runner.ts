@@ -8,9 +8,10 @@
  * Before an item is sent it is stored PENDING; once its result is known, SUCCEEDED or FAILED. A
  * PENDING item found on resume (the process died mid-call) is not sent blindly: where the vendor
  * can be read, the key is read and the item is done if the change is already there; otherwise it
- * is sent again (every update keygate sends is idempotent: it sets values, never increments).
+ * is sent again (the built-in vendors' updates are idempotent: they set values, never increment;
+ * a `kind: http` update that is not idempotent is sent again too: docs/bulk-and-rate-limits.md).
  */
-import type { ApiKeyPatch, NormalizedKey } from '../../providers/types.ts';
+import { VENDOR_PATCH_FIELDS, type ApiKeyPatch, type NormalizedKey } from '../../providers/types.ts';
 import type { AuditStore } from '../audit/model.ts';
 import { parseScope, type Caller } from '../auth/scopes.ts';
 import type { Connections } from '../core/connections.ts';
@@ -218,9 +219,9 @@ async function alreadyApplied(ctx: OperationContext, u: JobItem): Promise<ApiKey
   return { provider: u.provider, id: u.id, apiKey: loaded.key, error: null };
 }
 
-/** Whether `key` already shows every field `patch` sets (false for what cannot be compared: Tyk's own fields). */
+/** Whether `key` already shows every field `patch` sets (false for what cannot be compared: a vendor's own fields). */
 export function patchApplied(key: NormalizedKey, patch: ApiKeyPatch): boolean {
-  if (patch.tyk) return false;
+  if (VENDOR_PATCH_FIELDS.some((f) => patch[f])) return false;
   if (patch.name != null && key.name !== patch.name) return false;
   if (patch.enabled != null && key.enabled !== patch.enabled) return false;
   if (patch.roles != null && (key.roles === null || [...key.roles].sort().join('\n') !== [...patch.roles].sort().join('\n'))) return false;

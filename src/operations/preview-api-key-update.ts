@@ -3,7 +3,7 @@
  * would send — credentials shown as "[redacted]" — plus the key before and the predicted key after.
  * It never writes.
  */
-import type { ApiKeyPatch, NormalizedKey, UpstreamRequest } from '../../providers/types.ts';
+import { readsBeforeWrite, type ApiKeyPatch, type NormalizedKey, type UpstreamRequest } from '../../providers/types.ts';
 import { runOperation } from '../core/run-operation.ts';
 import { authorize } from '../auth/scopes.ts';
 import type { Connection } from '../core/connections.ts';
@@ -42,7 +42,7 @@ async function preview(ctx: OperationContext, provider: string, id: string, sour
 
   const requests: UpstreamRequest[] = [];
   let current: unknown;
-  if (adapter.readBeforeWrite) {
+  if (readsBeforeWrite(adapter, patch)) {
     requests.push(adapter.readKey!(settings, id));
     current = await connection.resilience.execute(() => currentOf(ctx, connection, id), ctx.signal);
   }

@@ -3,7 +3,7 @@
  * key's lock where the vendor's write replaces the whole key), and turn the answer into an ApiKey
  * or a GatewayError. Nothing is sent upstream until every local check passed.
  */
-import type { ApiKeyPatch } from '../../providers/types.ts';
+import { readsBeforeWrite, type ApiKeyPatch } from '../../providers/types.ts';
 import { authorize } from '../auth/scopes.ts';
 import { connectionFor, currentOf, call, toApiKey } from '../core/call.ts';
 import { checkUpdate } from '../core/checks.ts';
@@ -50,11 +50,12 @@ async function applyRecorded(
   const { adapter, settings } = connection;
 
   const loader = ctx.loaders.keys(connection);
+  const reads = readsBeforeWrite(adapter, patch);
   let writesSent = 0;
   const write = async (): Promise<ApiKey> => {
     progress.attempt();
     try {
-      const current = adapter.readBeforeWrite ? await currentOf(ctx, connection, id) : undefined;
+      const current = reads ? await currentOf(ctx, connection, id) : undefined;
       const request = adapter.buildUpdate(settings, id, patch, current);
       writesSent += 1;
       const res = await call(ctx, connection, provider, id, request);
@@ -63,7 +64,9 @@ async function applyRecorded(
       if (!normalized) throw badResponseError(provider, id, res.status, 'a body it does not document');
       const key = toApiKey(connection, provider, normalized, ctx.connections.secrets);
       // A later read in this operation sees the new value (for Tyk, the session as written).
-      loader.prime(id, { found: true, key, current: adapter.readBeforeWrite ? request.body : undefined });
+      if (reads || !adapter.readBeforeWrite) loader.prime(id, { found: true, key, current: reads ? request.body : undefined });
+      // A vendor that reads first only for some patches (SendGrid) has no written object to reuse.
+      else loader.clear(id);
       connection.readCache?.written(id, key);
       return key;
     } catch (err) {
@@ -79,7 +82,7 @@ async function applyRecorded(
   // With the PostgreSQL audit store the lock also holds across gateway replicas.
   // Losing the PostgreSQL lock mid-call (its connection dropped) aborts the call.
   const resilient = (lost?: AbortSignal) => connection.resilience.execute(() => write(), joinSignals(ctx.signal, lost), deadline, 'update');
-  if (!adapter.readBeforeWrite) return resilient();
+  if (!reads) return resilient();
   let cut: KeyLockError | undefined;
   try {
     return await connection.lock.run(id, deadline, (lost) =>

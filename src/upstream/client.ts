@@ -2,8 +2,8 @@
  * The HTTP client of one provider connection: the only place keygate talks to a vendor.
  *
  * It turns an adapter's UpstreamRequest into a real call (ky over an undici pool), adds the
- * vendor's auth (Bearer, a header, an HTTP Digest handshake, or an OAuth client-credentials token
- * fetched from the vendor's token endpoint), reads the body once as text and
+ * vendor's auth (Bearer, Basic, fixed headers, an HTTP Digest handshake, or an OAuth client-credentials
+ * token fetched from the vendor's token endpoint), reads the body once as text and
  * parses JSON in a try. Failures to get an answer at all become an UpstreamFailure; every answer,
  * whatever its status, is returned for the adapter and src/core/errors.ts to judge.
  */
@@ -120,6 +120,10 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
         return { authorization: `Bearer ${auth.token}` };
       case 'header':
         return { [auth.name]: auth.value };
+      case 'headers':
+        return { ...auth.headers };
+      case 'basic':
+        return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
       case 'oauth-client-credentials':
         return {};
       case 'digest': {
@@ -228,6 +232,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     if (auth.type === 'bearer' || auth.type === 'oauth-client-credentials') headers.authorization = 'Bearer [redacted]';
     if (auth.type === 'digest') headers.authorization = 'Digest [redacted]';
     if (auth.type === 'header') headers[auth.name.toLowerCase()] = '[redacted]';
+    if (auth.type === 'basic') headers.authorization = 'Basic [redacted]';
+    if (auth.type === 'headers') for (const name of Object.keys(auth.headers)) headers[name.toLowerCase()] = '[redacted]';
     return headers;
   };
 

@@ -4,8 +4,30 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** Algolia key attributes; each one given replaces that attribute. */
+export type AlgoliaPatch = {
+  /** Algolia `indexes` (empty: all). */
+  indexes?: Array<string> | null | undefined;
+  /** Algolia `maxHitsPerQuery` (0: no limit). */
+  maxHitsPerQuery?: number | null | undefined;
+  /** Algolia `maxQueriesPerIPPerHour` (0: no limit). */
+  maxQueriesPerIPPerHour?: number | null | undefined;
+  /** Algolia `queryParameters` (URL-encoded). */
+  queryParameters?: string | null | undefined;
+  /** Algolia `referers`. */
+  referers?: Array<string> | null | undefined;
+  /** Algolia `validity`: seconds until the key expires (0: never). */
+  validity?: number | null | undefined;
+};
+
 /** What to change. Absent or null fields are left alone; `Provider.patchFields` lists what each provider supports. */
 export type ApiKeyPatch = {
+  /** Algolia key attributes; each one given replaces that attribute. */
+  algolia?: AlgoliaPatch | null | undefined;
+  /** Cloudflare token fields; each one given replaces that field. */
+  cloudflare?: CloudflarePatch | null | undefined;
+  /** Confluent Cloud API key fields. */
+  confluent?: ConfluentPatch | null | undefined;
   /** tyk is_inactive = !enabled · plumaa enabled */
   enabled?: boolean | null | undefined;
   /** tyk expires (unix seconds) */
@@ -22,12 +44,34 @@ export type ApiKeyPatch = {
   tyk?: TykSessionPatch | null | undefined;
 };
 
+/** Cloudflare token fields; each one given replaces that field. */
+export type CloudflarePatch = {
+  /** Cloudflare `condition`, e.g. {request_ip: {in: ["192.0.2.0/24"]}}. */
+  condition?: any;
+  /** Cloudflare `not_before`. */
+  notBefore?: string | null | undefined;
+  /** Cloudflare `policies`: [{effect, permission_groups, resources}] (replaces the list). */
+  policies?: any;
+};
+
+/** Confluent Cloud API key fields. */
+export type ConfluentPatch = {
+  /** Confluent `spec.description`. */
+  description?: string | null | undefined;
+};
+
 /** The vendor a provider connection talks to. */
 export type ProviderKind =
+  | 'ALGOLIA'
   | 'ATLAS'
   | 'BASIC'
+  | 'CLOUDFLARE'
+  | 'CONFLUENT'
+  | 'DATADOG'
+  | 'HTTP'
   | 'MESA'
   | 'PLUMAA'
+  | 'SENDGRID'
   | 'TYK';
 
 export type TagInput = {

@@ -1,7 +1,7 @@
 /**
  * The edit form, built from a provider's `patchFields`: a text field for name, a switch for
  * enabled, chips for roles, a tag editor, a date-time field for expiry and a JSON editor for
- * `tyk`. It reports the ApiKeyPatch the edits amount to (only what changed), or why it cannot.
+ * each vendor object (`tyk`, `cloudflare`, `confluent`, `algolia`). It reports the ApiKeyPatch the edits amount to (only what changed), or why it cannot.
  */
 import { useEffect, useId, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { ApiKeyPatch, KeyFieldsFragment, TagInput } from '../gql/graphql.ts';
@@ -23,6 +23,14 @@ interface Props {
   notes?: Record<string, string>;
 }
 
+/** A vendor's own patch object, edited as JSON (the GraphQL input checks its fields). */
+const VENDOR_OBJECTS = [
+  { field: 'tyk', title: 'Other Tyk session fields', example: '{"rate": 50, "per": 60}' },
+  { field: 'cloudflare', title: 'Cloudflare token fields', example: '{"condition": {"request_ip": {"in": ["192.0.2.0/24"]}}}' },
+  { field: 'confluent', title: 'Confluent fields', example: '{"description": "orders producer"}' },
+  { field: 'algolia', title: 'Algolia key attributes', example: '{"maxHitsPerQuery": 50, "indexes": ["products"]}' },
+];
+
 const toLocalInput = (iso: string | null | undefined) => (iso ? new Date(iso).toISOString().slice(0, 16) : '');
 
 export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {} }: Props) {
@@ -39,7 +47,7 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
   const [tagValue, setTagValue] = useState('');
   const [removeInput, setRemoveInput] = useState('');
   const [expires, setExpires] = useState(toLocalInput(current?.expiresAt));
-  const [tykText, setTykText] = useState('');
+  const [vendorText, setVendorText] = useState<Record<string, string>>({});
 
   useEffect(() => {
     const patch: ApiKeyPatch = {};
@@ -55,19 +63,20 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
       if (Number.isNaN(at.getTime())) problem = 'Expires: not a valid date and time';
       else patch.expiresAt = at.toISOString();
     }
-    if (fields.includes('tyk') && tykText.trim()) {
+    for (const v of VENDOR_OBJECTS) {
+      const text = vendorText[v.field] ?? '';
+      if (!fields.includes(v.field) || !text.trim()) continue;
       try {
-        const value: unknown = JSON.parse(tykText);
-        if (typeof value !== 'object' || value === null || Array.isArray(value))
-          problem = 'Tyk session fields: must be a JSON object, e.g. {"rate": 50, "per": 60}';
-        else patch.tyk = value;
+        const value: unknown = JSON.parse(text);
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) problem = `${v.title}: must be a JSON object, e.g. ${v.example}`;
+        else (patch as Record<string, unknown>)[v.field] = value;
       } catch (err) {
-        problem = `Tyk session fields: not valid JSON (${(err as Error).message})`;
+        problem = `${v.title}: not valid JSON (${(err as Error).message})`;
       }
     }
     onChange(problem ? { problem } : Object.keys(patch).length ? { patch } : {});
     // onChange is the parent's state setter, so it never changes and never re-runs this effect.
-  }, [fields, current, name, enabled, enabledTouched, roles, rolesTouched, setTags, removeTags, expires, tykText, onChange]);
+  }, [fields, current, name, enabled, enabledTouched, roles, rolesTouched, setTags, removeTags, expires, vendorText, onChange]);
 
   const addRole = () => {
     const r = roleInput.trim();
@@ -242,20 +251,20 @@ export function PatchForm({ fields, tagsHaveValues, current, onChange, notes = {
           {note('expiresAt')}
         </div>
       )}
-      {fields.includes('tyk') && (
-        <div className="field">
-          <label htmlFor={`${id}-tyk`}>Other Tyk session fields (JSON)</label>
+      {VENDOR_OBJECTS.filter((v) => fields.includes(v.field)).map((v) => (
+        <div className="field" key={v.field}>
+          <label htmlFor={`${id}-${v.field}`}>{v.title} (JSON)</label>
           <textarea
-            id={`${id}-tyk`}
+            id={`${id}-${v.field}`}
             rows={4}
             spellCheck={false}
-            placeholder='{"rate": 50, "per": 60}'
-            value={tykText}
-            onChange={(e) => setTykText(e.target.value)}
+            placeholder={v.example}
+            value={vendorText[v.field] ?? ''}
+            onChange={(e) => setVendorText({ ...vendorText, [v.field]: e.target.value })}
           />
-          {note('tyk')}
+          {note(v.field)}
         </div>
-      )}
+      ))}
     </div>
   );
 }
