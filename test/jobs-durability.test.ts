@@ -85,6 +85,9 @@ async function waitFinished(url: string, id: string): Promise<any> {
 }
 
 /** Kills `child` while the simulator holds its `k`-th write (delayed), and waits until that write is applied. */
+/** Child processes, a kill, a restart and (with PostgreSQL) a 10 s lease to lapse: generous on a loaded machine. */
+const CRASH_TEST_MS = 120_000;
+
 async function killMidWrite(child: GatewayProcess, k: number): Promise<void> {
   const patches = () => sim.requests.filter((r) => r.method === 'PATCH');
   await until(() => patches().length >= k, { timeoutMs: 30_000 });
@@ -123,7 +126,7 @@ describe('bulk update jobs survive a crash', () => {
     appliedOncePerKey('sqlite');
     expect(second.output()).toContain('found already applied after a restart');
     await second.stop();
-  });
+  }, CRASH_TEST_MS);
 
   it('two replicas on one PostgreSQL: the job runs on one; when it dies the other takes over, every item applied exactly once', async () => {
     sim.reset();
@@ -144,5 +147,5 @@ describe('bulk update jobs survive a crash', () => {
     appliedOncePerKey('pg');
     expect(other.output()).toContain('bulk update job running');
     await other.stop();
-  });
+  }, CRASH_TEST_MS);
 });
