@@ -3,8 +3,8 @@
  * call costs one `undici.request` instead of Node's heavier built-in fetch.
  *
  * Each exchange, from connecting to the last byte of the answer, is bounded by `timeoutMs` (one
- * timer here instead of ky's timer, promise and joined signal); it fails with an error for which
- * `isTimeout` is true. The caller's signal (the deadline) aborts it too.
+ * timer here; ky's own timeout is off); it fails with an error for which `isTimeout` is true. The
+ * Request's signal (ky's, joined with the caller's deadline) aborts it too.
  *
  * Redirects are never followed (undici.request does not), so a redirect can never carry our
  * credentials to another host. Bodies larger than `maxBodyBytes` are refused by undici itself
@@ -46,23 +46,7 @@ export interface UndiciFetch {
   close(force?: boolean): Promise<void>;
 }
 
-/**
- * The fast path between ky and this fetch: ky builds a body-less, signal-less Request and passes
- * the JSON text and the caller's signal as the extra options `upstreamBody` and `upstreamSignal`
- * (so ky joins no signals); the answer's text is handed back beside the Response
- * (`responseText`), so neither body goes through a web stream.
- */
-export interface FastInit extends RequestInit {
-  upstreamBody?: string;
-  upstreamSignal?: AbortSignal;
-}
-
-const texts = new WeakMap<Response, string>();
-
-/** The body text this fetch read for `response` (undefined for a Response it did not make). */
-export function responseText(response: Response): string | undefined {
-  return texts.get(response);
-}
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
   const agent = new Agent({
@@ -73,14 +57,14 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
     maxResponseSize: options.maxBodyBytes,
   });
 
-  const fetch = async (input: Request | URL | string, init?: FastInit): Promise<Response> => {
+  const fetch = async (input: Request | URL | string, init?: RequestInit): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input, init);
-    const body = init?.upstreamBody ?? (request.body ? Buffer.from(await request.arrayBuffer()) : undefined);
+    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
     const headers: Record<string, string> = {};
     request.headers.forEach((value, key) => {
       headers[key] = value;
     });
-    const outer = init?.upstreamSignal ?? request.signal;
+    const outer = request.signal;
     if (outer.aborted) throw outer.reason;
     const exchange = new AbortController();
     const onAbort = () => exchange.abort(outer.reason);
@@ -88,8 +72,8 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
     const timer = setTimeout(() => exchange.abort(new ExchangeTimeoutError(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
     try {
       const res = await undiciRequest(request.url, { method: request.method as 'GET', headers, body, dispatcher: agent, signal: exchange.signal });
-      // undici counts the body against `maxResponseSize` as it arrives, so it can be read whole
-      // without an async iterator per chunk.
+      // undici counts the body against `maxResponseSize` as it arrives, so it is read whole here,
+      // inside the exchange's timer, and handed to the caller as a complete Response.
       const text = await res.body.text().catch((err: NodeJS.ErrnoException) => {
         throw err.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ? new BodyTooLargeError(options.maxBodyBytes, res.statusCode) : err;
       });
@@ -99,9 +83,9 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
         if (Array.isArray(value)) for (const v of value) headerPairs.push([key, v]);
         else if (value !== undefined) headerPairs.push([key, value]);
       }
-      const response = new Response(null, { status: res.statusCode, headers: headerPairs });
-      texts.set(response, text);
-      return response;
+      // A Response for 204/205/304 must have a null body.
+      const hasBody = text.length > 0 && !NULL_BODY_STATUS.has(res.statusCode);
+      return new Response(hasBody ? text : null, { status: res.statusCode, headers: headerPairs });
     } finally {
       clearTimeout(timer);
       outer.removeEventListener('abort', onAbort);
