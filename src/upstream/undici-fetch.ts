@@ -46,6 +46,26 @@ export interface UndiciFetch {
   close(force?: boolean): Promise<void>;
 }
 
+/**
+ * The request body, read with a reader that is released at the end: ky cancels the body once the
+ * call is over, and cancelling a stream still locked (as `arrayBuffer()` leaves it) fails with an
+ * error whose stack trace costs more than the read.
+ */
+async function readBody(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return chunks.length === 1 ? Buffer.from(chunks[0].buffer, chunks[0].byteOffset, chunks[0].byteLength) : Buffer.concat(chunks);
+}
+
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
@@ -59,7 +79,7 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
 
   const fetch = async (input: Request | URL | string, init?: RequestInit): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input, init);
-    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
+    const body = request.body ? await readBody(request.body) : undefined;
     const headers: Record<string, string> = {};
     request.headers.forEach((value, key) => {
       headers[key] = value;
