@@ -12,7 +12,7 @@ import ky, { type AfterResponseHook, type BeforeRequestHook, type Input, type Ky
 import type { UpstreamAuth, UpstreamRequest, UpstreamResponse } from '../../providers/types.ts';
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './digest.ts';
 import { createTokenSource, parseTokenAnswer, type TokenSource } from './oauth.ts';
-import { BodyTooLargeError, createUndiciFetch, isTimeout } from './undici-fetch.ts';
+import { BodyTooLargeError, createUndiciFetch, type FastInit, isTimeout, responseText } from './undici-fetch.ts';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const USER_AGENT = 'keygate/0.1';
@@ -70,7 +70,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   const { auth } = options;
 
   /** Every HTTP exchange (token requests and auth resends included), timed for the metrics. */
-  const fetch = async (input: Input, init?: RequestInit): Promise<Response> => {
+  const fetch = async (input: Input, init?: FastInit): Promise<Response> => {
     const started = performance.now();
     const method = input instanceof Request ? input.method : (init?.method ?? 'GET');
     const exchanged = (status: number | undefined) => options.onExchange?.({ method, status, seconds: (performance.now() - started) / 1000 });
@@ -96,7 +96,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   });
 
   /** One call (its exchanges included): the answer, body read as text and JSON parsed in a try; no answer at all is an UpstreamFailure. */
-  const call = async (http: KyInstance, url: string, init: Options): Promise<UpstreamResponse> => {
+  const call = async (http: KyInstance, url: string, init: Options & FastInit): Promise<UpstreamResponse> => {
     let response: Response;
     try {
       response = await http(url, init);
@@ -104,7 +104,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       if (err instanceof TokenRefused || err instanceof UpstreamFailure) throw err;
       throw toFailure(err, options.timeoutMs);
     }
-    const text = await response.text();
+    const text = responseText(response) ?? (await response.text());
     let json: unknown;
     if (text.length > 0) {
       try {
@@ -142,7 +142,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       : undefined;
 
   /** Sets the vendor's credential on every request (a resend too). */
-  const setCredential: BeforeRequestHook = async ({ request }) => {
+  const setCredential: BeforeRequestHook = async ({ request, options: sent }) => {
     switch (auth.type) {
       case 'bearer':
         request.headers.set('authorization', `Bearer ${auth.token}`);
@@ -170,7 +170,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       }
       case 'oauth-client-credentials': {
         if (!tokens) return;
-        const token = await tokenOrRefusal(tokens, request.signal);
+        const token = await tokenOrRefusal(tokens, callerSignal(sent.context));
         if ('refused' in token) throw new TokenRefused(token.refused);
         request.headers.set('authorization', `Bearer ${token.token}`);
         return;
@@ -194,14 +194,22 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     } else {
       tokens?.invalidate(request.headers.get('authorization')?.slice('Bearer '.length) ?? '');
     }
-    return api(request.url, { method: request.method, headers: request.headers, body: sent.body, signal: sent.signal, context: { resend: true } });
+    const resend: Options & FastInit = {
+      method: request.method,
+      headers: request.headers,
+      upstreamBody: typeof sent.context.body === 'string' ? sent.context.body : undefined,
+      upstreamSignal: callerSignal(sent.context),
+      context: { ...sent.context, resend: true },
+    };
+    return api(request.url, resend);
   };
 
+  const answersChallenges = auth.type === 'digest' || tokens !== undefined;
   const api = base.extend({
     hooks: {
       beforeRequest: [setCredential],
       // Only Digest and OAuth answer a 401 (ky hands each afterResponse hook a clone of the answer).
-      afterResponse: auth.type === 'digest' || tokens ? [answerChallenge] : [],
+      afterResponse: answersChallenges ? [answerChallenge] : [],
     },
   });
 
@@ -211,17 +219,23 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   };
 
   const send = async (req: UpstreamRequest, sendOptions: SendOptions = {}): Promise<UpstreamResponse> => {
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+    // The body and the signal go beside ky's Request, straight to the undici fetch (see
+    // undici-fetch.ts for why); `context` hands them to the auth hooks for a resend.
+    const init: Options & FastInit = {
+      method: req.method,
+      headers: {
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...req.headers,
+        ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }),
+        ...(sendOptions.traceparent && { traceparent: sendOptions.traceparent }),
+      },
+      upstreamBody: body,
+      upstreamSignal: sendOptions.signal,
+      ...(answersChallenges && { context: { body, signal: sendOptions.signal } }),
+    };
     try {
-      return await call(api, urlFor(req), {
-        method: req.method,
-        json: req.body,
-        headers: {
-          ...req.headers,
-          ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }),
-          ...(sendOptions.traceparent && { traceparent: sendOptions.traceparent }),
-        },
-        signal: sendOptions.signal,
-      });
+      return await call(api, urlFor(req), init);
     } catch (err) {
       if (err instanceof TokenRefused) return err.refusal;
       throw err;
@@ -239,6 +253,11 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   };
 
   return { urlFor, headersFor, send, liveCredentials: () => tokens?.current() ?? [], close: (force) => pool.close(force) };
+}
+
+/** The caller's signal, handed to the hooks in ky's `context`. */
+function callerSignal(context: Record<string, unknown>): AbortSignal | undefined {
+  return context.signal instanceof AbortSignal ? context.signal : undefined;
 }
 
 /** The token endpoint refused: its answer is the call's answer (src/core/errors.ts reads it). */

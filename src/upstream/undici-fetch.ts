@@ -3,8 +3,8 @@
  * call costs one `undici.request` instead of Node's heavier built-in fetch.
  *
  * Each exchange, from connecting to the last byte of the answer, is bounded by `timeoutMs` (one
- * timer here; ky's own timeout is off); it fails with an error for which `isTimeout` is true. The
- * Request's signal (ky's, joined with the caller's deadline) aborts it too.
+ * timer here instead of ky's timer, promise and joined signal); it fails with an error for which
+ * `isTimeout` is true. The caller's signal (the deadline) aborts it too.
  *
  * Redirects are never followed (undici.request does not), so a redirect can never carry our
  * credentials to another host. Bodies larger than `maxBodyBytes` are refused by undici itself
@@ -47,6 +47,24 @@ export interface UndiciFetch {
 }
 
 /**
+ * The fast path between ky and this fetch: ky builds a body-less, signal-less Request and passes
+ * the JSON text and the caller's signal as the extra options `upstreamBody` and `upstreamSignal`
+ * (so ky joins no signals); the answer's text is handed back beside the Response
+ * (`responseText`), so neither body goes through a web stream.
+ */
+export interface FastInit extends RequestInit {
+  upstreamBody?: string;
+  upstreamSignal?: AbortSignal;
+}
+
+const texts = new WeakMap<Response, string>();
+
+/** The body text this fetch read for `response` (undefined for a Response it did not make). */
+export function responseText(response: Response): string | undefined {
+  return texts.get(response);
+}
+
+/**
  * The request body, read with a reader that is released at the end: ky cancels the body once the
  * call is over, and cancelling a stream still locked (as `arrayBuffer()` leaves it) fails with an
  * error whose stack trace costs more than the read.
@@ -66,8 +84,6 @@ async function readBody(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
   return chunks.length === 1 ? Buffer.from(chunks[0].buffer, chunks[0].byteOffset, chunks[0].byteLength) : Buffer.concat(chunks);
 }
 
-const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
-
 export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
   const agent = new Agent({
     connections: options.connections ?? 32,
@@ -77,14 +93,14 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
     maxResponseSize: options.maxBodyBytes,
   });
 
-  const fetch = async (input: Request | URL | string, init?: RequestInit): Promise<Response> => {
+  const fetch = async (input: Request | URL | string, init?: FastInit): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input, init);
-    const body = request.body ? await readBody(request.body) : undefined;
+    const body = init?.upstreamBody ?? (request.body ? await readBody(request.body) : undefined);
     const headers: Record<string, string> = {};
     request.headers.forEach((value, key) => {
       headers[key] = value;
     });
-    const outer = request.signal;
+    const outer = init?.upstreamSignal ?? request.signal;
     if (outer.aborted) throw outer.reason;
     const exchange = new AbortController();
     const onAbort = () => exchange.abort(outer.reason);
@@ -92,8 +108,8 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
     const timer = setTimeout(() => exchange.abort(new ExchangeTimeoutError(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
     try {
       const res = await undiciRequest(request.url, { method: request.method as 'GET', headers, body, dispatcher: agent, signal: exchange.signal });
-      // undici counts the body against `maxResponseSize` as it arrives, so it is read whole here,
-      // inside the exchange's timer, and handed to the caller as a complete Response.
+      // undici counts the body against `maxResponseSize` as it arrives, so it can be read whole
+      // without an async iterator per chunk.
       const text = await res.body.text().catch((err: NodeJS.ErrnoException) => {
         throw err.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ? new BodyTooLargeError(options.maxBodyBytes, res.statusCode) : err;
       });
@@ -103,9 +119,9 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
         if (Array.isArray(value)) for (const v of value) headerPairs.push([key, v]);
         else if (value !== undefined) headerPairs.push([key, value]);
       }
-      // A Response for 204/205/304 must have a null body.
-      const hasBody = text.length > 0 && !NULL_BODY_STATUS.has(res.statusCode);
-      return new Response(hasBody ? text : null, { status: res.statusCode, headers: headerPairs });
+      const response = new Response(null, { status: res.statusCode, headers: headerPairs });
+      texts.set(response, text);
+      return response;
     } finally {
       clearTimeout(timer);
       outer.removeEventListener('abort', onAbort);
