@@ -50,7 +50,8 @@ export interface UndiciFetch {
  * The fast path between ky and this fetch: ky builds a body-less, signal-less Request and passes
  * the JSON text and the caller's signal as the extra options `upstreamBody` and `upstreamSignal`
  * (so ky joins no signals); the answer's text is handed back beside the Response
- * (`responseText`), so neither body goes through a web stream.
+ * (`responseText`), so neither body goes through a web stream. ky's own `json`/`signal`/
+ * `response.text()` path measured about 1.5× this client's CPU per call (see CONTRIBUTING.md).
  */
 export interface FastInit extends RequestInit {
   upstreamBody?: string;
