@@ -2,17 +2,18 @@
  * The HTTP client of one provider connection: the only place keygate talks to a vendor.
  *
  * It turns an adapter's UpstreamRequest into a real call (ky over an undici pool), adds the
- * vendor's auth (Bearer, Basic, fixed headers, an HTTP Digest handshake, or an OAuth client-credentials
- * token fetched from the vendor's token endpoint), reads the body once as text and
+ * vendor's auth (Bearer, a header, an HTTP Digest handshake, or an OAuth client-credentials token
+ * fetched from the vendor's token endpoint), reads the body once as text and
  * parses JSON in a try. Failures to get an answer at all become an UpstreamFailure; every answer,
  * whatever its status, is returned for the adapter and src/core/errors.ts to judge.
  */
 import { randomBytes } from 'node:crypto';
-import ky, { type KyInstance } from 'ky';
+import ky, { type AfterResponseHook, type BeforeRequestHook, type Input, type KyInstance, type Options } from 'ky';
 import type { UpstreamAuth, UpstreamRequest, UpstreamResponse } from '../../providers/types.ts';
+import { GatewayError } from '../core/errors.ts';
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './digest.ts';
 import { createTokenSource, parseTokenAnswer, type TokenSource } from './oauth.ts';
-import { BodyTooLargeError, createUndiciFetch, isTimeout, responseText } from './undici-fetch.ts';
+import { BodyTooLargeError, createUndiciFetch, type FastInit, isTimeout, responseText } from './undici-fetch.ts';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const USER_AGENT = 'keygate/0.1';
@@ -71,106 +72,46 @@ export interface UpstreamClient {
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
   const pool = createUndiciFetch({ maxBodyBytes: MAX_RESPONSE_BYTES, connections: options.maxConnections, timeoutMs: options.timeoutMs });
-  const http: KyInstance = ky.create({
-    fetch: pool.fetch,
-    // The pool times each exchange (undici-fetch.ts): no timer and no joined signal per call in ky.
+  const { auth } = options;
+
+  /** Every HTTP exchange (token requests and auth resends included), timed for the metrics. */
+  const fetch = async (input: Input, init?: FastInit): Promise<Response> => {
+    // The rate-limit token first (its wait is not the exchange's time): a refusal sends nothing.
+    if (options.beforeExchange) await options.beforeExchange(init?.upstreamSignal);
+    const started = performance.now();
+    const method = input instanceof Request ? input.method : (init?.method ?? 'GET');
+    const exchanged = (status: number | undefined) => options.onExchange?.({ method, status, seconds: (performance.now() - started) / 1000 });
+    try {
+      const response = await pool.fetch(input, init);
+      exchanged(response.status);
+      options.onAnswer?.(response.status, response.headers);
+      return response;
+    } catch (err) {
+      exchanged(undefined);
+      throw err;
+    }
+  };
+
+  // ky's own timeout and retries are off: the pool times each exchange (undici-fetch.ts) and the
+  // resilience layer retries whole calls (a read-modify-write is one call of two requests).
+  const base: KyInstance = ky.create({
+    fetch,
     timeout: false,
     retry: 0,
     throwHttpErrors: false,
     redirect: 'manual',
     headers: { accept: 'application/json', 'user-agent': USER_AGENT },
   });
-  const { auth } = options;
 
-  // Digest: the last challenge is reused with a fresh nonce count per request, so most calls need
-  // one round trip; a 401 with a new challenge (stale nonce) is answered once.
-  let challenge: DigestChallenge | undefined;
-  let nonceCount = 0;
-
-  // OAuth client credentials: the token lives here, so a new client (a reload) starts without one.
-  const tokens: TokenSource | undefined =
-    auth.type === 'oauth-client-credentials'
-      ? createTokenSource({
-          now: options.now,
-          fetch: async () => {
-            const res = await exchange(
-              auth.tokenUrl,
-              'POST',
-              {
-                authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`,
-                'content-type': 'application/x-www-form-urlencoded',
-              },
-              'grant_type=client_credentials',
-              undefined,
-            );
-            const answer = res.status >= 200 && res.status < 300 ? parseTokenAnswer(res.json) : undefined;
-            return answer ?? { refused: { ...res, tokenEndpoint: true } };
-          },
-        })
-      : undefined;
-
-  const urlFor = (req: UpstreamRequest): string => {
-    const query = req.query ? `?${new URLSearchParams(req.query).toString()}` : '';
-    return `${options.baseUrl}${req.path}${query}`;
-  };
-
-  const authHeaders = (req: UpstreamRequest, url: string): Record<string, string> => {
-    switch (auth.type) {
-      case 'bearer':
-        return { authorization: `Bearer ${auth.token}` };
-      case 'header':
-        return { [auth.name]: auth.value };
-      case 'headers':
-        return { ...auth.headers };
-      case 'basic':
-        return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
-      case 'oauth-client-credentials':
-        return {};
-      case 'digest': {
-        if (!challenge) return {};
-        const u = new URL(url);
-        nonceCount += 1;
-        return {
-          authorization: digestAuthorization({
-            username: auth.username,
-            password: auth.password,
-            method: req.method,
-            uri: u.pathname + u.search,
-            challenge,
-            nc: nonceCount,
-            cnonce: randomBytes(8).toString('hex'),
-          }),
-        };
-      }
-    }
-  };
-
-  /** One HTTP exchange, timed for the metrics; no answer at all is an UpstreamFailure. */
-  const exchange = async (
-    url: string,
-    method: string,
-    headers: Record<string, string>,
-    body: string | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<UpstreamResponse> => {
-    if (options.beforeExchange) await options.beforeExchange(signal);
+  /** One call (its exchanges included): the answer, body read as text and JSON parsed in a try; no answer at all is an UpstreamFailure. */
+  const call = async (http: KyInstance, url: string, init: Options & FastInit): Promise<UpstreamResponse> => {
     let response: Response;
-    const started = performance.now();
-    const exchanged = (status: number | undefined) => options.onExchange?.({ method, status, seconds: (performance.now() - started) / 1000 });
     try {
-      response = await http(url, {
-        method,
-        headers,
-        // The body and the signal ride beside ky's Request to our fetch (undici-fetch.ts).
-        ...(body !== undefined && ({ upstreamBody: body } as object)),
-        ...(signal && ({ upstreamSignal: signal } as object)),
-      });
+      response = await http(url, init);
     } catch (err) {
-      exchanged(undefined);
+      if (err instanceof TokenRefused || err instanceof UpstreamFailure || err instanceof GatewayError) throw err;
       throw toFailure(err, options.timeoutMs);
     }
-    exchanged(response.status);
-    options.onAnswer?.(response.status, response.headers);
     const text = responseText(response) ?? (await response.text());
     let json: unknown;
     if (text.length > 0) {
@@ -183,46 +124,136 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     return { status: response.status, headers: response.headers, json, text };
   };
 
-  const once = (req: UpstreamRequest, url: string, sendOptions: SendOptions, bearer?: string): Promise<UpstreamResponse> =>
-    exchange(
-      url,
-      req.method,
-      {
-        ...(req.body !== undefined && { 'content-type': 'application/json' }),
-        ...req.headers,
-        ...(bearer === undefined ? authHeaders(req, url) : { authorization: `Bearer ${bearer}` }),
-        ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }),
-        ...(sendOptions.traceparent && { traceparent: sendOptions.traceparent }),
-      },
-      req.body === undefined ? undefined : JSON.stringify(req.body),
-      sendOptions.signal,
-    );
+  // Digest: the last challenge is reused with a fresh nonce count per request, so most calls need
+  // one round trip; a 401 with a new challenge (stale nonce) is answered once.
+  let challenge: DigestChallenge | undefined;
+  let nonceCount = 0;
 
-  /** OAuth: the call with the cached token; a 401 to a token believed valid gets one new token and one resend. */
-  const sendWithToken = async (source: TokenSource, req: UpstreamRequest, url: string, sendOptions: SendOptions): Promise<UpstreamResponse> => {
-    const first = await tokenOrRefusal(source, sendOptions.signal);
-    if ('refused' in first) return first.refused;
-    const res = await once(req, url, sendOptions, first.token);
-    if (res.status !== 401) return res;
-    source.invalidate(first.token);
-    const renewed = await tokenOrRefusal(source, sendOptions.signal);
-    if ('refused' in renewed) return renewed.refused;
-    return once(req, url, sendOptions, renewed.token);
+  // OAuth client credentials: the token lives here, so a new client (a reload) starts without one.
+  const tokens: TokenSource | undefined =
+    auth.type === 'oauth-client-credentials'
+      ? createTokenSource({
+          now: options.now,
+          fetch: async () => {
+            const res = await call(base, auth.tokenUrl, {
+              method: 'POST',
+              headers: {
+                authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`,
+                'content-type': 'application/x-www-form-urlencoded',
+              },
+              body: 'grant_type=client_credentials',
+            });
+            const answer = res.status >= 200 && res.status < 300 ? parseTokenAnswer(res.json) : undefined;
+            return answer ?? { refused: { ...res, tokenEndpoint: true } };
+          },
+        })
+      : undefined;
+
+  /** Sets the vendor's credential on every request (a resend too). */
+  const setCredential: BeforeRequestHook = async ({ request, options: sent }) => {
+    switch (auth.type) {
+      case 'bearer':
+        request.headers.set('authorization', `Bearer ${auth.token}`);
+        return;
+      case 'header':
+        request.headers.set(auth.name, auth.value);
+        return;
+      case 'headers':
+        for (const [name, value] of Object.entries(auth.headers)) request.headers.set(name, value);
+        return;
+      case 'basic':
+        request.headers.set('authorization', `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`);
+        return;
+      case 'digest': {
+        if (!challenge) return;
+        const u = new URL(request.url);
+        nonceCount += 1;
+        request.headers.set(
+          'authorization',
+          digestAuthorization({
+            username: auth.username,
+            password: auth.password,
+            method: request.method,
+            uri: u.pathname + u.search,
+            challenge,
+            nc: nonceCount,
+            cnonce: randomBytes(8).toString('hex'),
+          }),
+        );
+        return;
+      }
+      case 'oauth-client-credentials': {
+        if (!tokens) return;
+        const token = await tokenOrRefusal(tokens, callerSignal(sent.context));
+        if ('refused' in token) throw new TokenRefused(token.refused);
+        request.headers.set('authorization', `Bearer ${token.token}`);
+        return;
+      }
+    }
+  };
+
+  /**
+   * A 401 answered once: Digest when it brings a first or a new (stale, rotated) challenge; OAuth
+   * when the token believed valid was refused (it is dropped and a new one fetched). The resend is
+   * a new call whose answer replaces the 401 (ky's own retries stay off, see above).
+   */
+  const answerChallenge: AfterResponseHook = ({ request, options: sent, response }) => {
+    if (response.status !== 401 || sent.context.resend) return;
+    if (auth.type === 'digest') {
+      const offered = parseDigestChallenge(response.headers.get('www-authenticate') ?? '');
+      if (!offered) return;
+      if (challenge !== undefined && !offered.stale && challenge.nonce === offered.nonce) return;
+      challenge = offered;
+      nonceCount = 0;
+    } else {
+      tokens?.invalidate(request.headers.get('authorization')?.slice('Bearer '.length) ?? '');
+    }
+    const resend: Options & FastInit = {
+      method: request.method,
+      headers: request.headers,
+      upstreamBody: typeof sent.context.body === 'string' ? sent.context.body : undefined,
+      upstreamSignal: callerSignal(sent.context),
+      context: { ...sent.context, resend: true },
+    };
+    return api(request.url, resend);
+  };
+
+  const answersChallenges = auth.type === 'digest' || tokens !== undefined;
+  const api = base.extend({
+    hooks: {
+      beforeRequest: [setCredential],
+      // Only Digest and OAuth answer a 401 (ky hands each afterResponse hook a clone of the answer).
+      afterResponse: answersChallenges ? [answerChallenge] : [],
+    },
+  });
+
+  const urlFor = (req: UpstreamRequest): string => {
+    const query = req.query ? `?${new URLSearchParams(req.query).toString()}` : '';
+    return `${options.baseUrl}${req.path}${query}`;
   };
 
   const send = async (req: UpstreamRequest, sendOptions: SendOptions = {}): Promise<UpstreamResponse> => {
-    const url = urlFor(req);
-    if (tokens) return sendWithToken(tokens, req, url, sendOptions);
-    const first = await once(req, url, sendOptions);
-    if (auth.type !== 'digest' || first.status !== 401) return first;
-    const offered = parseDigestChallenge(first.headers.get('www-authenticate') ?? '');
-    if (!offered) return first;
-    const hadChallenge = challenge !== undefined;
-    if (hadChallenge && !offered.stale && challenge?.nonce === offered.nonce) return first;
-    // A first handshake, or a stale/rotated nonce: answer the challenge once.
-    challenge = offered;
-    nonceCount = 0;
-    return once(req, url, sendOptions);
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+    // The body and the signal go beside ky's Request, straight to the undici fetch (see
+    // undici-fetch.ts for why); `context` hands them to the auth hooks for a resend.
+    const init: Options & FastInit = {
+      method: req.method,
+      headers: {
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...req.headers,
+        ...(sendOptions.requestId && { 'x-request-id': sendOptions.requestId }),
+        ...(sendOptions.traceparent && { traceparent: sendOptions.traceparent }),
+      },
+      upstreamBody: body,
+      upstreamSignal: sendOptions.signal,
+      ...(answersChallenges && { context: { body, signal: sendOptions.signal } }),
+    };
+    try {
+      return await call(api, urlFor(req), init);
+    } catch (err) {
+      if (err instanceof TokenRefused) return err.refusal;
+      throw err;
+    }
   };
 
   const headersFor = (req: UpstreamRequest): Record<string, string> => {
@@ -238,6 +269,20 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   };
 
   return { urlFor, headersFor, send, liveCredentials: () => tokens?.current() ?? [], close: (force) => pool.close(force) };
+}
+
+/** The caller's signal, handed to the hooks in ky's `context`. */
+function callerSignal(context: Record<string, unknown>): AbortSignal | undefined {
+  return context.signal instanceof AbortSignal ? context.signal : undefined;
+}
+
+/** The token endpoint refused: its answer is the call's answer (src/core/errors.ts reads it). */
+class TokenRefused extends Error {
+  readonly refusal: UpstreamResponse;
+  constructor(refusal: UpstreamResponse) {
+    super('the token endpoint refused');
+    this.refusal = refusal;
+  }
 }
 
 /** A token, or the token endpoint's refusal; a caller that stops waiting fails as an aborted exchange. */

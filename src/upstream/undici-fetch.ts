@@ -50,7 +50,8 @@ export interface UndiciFetch {
  * The fast path between ky and this fetch: ky builds a body-less, signal-less Request and passes
  * the JSON text and the caller's signal as the extra options `upstreamBody` and `upstreamSignal`
  * (so ky joins no signals); the answer's text is handed back beside the Response
- * (`responseText`), so neither body goes through a web stream.
+ * (`responseText`), so neither body goes through a web stream. ky's own `json`/`signal`/
+ * `response.text()` path measured about 1.5× this client's CPU per call (see CONTRIBUTING.md).
  */
 export interface FastInit extends RequestInit {
   upstreamBody?: string;
@@ -64,6 +65,26 @@ export function responseText(response: Response): string | undefined {
   return texts.get(response);
 }
 
+/**
+ * The request body, read with a reader that is released at the end: ky cancels the body once the
+ * call is over, and cancelling a stream still locked (as `arrayBuffer()` leaves it) fails with an
+ * error whose stack trace costs more than the read.
+ */
+async function readBody(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return chunks.length === 1 ? Buffer.from(chunks[0].buffer, chunks[0].byteOffset, chunks[0].byteLength) : Buffer.concat(chunks);
+}
+
 export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
   const agent = new Agent({
     connections: options.connections ?? 32,
@@ -75,7 +96,7 @@ export function createUndiciFetch(options: UndiciFetchOptions): UndiciFetch {
 
   const fetch = async (input: Request | URL | string, init?: FastInit): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input, init);
-    const body = init?.upstreamBody ?? (request.body ? Buffer.from(await request.arrayBuffer()) : undefined);
+    const body = init?.upstreamBody ?? (request.body ? await readBody(request.body) : undefined);
     const headers: Record<string, string> = {};
     request.headers.forEach((value, key) => {
       headers[key] = value;
