@@ -107,45 +107,53 @@ function appliedOncePerKey(value: string): void {
 }
 
 describe('bulk update jobs survive a crash', () => {
-  it('SIGKILL mid-job, restart on the same SQLite file: the job finishes, every item applied exactly once', async () => {
-    sim.reset();
-    const file = configFile('sqlite', [`  sqlite: ${join(dir, 'audit.db')}`]);
-    const first = await start(file);
-    // The 5th write is held 1.5 s at the vendor: the kill lands while it is in flight (PENDING).
-    sim.inject(faults.delay(1500, { method: 'PATCH', skip: 4 }));
-    const started = await gql(first.url, START, {
-      u: Array.from({ length: N }, (_, i) => ({ provider: 'mesa', id: `key_d${i}`, patch: { setTags: [{ key: 'owner', value: 'sqlite' }] } })),
-    });
-    const id = started.data.startApiKeyUpdateJob.id;
-    await killMidWrite(first, 5);
-    expect(sim.writes().length).toBeLessThan(N);
+  it(
+    'SIGKILL mid-job, restart on the same SQLite file: the job finishes, every item applied exactly once',
+    async () => {
+      sim.reset();
+      const file = configFile('sqlite', [`  sqlite: ${join(dir, 'audit.db')}`]);
+      const first = await start(file);
+      // The 5th write is held 1.5 s at the vendor: the kill lands while it is in flight (PENDING).
+      sim.inject(faults.delay(1500, { method: 'PATCH', skip: 4 }));
+      const started = await gql(first.url, START, {
+        u: Array.from({ length: N }, (_, i) => ({ provider: 'mesa', id: `key_d${i}`, patch: { setTags: [{ key: 'owner', value: 'sqlite' }] } })),
+      });
+      const id = started.data.startApiKeyUpdateJob.id;
+      await killMidWrite(first, 5);
+      expect(sim.writes().length).toBeLessThan(N);
 
-    const second = await start(file);
-    const job = await waitFinished(second.url, id);
-    expect(job).toEqual({ state: 'SUCCEEDED', progress: { total: N, done: N, failed: 0 } });
-    appliedOncePerKey('sqlite');
-    expect(second.output()).toContain('found already applied after a restart');
-    await second.stop();
-  }, CRASH_TEST_MS);
+      const second = await start(file);
+      const job = await waitFinished(second.url, id);
+      expect(job).toEqual({ state: 'SUCCEEDED', progress: { total: N, done: N, failed: 0 } });
+      appliedOncePerKey('sqlite');
+      expect(second.output()).toContain('found already applied after a restart');
+      await second.stop();
+    },
+    CRASH_TEST_MS,
+  );
 
-  it('two replicas on one PostgreSQL: the job runs on one; when it dies the other takes over, every item applied exactly once', async () => {
-    sim.reset();
-    const file = configFile('pg', [`  postgres: ${await testDatabaseUrl()}`, `  schema: ${schema}`]);
-    const a = await start(file);
-    const b = await start(file);
-    sim.inject(faults.delay(1500, { method: 'PATCH', skip: 4 }));
-    const started = await gql(a.url, START, {
-      u: Array.from({ length: N }, (_, i) => ({ provider: 'mesa', id: `key_d${i}`, patch: { setTags: [{ key: 'owner', value: 'pg' }] } })),
-    });
-    const id = started.data.startApiKeyUpdateJob.id;
-    // Whichever replica holds the lease is killed mid-write; the other resumes once the lease lapses.
-    await until(() => a.output().includes('bulk update job running') || b.output().includes('bulk update job running'), { timeoutMs: 30_000 });
-    const [runner, other] = a.output().includes('bulk update job running') ? [a, b] : [b, a];
-    await killMidWrite(runner, 5);
-    const job = await waitFinished(other.url, id);
-    expect(job).toEqual({ state: 'SUCCEEDED', progress: { total: N, done: N, failed: 0 } });
-    appliedOncePerKey('pg');
-    expect(other.output()).toContain('bulk update job running');
-    await other.stop();
-  }, CRASH_TEST_MS);
+  it(
+    'two replicas on one PostgreSQL: the job runs on one; when it dies the other takes over, every item applied exactly once',
+    async () => {
+      sim.reset();
+      const file = configFile('pg', [`  postgres: ${await testDatabaseUrl()}`, `  schema: ${schema}`]);
+      const a = await start(file);
+      const b = await start(file);
+      sim.inject(faults.delay(1500, { method: 'PATCH', skip: 4 }));
+      const started = await gql(a.url, START, {
+        u: Array.from({ length: N }, (_, i) => ({ provider: 'mesa', id: `key_d${i}`, patch: { setTags: [{ key: 'owner', value: 'pg' }] } })),
+      });
+      const id = started.data.startApiKeyUpdateJob.id;
+      // Whichever replica holds the lease is killed mid-write; the other resumes once the lease lapses.
+      await until(() => a.output().includes('bulk update job running') || b.output().includes('bulk update job running'), { timeoutMs: 30_000 });
+      const [runner, other] = a.output().includes('bulk update job running') ? [a, b] : [b, a];
+      await killMidWrite(runner, 5);
+      const job = await waitFinished(other.url, id);
+      expect(job).toEqual({ state: 'SUCCEEDED', progress: { total: N, done: N, failed: 0 } });
+      appliedOncePerKey('pg');
+      expect(other.output()).toContain('bulk update job running');
+      await other.stop();
+    },
+    CRASH_TEST_MS,
+  );
 });
