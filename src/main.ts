@@ -9,7 +9,9 @@ import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import type { RunningSandbox } from '../sandbox/start.ts';
 import { startKeygate, type RunningKeygate } from './app.ts';
-import { ConfigError, describeConfig, loadConfigFile, type Config } from './config/schema.ts';
+import { ConfigError, type Config } from './config/schema.ts';
+import { loadConfigFile } from './config/load.ts';
+import { describeConfig } from './config/describe.ts';
 import { createLogger } from './observability/log.ts';
 
 function usage(): string {

@@ -14,7 +14,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { basicKey, createBasicSimulator, type BasicSimulator } from '../providers/basic/simulator.ts';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
 import { callerName } from '../src/auth/scopes.ts';
-import { ConfigError, loadConfigFile, resolveConfig } from '../src/config/schema.ts';
+import { ConfigError, resolveConfig } from '../src/config/schema.ts';
+import { loadConfigFile } from '../src/config/load.ts';
 import { startKeygate, startupProblems } from '../src/app.ts';
 import { recordSeen, registerSecret, run, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
 

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config/schema.ts';
+import { ConfigError } from '../src/config/schema.ts';
+import { parseConfig } from '../src/config/load.ts';
 
 function problems(yaml: string, env: Record<string, string> = {}): string[] {
   try {

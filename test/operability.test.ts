@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
-import { loadConfigFile } from '../src/config/schema.ts';
+import { loadConfigFile } from '../src/config/load.ts';
 import { createLogger, LazyChildLog } from '../src/observability/log.ts';
 import { startKeygate, type RunningKeygate } from '../src/app.ts';
 import { recordSeen, registerSecret, run, startGateway, until, UPDATE, type TestGateway } from './harness.ts';

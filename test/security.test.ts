@@ -9,7 +9,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { basicKey, createBasicSimulator, type BasicSimulator } from '../providers/basic/simulator.ts';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
 import { createTykSimulator, demoSession, type TykSimulator } from '../providers/tyk/simulator.ts';
-import { ConfigError, parseConfig } from '../src/config/schema.ts';
+import { ConfigError } from '../src/config/schema.ts';
+import { parseConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/observability/log.ts';
 import { recordSeen, registerSecret, startGateway, type TestGateway } from './harness.ts';
 

@@ -1,11 +1,9 @@
 /**
- * Configuration: YAML, `${VAR}` expanded from the environment in every string, validated into a
- * typed Config. Every problem names its path (`providers.atlas.orgId: required`); nothing here
+ * Configuration, validated into a typed Config (load.ts reads the YAML and expands `${VAR}`;
+ * describe.ts prints it). Every problem names its path (`providers.atlas.orgId: required`); nothing here
  * ever prints a value, so no credential reaches an error message.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { providers as registry, providerKinds } from '../../providers/index.ts';
 import type { ProviderAdapter, ProviderKind } from '../../providers/types.ts';
@@ -295,32 +293,9 @@ const connectionCommon = z.object({
     .optional(),
 });
 
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
-  }
-  return parseConfig(text, env, { baseDir: dirname(resolvePath(path)) });
-}
-
 export interface ResolveOptions {
   /** Relative file paths in the config (the SQLite audit file) are resolved from here (default: the working directory). */
   baseDir?: string;
-}
-
-export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv = process.env, options: ResolveOptions = {}): Config {
-  let doc: unknown;
-  try {
-    doc = parseYaml(yamlText);
-  } catch (err) {
-    throw new ConfigError([`YAML: ${(err as Error).message.split('\n')[0]}`]);
-  }
-  const problems: string[] = [];
-  const expanded = expandEnv(doc, [], env, problems);
-  if (problems.length) throw new ConfigError(problems);
-  return resolveConfig(expanded, options);
 }
 
 /** Validates an already-parsed, already-expanded config object. */
@@ -486,27 +461,6 @@ function resolveAudit(raw: unknown, baseDir: string, secrets: string[], problems
   return { store: 'sqlite', path: resolvePath(baseDir, sqlite ?? DEFAULT_AUDIT_FILE), synchronous: synchronous ?? 'normal' };
 }
 
-/** Replaces `${VAR}` in every string; a missing variable is a problem naming the path. */
-function expandEnv(value: unknown, path: string[], env: NodeJS.ProcessEnv, problems: string[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const v = env[name];
-      if (v === undefined) {
-        problems.push(`${path.join('.') || '(root)'}: environment variable ${name} is not set`);
-        return '';
-      }
-      return v;
-    });
-  }
-  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, [...path, String(i)], env, problems));
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, [...path, k], env, problems);
-    return out;
-  }
-  return value;
-}
-
 function requiredMessage(issue: { code?: string; input?: unknown }): string | undefined {
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'required';
   return undefined;
@@ -538,47 +492,6 @@ function isOrigin(value: string): boolean {
   }
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The config as `--check-config` prints it: resolved, with every credential "[redacted]". */
-export function describeConfig(config: Config): Record<string, unknown> {
-  const providers: Record<string, unknown> = {};
-  for (const c of config.providers.values()) {
-    const settings = Object.fromEntries(Object.entries(c.settings).map(([k, v]) => [k, c.adapter.secretConfigFields.includes(k) ? '[redacted]' : v]));
-    providers[c.name] = {
-      kind: c.kind,
-      ...settings,
-      timeoutMs: c.timeoutMs,
-      deadlineMs: c.deadlineMs,
-      retry: c.retry,
-      maxConcurrency: c.maxConcurrency,
-      circuitBreaker: c.circuitBreaker,
-      rateLimit: c.rateLimit,
-      ...(c.cache && { cache: c.cache }),
-    };
-  }
-  const auth = config.auth && {
-    tokens: config.auth.tokens.map((t) => ({ name: t.name, token: '[redacted]', scopes: t.scopes.map((s) => `${s.action}:${s.provider}`) })),
-    ...(config.auth.jwt && { jwt: config.auth.jwt }),
-  };
-  const audit =
-    config.audit.store === 'postgres'
-      ? { postgres: redactUrl(config.audit.url), schema: config.audit.schema }
-      : config.audit.store === 'sqlite'
-        ? { sqlite: config.audit.path, synchronous: config.audit.synchronous }
-        : false;
-  return { providers, metrics: config.metrics, tracing: config.tracing, ...(auth && { auth }), audit, server: config.server, limits: config.limits };
-}
-
-/** A URL with its password shown as "[redacted]". */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = 'redacted';
-    return u.toString().replace(':redacted@', ':[redacted]@');
-  } catch {
-    return '[redacted]';
-  }
 }
