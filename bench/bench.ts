@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--out FILE] [--scenario NAME] [--audit on|off] [--no-floors] [--rounds N]`:
+ * `npm run bench [-- --quick] [--out FILE] [--scenario NAME] [--audit on|off] [--no-floors] [--rounds N] [--no-scale|--scale-only]`:
  * keygate's benchmark, on loopback only (`--scenario`/`--audit` run a part of it, for working on
  * one path; `--rounds N` runs every server N times, alternating, and reports the medians).
  *
@@ -46,8 +46,9 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string' },
     // Skip the reference floors (bench/floor-server.ts).
     'no-floors': { type: 'boolean' },
-    // Skip the scale measurements (bench/scale.ts).
+    // Skip the scale measurements (bench/scale.ts), or run only them.
     'no-scale': { type: 'boolean' },
+    'scale-only': { type: 'boolean' },
   },
 });
 const QUICK = Boolean(flags.quick);
@@ -159,7 +160,27 @@ const gql = (origin: string, query: string, check: Request['check']): Request =>
 });
 const noErrors: Request['check'] = (status, body) => (status === 200 && !body.includes('"errors"') ? undefined : `HTTP ${status} ${body.slice(0, 300)}`);
 
+/** The scale measurements (bench/scale.ts) in `dir`. */
+async function measureScale(dir: string): Promise<{ bulk: Record<string, unknown>[]; polling: Record<string, unknown> }> {
+  const options = { dir, quick: QUICK, nodeFlags: GATEWAY_NODE_FLAGS, env: GATEWAY_ENV, databaseUrl: await benchDatabase() };
+  if (!options.databaseUrl) console.log('scale: no PostgreSQL answered (set KEYGATE_BENCH_DATABASE_URL): the two-replica run is skipped');
+  return { bulk: await measureBulkAtLimit(options), polling: await measurePolling(options) };
+}
+
+/** `--scale-only`: the scale measurements alone, printed and written like a full run's. */
+async function scaleOnly(): Promise<void> {
+  const scale = await measureScale(mkdtempSync(join(tmpdir(), 'keygate-bench-')));
+  console.table(scale.bulk);
+  console.table([scale.polling]);
+  const out = flags.out ?? join('bench-results', `scale-${QUICK ? 'quick' : 'full'}-latest.json`);
+  mkdirSync(join(out, '..'), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), quick: QUICK, node: process.version, cpus: cpus().length, scale }, null, 2)}\n`);
+  console.log(`wrote ${out}`);
+  if (scale.bulk.some((r) => r.failed !== 0) || scale.polling.errors !== 0) process.exit(1);
+}
+
 async function main(): Promise<void> {
+  if (flags['scale-only']) return scaleOnly();
   const mesa = await createMesaSimulator({ org: 'acme', tokens: { [MESA_TOKEN]: ['admin'] }, keys: [demoKey('key_bench', 'bench', { env: 'prod' })] });
   const tyk = await createTykSimulator({ adminSecret: TYK_SECRET, keys: { [TYK_ID]: demoSession('bench', ['a']) } });
   const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'));
@@ -322,11 +343,7 @@ async function main(): Promise<void> {
 
   const runScale = !flags['no-scale'] && flags.scenario === undefined && flags.audit === undefined;
   let scale: { bulk: Record<string, unknown>[]; polling: Record<string, unknown> } | undefined;
-  if (runScale) {
-    const options = { dir, quick: QUICK, nodeFlags: GATEWAY_NODE_FLAGS, env: GATEWAY_ENV, databaseUrl: await benchDatabase() };
-    if (!options.databaseUrl) console.log('scale: no PostgreSQL answered (set KEYGATE_BENCH_DATABASE_URL): the two-replica run is skipped');
-    scale = { bulk: await measureBulkAtLimit(options), polling: await measurePolling(options) };
-  }
+  if (runScale) scale = await measureScale(dir);
 
   const runs = medians(rows);
   const result = {

@@ -9,7 +9,10 @@
  *   --client ky      through keygate's own upstream client (src/upstream/client.ts: ky over its
  *                    undici pool), called directly: the cost of that layer alone.
  *
- * `node bench/floor-server.ts --upstream URL --token T --client undici|ky [--port N]`; prints
+ * It also answers `apiKeys(provider, first)` from a list of `--list N` keys held in memory (shaped
+ * like the Tyk keys of the polling measurement): the floor a cached keygate read is read against.
+ *
+ * `node bench/floor-server.ts --upstream URL --token T --client undici|ky [--port N] [--list N]`; prints
  * "listening on http://…" like keygate does. Not part of keygate: a measuring tool only.
  */
 import { createServer } from 'node:http';
@@ -19,10 +22,16 @@ import { Agent, request } from 'undici';
 import { createUpstreamClient } from '../src/upstream/client.ts';
 
 const { values: flags } = parseArgs({
-  options: { upstream: { type: 'string' }, token: { type: 'string' }, client: { type: 'string' }, port: { type: 'string' } },
+  options: {
+    upstream: { type: 'string' },
+    token: { type: 'string' },
+    client: { type: 'string' },
+    port: { type: 'string' },
+    list: { type: 'string' },
+  },
 });
 if (!flags.upstream || !flags.token || (flags.client !== 'undici' && flags.client !== 'ky'))
-  throw new Error('usage: floor-server.ts --upstream URL --token T --client undici|ky [--port N]');
+  throw new Error('usage: floor-server.ts --upstream URL --token T --client undici|ky [--port N] [--list N]');
 const { upstream, token } = flags;
 
 /** PATCHes the key's `owner` tag; the vendor's status and parsed JSON body. */
@@ -64,10 +73,24 @@ function clientPatch(): Patch {
 }
 
 const patch = flags.client === 'undici' ? undiciPatch() : clientPatch();
+// The in-memory key list `apiKeys` serves: ids and names as long as the polling measurement's.
+const fetchedAt = new Date().toISOString();
+const keys = Array.from({ length: Number(flags.list ?? 0) }, (_, i) => ({
+  id: `5e9d9544a1dcd60001d0ed20${String(i).padStart(32, '0')}`,
+  name: `k${i}`,
+  fetchedAt,
+}));
 const yoga = createYoga({
   schema: createSchema({
-    typeDefs: 'type ApiKey { id: ID! } type Query { ok: Boolean } type Mutation { updateApiKey(id: ID!, owner: String!): ApiKey! }',
+    typeDefs: `type ApiKey { id: ID! name: String fetchedAt: String }
+      type ApiKeyEdge { node: ApiKey! }
+      type ApiKeyConnection { edges: [ApiKeyEdge!]! }
+      type Query { apiKeys(provider: String!, first: Int!): ApiKeyConnection! }
+      type Mutation { updateApiKey(id: ID!, owner: String!): ApiKey! }`,
     resolvers: {
+      Query: {
+        apiKeys: (_: unknown, args: { first: number }) => ({ edges: keys.slice(0, args.first).map((node) => ({ node })) }),
+      },
       Mutation: {
         updateApiKey: async (_: unknown, args: { id: string; owner: string }) => {
           const { status, json } = await patch(args.id, args.owner);
