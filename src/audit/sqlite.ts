@@ -65,7 +65,8 @@ export function createSqliteAuditStore(path: string, options: SqliteAuditOptions
   try {
     mkdirSync(dirname(path), { recursive: true });
     db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
-    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'};`);
+    // secure_delete: content a row no longer holds (a finished job item's live key id) is zeroed, not left in the file.
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}; PRAGMA secure_delete = ON;`);
     migrate(db);
     // Checkpoints (and their disk syncs) run in a worker thread, not inside commits on the event loop.
     db.exec('PRAGMA wal_autocheckpoint = 0');

@@ -17,6 +17,7 @@ import { parseScope, type Caller } from '../auth/scopes.ts';
 import type { Connections } from '../core/connections.ts';
 import type { OperationContext } from '../core/context.ts';
 import { GatewayError } from '../core/errors.ts';
+import { fingerprintKeyId, idIsSecret } from '../core/key-ids.ts';
 import { createLoaders } from '../core/loaders.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -124,7 +125,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         },
         after: async (u: JobItem, result: ApiKeyUpdateResult) => {
           const state = entry.cancel && !result.apiKey && !result.error ? 'CANCELLED' : result.error ? 'FAILED' : 'SUCCEEDED';
-          await store.setItem(id, u.seq, state, result);
+          // A finished item needs its id no more: where the id is a live key, the row keeps its fingerprint.
+          if (!idIsSecret(ctx.connections.get(u.provider))) return store.setItem(id, u.seq, state, result);
+          const kept = fingerprintKeyId(u.id);
+          await store.setItem(id, u.seq, state, JSON.parse(JSON.stringify(result).split(JSON.stringify(u.id).slice(1, -1)).join(kept)), kept);
         },
       };
       for (let after = -1; ; ) {

@@ -102,7 +102,8 @@ export interface JobStore {
   list(first: number, before?: string): Promise<{ jobs: JobRow[]; hasNextPage: boolean }>;
   /** Items in input order after `afterSeq`. */
   items(jobId: string, first: number, afterSeq: number, onlyUnfinished?: boolean): Promise<ItemRow[]>;
-  setItem(jobId: string, seq: number, state: ItemState, result: unknown): Promise<void>;
+  /** `keptKeyId`: what the row keeps as the key id from now on (a finished item's fingerprint, where the id is a credential). */
+  setItem(jobId: string, seq: number, state: ItemState, result: unknown, keptKeyId?: string): Promise<void>;
   /** Jobs that need a runner: QUEUED, or RUNNING with a lapsed lease (any lease, when `ignoreLeases`). */
   runnable(now: number, ignoreLeases: boolean): Promise<string[]>;
   /** Takes or renews the lease; false when another holds it. Also reports whether a cancel was asked for. */
@@ -190,10 +191,11 @@ export function createJobStore(exec: SqlExec, prefix: string): JobStore {
         result: parse(r.result),
       }));
     },
-    async setItem(jobId, seq, state, result) {
-      await exec.run(`UPDATE ${item} SET state = ?, result = ? WHERE job_id = ? AND seq = ?`, [
+    async setItem(jobId, seq, state, result, keptKeyId) {
+      await exec.run(`UPDATE ${item} SET state = ?, result = ?, key_id = coalesce(?, key_id) WHERE job_id = ? AND seq = ?`, [
         state,
         result === null ? null : JSON.stringify(result),
+        keptKeyId ?? null,
         jobId,
         seq,
       ]);
