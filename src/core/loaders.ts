@@ -16,6 +16,13 @@ export type { KeyLoader, LoadedKey, Loaders } from './context.ts';
 /** A list walk for a read gives up after this many pages (a cursor that never ends). */
 const MAX_LIST_PAGES = 1000;
 
+/** A request's or a job's context, completed with its own loaders. */
+export function withLoaders<C extends OperationContext>(ctx: Omit<C, 'loaders'>): C {
+  const full = ctx as C;
+  full.loaders = createLoaders(full);
+  return full;
+}
+
 export function createLoaders(ctx: OperationContext): Loaders {
   const byConnection = new Map<string, KeyLoader>();
   return {

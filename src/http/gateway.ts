@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
 import { createConnections, type Connections, type ConnectionsOptions } from '../core/connections.ts';
 import type { GatewayContext } from '../core/context.ts';
-import { createLoaders } from '../core/loaders.ts';
+import { withLoaders } from '../core/loaders.ts';
 import { createLogger, LazyChildLog, type Logger, type RequestLog } from '../observability/log.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { callerOf, useAuth } from './plugins/auth.ts';
@@ -208,7 +208,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       // onRequestParse (src/http/plugins/auth.ts) authenticated every GraphQL request; a caller-less one holds no scope.
       const caller = callerOf(initial.request) ?? NOBODY;
       const requestLog: RequestLog = new LazyChildLog(log, { requestId, caller: caller.name });
-      const ctx = {
+      return withLoaders<GatewayContext>({
         ...initial,
         caller,
         audit,
@@ -219,9 +219,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         tracing,
         maxUpdatesPerRequest: limits.maxUpdatesPerRequest,
         jobs,
-      } as GatewayContext;
-      ctx.loaders = createLoaders(ctx);
-      return ctx;
+      });
     },
   });
 

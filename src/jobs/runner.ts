@@ -18,7 +18,7 @@ import type { Connections } from '../core/connections.ts';
 import type { OperationContext } from '../core/context.ts';
 import { GatewayError } from '../core/errors.ts';
 import { fingerprintKeyId, idIsSecret } from '../core/key-ids.ts';
-import { createLoaders } from '../core/loaders.ts';
+import { createLoaders, withLoaders } from '../core/loaders.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { patchFor } from '../operations/update-api-key.fields.ts';
@@ -162,8 +162,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   /** The context a job's items run in: the starter's name and scopes (an item it may not write fails FORBIDDEN). */
   function jobContext(callerName: string, scopes: string[], id: string, signal: AbortSignal): OperationContext {
     const caller: Caller = { name: callerName, via: 'token', scopes: scopes.map((s) => parseScope(s)).filter((s) => s !== undefined) };
-    const ctx = {
-      loaders: undefined as never,
+    return withLoaders<OperationContext>({
       caller,
       audit,
       connections: options.connections(),
@@ -171,9 +170,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       requestId: `job:${id}`,
       metrics: options.metrics,
       signal,
-    } as OperationContext;
-    ctx.loaders = createLoaders(ctx);
-    return ctx;
+    });
   }
 
   return {
