@@ -1,8 +1,10 @@
 /**
  * Issue 19 part 1: pacing at the vendor's budget. The bucket (GCRA) and the pacer with a fake
- * clock / fake timers; the PostgreSQL bucket store on the real database (shared by two pools, fail
- * closed when unreachable); end to end over HTTP: refusals send nothing, a 429 pauses the whole
- * connection, two gateways on one PostgreSQL share one budget. Counts and order, never milliseconds.
+ * clock / fake timers; one conformance suite over the memory, PostgreSQL and Redis bucket stores
+ * on their own clocks (two replicas sharing one bucket); each shared store failing closed when
+ * unreachable, Redis reconnecting; end to end over HTTP: refusals send nothing, a 429 pauses the
+ * whole connection, two gateways on one PostgreSQL or one Redis share one budget. Counts and
+ * order, never milliseconds.
  */
 import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
