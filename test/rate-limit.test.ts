@@ -324,6 +324,18 @@ describe('the Redis bucket store', () => {
     await deleteBuckets(scopes);
   });
 
+  it('calls made while the first connection is being made wait for it instead of failing', async () => {
+    const fresh = createRedisBucketStores();
+    try {
+      const store = fresh.at(TEST_REDIS_URL); // connecting: it cannot be ready before the calls below
+      const gcra = gcraOf({ requests: 1, perSeconds: 10, burst: 5 });
+      const all = await Promise.all(Array.from({ length: 5 }, () => store.reserve(`${scopes}:first`, gcra, 0)));
+      expect(all).toEqual(Array.from({ length: 5 }, () => ({ reserved: true, waitMs: 0 })));
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('keeps a bucket at keygate:rate-limit:<scope>, expiring once it is full again', async () => {
     const scope = `${scopes}:ttl`;
     const store = stores.at(TEST_REDIS_URL);

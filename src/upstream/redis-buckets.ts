@@ -119,8 +119,26 @@ function openClient(url: string, log?: Log): Redis {
 
 /** The store on one client (owned by the caller). */
 export function createRedisBucketStore(client: Redis): BucketStore {
+  // One wait per connection attempt, however many calls arrive meanwhile.
+  let attempt: Promise<void> | undefined;
+  /**
+   * Resolves when the client can send. A connection attempt in progress (the first one at start-up)
+   * is waited for, within the command timeout; a client between attempts rejects at once.
+   */
+  const connected = (): Promise<void> => {
+    const { status } = client;
+    if (status === 'ready') return Promise.resolve();
+    if (status !== 'connecting' && status !== 'connect') return Promise.reject(new Error(`Redis is not connected (${status})`));
+    // Rejects on the client's 'error' (the attempt failed) or after the timeout.
+    attempt ??= once(client, 'ready', { signal: AbortSignal.timeout(REDIS_COMMAND_TIMEOUT_MS) })
+      .then(() => undefined)
+      .finally(() => {
+        attempt = undefined;
+      });
+    return attempt;
+  };
   const run = async (scope: string, gcra: Gcra, op: 'reserve' | 'pause', ms: number) => {
-    await connected(client);
+    await connected();
     return client.keygateBucket(`${REDIS_KEY_PREFIX}${scope}`, gcra.intervalMs, gcra.toleranceMs, op, ms);
   };
   return {
@@ -134,18 +152,6 @@ export function createRedisBucketStore(client: Redis): BucketStore {
       await run(scope, gcra, 'pause', ms);
     },
   };
-}
-
-/**
- * Resolves when the client can send. A connection attempt in progress (the first one at start-up)
- * is waited for, within the command timeout; a client between attempts rejects at once.
- */
-async function connected(client: Redis): Promise<void> {
-  const { status } = client;
-  if (status === 'ready') return;
-  if (status !== 'connecting' && status !== 'connect') throw new Error(`Redis is not connected (${status})`);
-  // Rejects on the client's 'error' (the attempt failed) or after the timeout.
-  await once(client, 'ready', { signal: AbortSignal.timeout(REDIS_COMMAND_TIMEOUT_MS) });
 }
 
 async function closeClient(client: Redis): Promise<void> {
