@@ -64,23 +64,20 @@ export interface RedisBucketStores {
 }
 
 export function createRedisBucketStores(log?: Log): RedisBucketStores {
-  const clients = new Map<string, Redis>();
-  const stores = new Map<string, BucketStore>();
+  const opened = new Map<string, { client: Redis; store: BucketStore }>();
   return {
     at(url) {
-      let store = stores.get(url);
-      if (!store) {
+      let entry = opened.get(url);
+      if (!entry) {
         const client = openClient(url, log);
-        clients.set(url, client);
-        store = createRedisBucketStore(client);
-        stores.set(url, store);
+        entry = { client, store: createRedisBucketStore(client) };
+        opened.set(url, entry);
       }
-      return store;
+      return entry.store;
     },
     async close() {
-      await Promise.all([...clients.values()].map(closeClient));
-      clients.clear();
-      stores.clear();
+      await Promise.all([...opened.values()].map((e) => closeClient(e.client)));
+      opened.clear();
     },
   };
 }
