@@ -1,19 +1,24 @@
 /**
  * Issue 19 part 1: pacing at the vendor's budget. The bucket (GCRA) and the pacer with a fake
- * clock / fake timers; the PostgreSQL bucket store on the real database (shared by two pools, fail
- * closed when unreachable); end to end over HTTP: refusals send nothing, a 429 pauses the whole
- * connection, two gateways on one PostgreSQL share one budget. Counts and order, never milliseconds.
+ * clock / fake timers; one conformance suite over the memory, PostgreSQL and Redis bucket stores
+ * on their own clocks (two replicas sharing one bucket); each shared store failing closed when
+ * unreachable, Redis reconnecting; end to end over HTTP: refusals send nothing, a 429 pauses the
+ * whole connection, two gateways on one PostgreSQL or one Redis share one budget. Counts and
+ * order, never milliseconds.
  */
 import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMesaSimulator, demoKey, type MesaSimulator } from '../providers/mesa/simulator.ts';
 import { faults } from '../sandbox/simulator-kit.ts';
 import { createPostgresAuditStore } from '../src/audit/postgres.ts';
-import { resolveConfig, type ConnectionConfig } from '../src/config/schema.ts';
-import { createMemoryBucketStore, createPacer, gcraOf, RateLimitRefusal, type BucketStore } from '../src/upstream/rate-limit.ts';
+import { describeConfig } from '../src/config/describe.ts';
+import { resolveConfig, type ConfigError, type ConnectionConfig } from '../src/config/schema.ts';
+import { bucketScope, createMemoryBucketStore, createPacer, gcraOf, RateLimitRefusal, type BucketStore } from '../src/upstream/rate-limit.ts';
 import { createPostgresBucketStore } from '../src/audit/pg-buckets.ts';
-import { recordSeen, registerSecret, startGateway, UPDATE, type TestGateway } from './harness.ts';
+import { createRedisBucketStores, REDIS_KEY_PREFIX } from '../src/upstream/redis-buckets.ts';
+import { recordSeen, registerSecret, startGateway, until, UPDATE, type TestGateway } from './harness.ts';
 import { dropSchema, sql, testDatabaseUrl, uniqueSchema } from './pg.ts';
+import { deleteBuckets, startRedisRelay, TEST_REDIS_URL, uniqueRedisScope, withRedis } from './redis.ts';
 
 const TOKEN = 'mesa_ratelimit_admin_5a6b7c8d';
 registerSecret(TOKEN);
@@ -148,28 +153,137 @@ describe('the pacer (fake timers)', () => {
       /providers\.m\.rateLimit/,
     );
   });
+
+  it("`rateLimit.store` takes a redis:// or rediss:// URL; alone it keeps the kind's default budget there, which only a kind with one has", () => {
+    const problemsOf = (rateLimit: unknown, kind = 'mesa') => {
+      const settings =
+        kind === 'mesa' ? { org: 'acme', token: TOKEN } : { orgId: '5f1a2b3c4d5e6f7a8b9c0d1e', publicKey: 'abcdefgh', privateKey: 'x-y-z-private-1234' };
+      try {
+        resolveConfig({ providers: { m: { kind, ...settings, rateLimit } }, audit: false });
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    const allowed = 'must be a redis:// or rediss:// URL: redis://[user:password@]host[:port][/db], no query or fragment';
+    for (const store of ['http://127.0.0.1:6379', 'postgres://127.0.0.1/x', 'not a url', 'redis://', 'redis://h:6379/zero', 'redis://h:6379/0?tls=1', 42])
+      expect(problemsOf({ requests: 1, perSeconds: 1, store }), String(store)).toEqual([`providers.m.rateLimit.store: ${allowed}`]);
+    expect(problemsOf({ store: 'redis://127.0.0.1:6379' })).toEqual([
+      'providers.m.rateLimit: requests and perSeconds are required (mesa has no default budget to keep in the store)',
+    ]);
+    expect(problemsOf({ requests: 5, store: 'redis://127.0.0.1:6379' })).toEqual(['providers.m.rateLimit.perSeconds: required']);
+    expect(problemsOf({ burst: 5, store: 'redis://127.0.0.1:6379' })).toEqual([
+      'providers.m.rateLimit.requests: required',
+      'providers.m.rateLimit.perSeconds: required',
+    ]);
+
+    const password = 'p@ss-redis-4242';
+    const store = `rediss://keygate:${encodeURIComponent(password)}@redis.internal:6380/2`;
+    const config = resolveConfig({
+      providers: {
+        atlas: { kind: 'atlas', orgId: '5f1a2b3c4d5e6f7a8b9c0d1e', publicKey: 'abcdefgh', privateKey: 'x-y-z-private-1234', rateLimit: { store } },
+        mesa: { kind: 'mesa', org: 'acme', token: TOKEN, rateLimit: { requests: 10, perSeconds: 1, store: 'redis://127.0.0.1' } },
+      },
+      audit: false,
+    });
+    expect(config.providers.get('atlas')!.rateLimit).toEqual({ requests: 250, perSeconds: 60, burst: 500, store });
+    expect(config.providers.get('mesa')!.rateLimit).toEqual({ requests: 10, perSeconds: 1, burst: 10, store: 'redis://127.0.0.1' });
+    // The password is a credential: redacted wherever secrets are, and masked by --check-config.
+    expect(config.secrets).toEqual(expect.arrayContaining([password, store]));
+    const described = describeConfig(config).providers as Record<string, { rateLimit: unknown }>;
+    expect(described.atlas.rateLimit).toEqual({ requests: 250, perSeconds: 60, burst: 500, store: 'rediss://keygate:[redacted]@redis.internal:6380/2' });
+    expect(JSON.stringify(describeConfig(config))).not.toContain(encodeURIComponent(password));
+  });
 });
 
-describe('the PostgreSQL bucket store', () => {
-  const schema = uniqueSchema('ratelimit');
-  let pools: Pool[] = [];
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await dropSchema(schema);
+/** Two replicas' views of one store: the same object for memory (not shared), two clients otherwise. */
+interface StoreUnderTest {
+  name: string;
+  open(): Promise<[BucketStore, BucketStore]>;
+  /** A scope of this test run (Redis keys are removed by it afterwards). */
+  scope(label: string): string;
+  close(): Promise<void>;
+}
+
+const pgSchema = uniqueSchema('ratelimit');
+const redisScopes = uniqueRedisScope('ratelimit');
+const storesUnderTest: StoreUnderTest[] = [
+  (() => {
+    const store = createMemoryBucketStore();
+    return { name: 'memory', open: async () => [store, store], scope: (l) => l, close: async () => undefined };
+  })(),
+  (() => {
+    let pools: Pool[] = [];
+    return {
+      name: 'PostgreSQL',
+      async open() {
+        const url = await testDatabaseUrl();
+        const audit = await createPostgresAuditStore(url, pgSchema);
+        await audit.close();
+        pools = [new Pool({ connectionString: url, max: 4 }), new Pool({ connectionString: url, max: 4 })];
+        return pools.map((p) => createPostgresBucketStore(p, `${pgSchema}.rate_limit_bucket`)) as [BucketStore, BucketStore];
+      },
+      scope: (l) => l,
+      async close() {
+        await Promise.all(pools.map((p) => p.end()));
+        await dropSchema(pgSchema);
+      },
+    };
+  })(),
+  (() => {
+    const replicas = [createRedisBucketStores(), createRedisBucketStores()];
+    return {
+      name: 'Redis',
+      open: async () => replicas.map((r) => r.at(TEST_REDIS_URL)) as [BucketStore, BucketStore],
+      scope: (l) => `${redisScopes}:${l}`,
+      async close() {
+        await Promise.all(replicas.map((r) => r.close()));
+        await deleteBuckets(redisScopes);
+      },
+    };
+  })(),
+];
+
+// The same semantics on every store, on its own clock (the database's, Redis's, this process's):
+// waits are checked within wide margins (a token every 10 s), never as measured durations.
+describe.each(storesUnderTest)('the $name bucket store', (sut) => {
+  let a: BucketStore;
+  let b: BucketStore;
+  beforeAll(async () => {
+    [a, b] = await sut.open();
+  });
+  afterAll(() => sut.close());
+  const tenSeconds = gcraOf({ requests: 1, perSeconds: 10, burst: 3 });
+  const within = (ms: number, low: number, high: number) => expect(ms > low && ms <= high, `${ms} in (${low}, ${high}]`).toBe(true);
+
+  it('lets a full burst through at once, then one token per interval, in order; a refusal reserves nothing', async () => {
+    const scope = sut.scope('order');
+    const waits = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await (i % 2 ? b : a).reserve(scope, tenSeconds, 60_000);
+      expect(r.reserved).toBe(true);
+      waits.push(r.waitMs);
+    }
+    expect(waits.slice(0, 3)).toEqual([0, 0, 0]);
+    within(waits[3], 5_000, 10_000);
+    within(waits[4], 15_000, 20_000);
+    // The next token is ~30 s away: a taker allowed 1 s is refused; one allowed 60 s still gets that same token.
+    const refused = await a.reserve(scope, tenSeconds, 1_000);
+    expect(refused.reserved).toBe(false);
+    within(refused.waitMs, 25_000, 30_000);
+    const next = await b.reserve(scope, tenSeconds, 60_000);
+    expect(next.reserved).toBe(true);
+    within(next.waitMs, 25_000, 30_000);
   });
 
-  it('two replicas (two pools) reserving at once share one bucket: exactly `burst` tokens now, the rest spaced by the interval', async () => {
-    const url = await testDatabaseUrl();
-    const audit = await createPostgresAuditStore(url, schema);
-    await audit.close();
-    pools = [new Pool({ connectionString: url, max: 4 }), new Pool({ connectionString: url, max: 4 })];
-    const stores = pools.map((p) => createPostgresBucketStore(p, `${schema}.rate_limit_bucket`));
-    const gcra = gcraOf({ requests: 1, perSeconds: 10, burst: 4 }); // a token every 10 s
-    const all = await Promise.all(Array.from({ length: 12 }, (_, i) => stores[i % 2].reserve('shared', gcra, 25_000)));
+  it('two replicas reserving at once share one bucket: exactly `burst` tokens now, the rest spaced by the interval', async () => {
+    const scope = sut.scope('shared');
+    const gcra = gcraOf({ requests: 1, perSeconds: 10, burst: 4 });
+    const all = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? b : a).reserve(scope, gcra, 25_000)));
     const reserved = all
       .filter((r) => r.reserved)
       .map((r) => r.waitMs)
-      .sort((a, b) => a - b);
+      .sort((x, y) => x - y);
     // 4 now, then one per 10 s within the 25 s they may wait: 2 more; the other 6 refused.
     expect(reserved).toHaveLength(6);
     expect(reserved.filter((w) => w === 0)).toHaveLength(4);
@@ -178,11 +292,116 @@ describe('the PostgreSQL bucket store', () => {
     expect(all.filter((r) => !r.reserved)).toHaveLength(6);
   });
 
-  it('an unreachable database rejects, so the pacer fails closed', async () => {
+  it('a pause empties the bucket until it is over, a shorter one never shortens it, and other scopes are untouched', async () => {
+    const scope = sut.scope('pause');
+    const gcra = gcraOf({ requests: 1, perSeconds: 10, burst: 1 });
+    await a.pause(scope, gcra, 20_000);
+    within((await b.reserve(scope, gcra, 60_000)).waitMs, 15_000, 20_000);
+    within((await a.reserve(scope, gcra, 60_000)).waitMs, 25_000, 30_000);
+    await b.pause(scope, gcra, 1_000);
+    within((await a.reserve(scope, gcra, 60_000)).waitMs, 35_000, 40_000);
+    expect(await b.reserve(sut.scope('pause-other'), gcra, 0)).toEqual({ reserved: true, waitMs: 0 });
+  });
+});
+
+describe('the PostgreSQL bucket store, unreachable', () => {
+  it('rejects, so the pacer fails closed', async () => {
     const dead = new Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 500 });
-    pools.push(dead);
-    const pacer = createPacer(connection({ requests: 1, perSeconds: 1, burst: 1 }), { store: createPostgresBucketStore(dead, 'x.rate_limit_bucket') })!;
-    await expect(pacer.take(1000)).rejects.toThrow(/rate limit budget unavailable/);
+    try {
+      const pacer = createPacer(connection({ requests: 1, perSeconds: 1, burst: 1 }), { store: createPostgresBucketStore(dead, 'x.rate_limit_bucket') })!;
+      await expect(pacer.take(1000)).rejects.toThrow(/rate limit budget unavailable/);
+    } finally {
+      await dead.end();
+    }
+  });
+});
+
+describe('the Redis bucket store', () => {
+  const scopes = uniqueRedisScope('redis');
+  const stores = createRedisBucketStores();
+  afterAll(async () => {
+    await stores.close();
+    await deleteBuckets(scopes);
+  });
+
+  it('calls made while the first connection is being made wait for it instead of failing', async () => {
+    const fresh = createRedisBucketStores();
+    try {
+      const store = fresh.at(TEST_REDIS_URL); // connecting: it cannot be ready before the calls below
+      const gcra = gcraOf({ requests: 1, perSeconds: 10, burst: 5 });
+      const all = await Promise.all(Array.from({ length: 5 }, () => store.reserve(`${scopes}:first`, gcra, 0)));
+      expect(all).toEqual(Array.from({ length: 5 }, () => ({ reserved: true, waitMs: 0 })));
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('keeps a bucket at keygate:rate-limit:<scope>, expiring once it is full again', async () => {
+    const scope = `${scopes}:ttl`;
+    const store = stores.at(TEST_REDIS_URL);
+    const gcra = gcraOf({ requests: 1, perSeconds: 10, burst: 3 });
+    await store.reserve(scope, gcra, 0);
+    const ttl = () => withRedis((r) => r.pttl(`keygate:rate-limit:${scope}`));
+    const first = await ttl();
+    expect(first > 5_000 && first <= 10_000, `${first}`).toBe(true);
+    for (let i = 0; i < 3; i++) await store.reserve(scope, gcra, 60_000);
+    const later = await ttl();
+    expect(later > 35_000 && later <= 40_000, `${later}`).toBe(true);
+  });
+
+  it('an unreachable Redis rejects at once, the pacer fails closed, and the outage is logged once without the password', async () => {
+    const password = 'redis-pw-9f8e7d6c';
+    const lines: string[] = [];
+    const log = { warn: (obj: object, msg: string) => lines.push(JSON.stringify({ ...obj, msg })) };
+    const dead = createRedisBucketStores(log);
+    try {
+      const store = dead.at(`redis://:${password}@127.0.0.1:1`);
+      const pacer = createPacer(connection({ requests: 1, perSeconds: 1, burst: 1 }), { store, log })!;
+      for (let i = 0; i < 3; i++) {
+        const err = await pacer.take(1000).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(RateLimitRefusal);
+        expect((err as Error).message).toMatch(/rate limit budget unavailable \(the shared rate-limit store cannot be reached\); nothing was sent/);
+      }
+      await expect(store.pause('x', gcraOf({ requests: 1, perSeconds: 1, burst: 1 }), 1000)).rejects.toThrow();
+      const outage = lines.filter((l) => l.includes('the Redis rate-limit store cannot be reached'));
+      expect(outage).toHaveLength(1);
+      expect(outage[0]).toContain('"store":"redis://:[redacted]@127.0.0.1:1"');
+      expect(lines.join('\n')).not.toContain(password);
+    } finally {
+      await dead.close();
+    }
+  });
+
+  it('reconnects in the background: a Redis that goes away fails closed, and serves again once back', async () => {
+    const relay = await startRedisRelay();
+    const lines: string[] = [];
+    const log = { warn: (_: object, msg: string) => lines.push(`warn ${msg}`), info: (_: object, msg: string) => lines.push(`info ${msg}`) };
+    const relayed = createRedisBucketStores(log);
+    const store = relayed.at(relay.url);
+    const gcra = gcraOf({ requests: 1, perSeconds: 1, burst: 1000 });
+    const scope = `${scopes}:relay`;
+    try {
+      expect((await store.reserve(scope, gcra, 0)).reserved).toBe(true);
+      await relay.cut();
+      await expect(store.reserve(scope, gcra, 0)).rejects.toThrow();
+      await until(() => lines.some((l) => l.startsWith('warn')), { what: 'the outage to be logged' });
+      await relay.restore();
+      await until(
+        () =>
+          store.reserve(scope, gcra, 0).then(
+            (r) => r.reserved,
+            () => false,
+          ),
+        { what: 'the store to serve again' },
+      );
+      expect(lines).toEqual([
+        'warn the Redis rate-limit store cannot be reached: calls paced by it fail closed until it is back',
+        'info the Redis rate-limit store is reachable again',
+      ]);
+    } finally {
+      await relayed.close();
+      await relay.close();
+    }
   });
 });
 
@@ -249,6 +468,105 @@ describe('pacing end to end', () => {
     for (let i = 0; i < 5; i++) results.push(await update(i % 2 ? b : a, i));
     expect(results.map((r) => r.body.errors?.[0].extensions.code ?? 'OK')).toEqual(['OK', 'OK', 'OK', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
     expect(sim.requests).toHaveLength(3);
+  });
+
+  describe('with the buckets in Redis (`rateLimit.store`)', () => {
+    // A token of this run only, so the bucket (named by kind, base URL and credential) is this test's.
+    const token = `mesa_redis_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+    registerSecret(token);
+    let redisSim: MesaSimulator;
+    let bucketKey: string | undefined;
+    beforeAll(async () => {
+      redisSim = await createMesaSimulator({ org: 'acme', tokens: { [token]: ['admin'] }, keys });
+    });
+    afterAll(async () => {
+      await redisSim?.close();
+      if (bucketKey) await withRedis((r) => r.del(bucketKey!));
+    });
+    /** A gateway on `redisSim` with this rateLimit (each test empties `bucketKey` before its first update). */
+    const startOnRedis = async (rateLimit: Record<string, unknown>) => {
+      const gw = await startGateway({
+        providers: { mesa: { kind: 'mesa', baseUrl: redisSim.baseUrl, org: 'acme', token, rateLimit, deadlineMs: 2_000 } },
+      });
+      gateways.push(gw);
+      bucketKey = `${REDIS_KEY_PREFIX}${bucketScope(gw.keygate.gateway.connections().get('mesa')!)}`;
+      return gw;
+    };
+
+    it('two gateways naming one Redis share one budget: the 4th update, on either, is refused and never sent', async () => {
+      redisSim.reset();
+      const rateLimit = { requests: 1, perSeconds: 3600, burst: 3, store: TEST_REDIS_URL };
+      // Each with its own SQLite audit file: only Redis is shared between them.
+      const a = await startOnRedis(rateLimit);
+      const b = await startOnRedis(rateLimit);
+      await withRedis((r) => r.del(bucketKey!));
+      const results = [];
+      for (let i = 0; i < 5; i++) results.push(await update(i % 2 ? b : a, i));
+      expect(results.map((r) => r.body.errors?.[0].extensions.code ?? 'OK')).toEqual(['OK', 'OK', 'OK', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
+      for (const r of results.slice(3)) expect(r.body.errors?.[0].message).toMatch(/^mesa: rate limit budget exhausted .*nothing was sent$/);
+      expect(redisSim.requests.map((r) => `${r.method} ${r.path}`)).toEqual([0, 1, 2].map((i) => `PATCH /v1/acme/api-keys/key_rl${i}`));
+      expect(await withRedis((r) => r.pttl(bucketKey!))).toBeGreaterThan(0);
+    });
+
+    it('a config reload keeps the budget spent; closing the old connections leaves the shared Redis client open', async () => {
+      redisSim.reset();
+      const doc = {
+        providers: {
+          mesa: {
+            kind: 'mesa',
+            baseUrl: redisSim.baseUrl,
+            org: 'acme',
+            token,
+            rateLimit: { requests: 1, perSeconds: 3600, burst: 4, store: TEST_REDIS_URL },
+            deadlineMs: 2_000,
+          },
+        },
+      };
+      const gw = await startOnRedis(doc.providers.mesa.rateLimit);
+      await withRedis((r) => r.del(bucketKey!));
+      expect((await update(gw, 0)).body.errors).toBeUndefined();
+      // The previous connections are closed at once (no request in flight); the Redis client must outlive them.
+      await gw.keygate.gateway.reload(resolveConfig({ ...doc, audit: false }));
+      expect((await update(gw, 1)).body.errors).toBeUndefined();
+      expect((await update(gw, 2)).body.errors).toBeUndefined();
+      expect((await update(gw, 3)).body.errors).toBeUndefined();
+      expect((await update(gw, 4)).body.errors?.[0].message).toMatch(/rate limit budget exhausted/);
+      expect(redisSim.requests).toHaveLength(4);
+    });
+
+    it('shutting the gateway down closes its Redis connection', async () => {
+      redisSim.reset();
+      const relay = await startRedisRelay();
+      try {
+        const gw = await startOnRedis({ requests: 100, perSeconds: 1, store: relay.url });
+        await withRedis((r) => r.del(bucketKey!));
+        expect((await update(gw, 0)).body.errors).toBeUndefined();
+        expect(relay.open()).toBe(1);
+        gateways.splice(gateways.indexOf(gw), 1);
+        await gw.close();
+        await until(() => relay.open() === 0, { what: 'the Redis connection to close' });
+      } finally {
+        await relay.close();
+      }
+    });
+
+    it('an unreachable Redis fails closed: UPSTREAM_UNAVAILABLE, nothing sent, its password nowhere; the gateway keeps serving', async () => {
+      redisSim.reset();
+      const password = `redis-pw-${Math.random().toString(36).slice(2, 10)}`;
+      const gw = await startOnRedis({ requests: 100, perSeconds: 1, store: `redis://keygate:${password}@127.0.0.1:1/0` });
+      for (let i = 0; i < 2; i++) {
+        const res = await update(gw, i);
+        expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'mesa' });
+        expect(res.body.errors?.[0].message).toBe('mesa: rate limit budget unavailable (the shared rate-limit store cannot be reached); nothing was sent');
+        expect(res.text).not.toContain(password);
+      }
+      expect(redisSim.requests).toHaveLength(0);
+      expect((await gw.fetch('/health')).status).toBe(200);
+      const outage = gw.logs.filter((l) => l.includes('the Redis rate-limit store cannot be reached'));
+      expect(outage).toHaveLength(1);
+      expect(outage[0]).toContain('redis://keygate:[redacted]@127.0.0.1:1/0');
+      expect(gw.logs.join('')).not.toContain(password);
+    });
   });
 
   it('a replica that loses the shared bucket store fails closed: UPSTREAM_UNAVAILABLE, nothing sent', async () => {

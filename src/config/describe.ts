@@ -1,4 +1,5 @@
 /** The resolved config as `--check-config` prints it. */
+import { redactUrl } from '../core/redact.ts';
 import type { Config } from './schema.ts';
 
 /** The config as `--check-config` prints it: resolved, with every credential "[redacted]". */
@@ -14,7 +15,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       retry: c.retry,
       maxConcurrency: c.maxConcurrency,
       circuitBreaker: c.circuitBreaker,
-      rateLimit: c.rateLimit,
+      rateLimit: c.rateLimit && { ...c.rateLimit, ...(c.rateLimit.store !== undefined && { store: redactUrl(c.rateLimit.store) }) },
       ...(c.cache && { cache: c.cache }),
     };
   }
@@ -29,15 +30,4 @@ export function describeConfig(config: Config): Record<string, unknown> {
         ? { sqlite: config.audit.path, synchronous: config.audit.synchronous }
         : false;
   return { providers, metrics: config.metrics, tracing: config.tracing, ...(auth && { auth }), audit, server: config.server, limits: config.limits };
-}
-
-/** A URL with its password shown as "[redacted]". */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = 'redacted';
-    return u.toString().replace(':redacted@', ':[redacted]@');
-  } catch {
-    return '[redacted]';
-  }
 }

@@ -26,8 +26,11 @@ export interface ConnectionConfig {
   /** Calls in flight to this connection (the bulkhead); bulk updates never exceed it either. */
   maxConcurrency: number;
   circuitBreaker: { failures: number; cooldownMs: number };
-  /** The vendor's budget as a token bucket (src/upstream/rate-limit.ts); false: no pacing. */
-  rateLimit: { requests: number; perSeconds: number; burst: number } | false;
+  /**
+   * The vendor's budget as a token bucket (src/upstream/rate-limit.ts); false: no pacing. `store`:
+   * the Redis holding the bucket (src/upstream/redis-buckets.ts); absent: the default store.
+   */
+  rateLimit: { requests: number; perSeconds: number; burst: number; store?: string } | false;
   /** `apiKey` and `apiKeys` answers kept this long (src/core/read-cache.ts); undefined: no cache. */
   cache?: { ttlSeconds: number };
 }
@@ -259,6 +262,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
+const REDIS_STORE_HELP = 'must be a redis:// or rediss:// URL: redis://[user:password@]host[:port][/db], no query or fragment';
 const PROVIDER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const connectionCommon = z.object({
@@ -280,11 +284,23 @@ const connectionCommon = z.object({
       z.literal(false),
       z
         .object({
-          requests: z.number().int().min(1).max(1_000_000),
-          perSeconds: z.number().min(0.001).max(86_400),
+          requests: z.number().int().min(1).max(1_000_000).optional(),
+          perSeconds: z.number().min(0.001).max(86_400).optional(),
           burst: z.number().int().min(1).max(1_000_000).optional(),
+          // Checked as a refinement, not a type, so a non-string still gets this message (not the union's "Invalid input").
+          store: z
+            .unknown()
+            .refine(isRedisUrl, REDIS_STORE_HELP)
+            .transform((v) => v as string)
+            .optional(),
         })
-        .strict(),
+        .strict()
+        // `{ store }` alone means the kind's default budget (checked once the kind is known); else the budget is whole.
+        .superRefine((r, ctx) => {
+          if (r.store !== undefined && r.requests === undefined && r.perSeconds === undefined && r.burst === undefined) return;
+          for (const field of ['requests', 'perSeconds'] as const)
+            if (r[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'required' });
+        }),
     ])
     .optional(),
   cache: z
@@ -382,10 +398,26 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       problems.push(...crossField.map((p) => `${p.field ? `${at}.${p.field}` : at}: ${p.message}`));
       continue;
     }
+    let rate: ConnectionConfig['rateLimit'];
+    if (rateLimit === false) rate = false;
+    else if (rateLimit === undefined) rate = adapter.defaultRateLimit ?? false;
+    else if (rateLimit.requests === undefined || rateLimit.perSeconds === undefined) {
+      // `{ store }` alone: the vendor's documented budget, kept in that Redis.
+      if (!adapter.defaultRateLimit) {
+        problems.push(`${at}.rateLimit: requests and perSeconds are required (${kind} has no default budget to keep in the store)`);
+        continue;
+      }
+      rate = { ...adapter.defaultRateLimit, store: rateLimit.store };
+    } else {
+      const { requests, perSeconds, burst, store } = rateLimit;
+      // A bucket holds `requests` unless told.
+      rate = { requests, perSeconds, burst: burst ?? requests, ...(store !== undefined && { store }) };
+    }
     for (const field of adapter.secretConfigFields) {
       const value = settings[field];
       if (typeof value === 'string' && value.length > 0) secrets.push(value);
     }
+    if (rate && rate.store !== undefined) pushUrlPassword(rate.store, secrets);
     connections.set(name, {
       name,
       kind,
@@ -396,8 +428,8 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       retry,
       maxConcurrency,
       circuitBreaker,
-      // Absent: the vendor's documented budget, if it publishes one; a bucket holds `requests` unless told.
-      rateLimit: rateLimit === false ? false : rateLimit ? { ...rateLimit, burst: rateLimit.burst ?? rateLimit.requests } : (adapter.defaultRateLimit ?? false),
+      // Absent: the vendor's documented budget, if it publishes one.
+      rateLimit: rate,
       ...(cache && { cache }),
     });
   }
@@ -450,12 +482,7 @@ function resolveAudit(raw: unknown, baseDir: string, secrets: string[], problems
   }
   const { sqlite, postgres, schema, synchronous } = parsed.data;
   if (postgres !== undefined) {
-    try {
-      const password = new URL(postgres).password;
-      if (password) secrets.push(decodeURIComponent(password), postgres);
-    } catch {
-      problems.push('audit.postgres: must be a valid URL');
-    }
+    if (!pushUrlPassword(postgres, secrets)) problems.push('audit.postgres: must be a valid URL');
     return { store: 'postgres', url: postgres, schema: schema ?? 'keygate' };
   }
   return { store: 'sqlite', path: resolvePath(baseDir, sqlite ?? DEFAULT_AUDIT_FILE), synchronous: synchronous ?? 'normal' };
@@ -478,6 +505,28 @@ function isHttpUrl(value: string): boolean {
   try {
     const u = new URL(value);
     return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !u.search && !u.hash;
+  } catch {
+    return false;
+  }
+}
+
+/** `redis://[user:password@]host[:port][/db]` or `rediss://…`: what `rateLimit.store` accepts. */
+function isRedisUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '' && /^(\/\d{1,4})?\/?$/.test(u.pathname) && !u.search && !u.hash;
+  } catch {
+    return false;
+  }
+}
+
+/** A URL's password (and so the URL) is a credential: both join `secrets`. False when it is no URL. */
+function pushUrlPassword(url: string, secrets: string[]): boolean {
+  try {
+    const password = new URL(url).password;
+    if (password) secrets.push(decodeURIComponent(password), url);
+    return true;
   } catch {
     return false;
   }

@@ -9,6 +9,7 @@ import { createReadCache, type ReadCache } from './read-cache.ts';
 import { chainKeyLocks, createKeyLock, type KeyLock } from './key-lock.ts';
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.ts';
 import { createPacer, createMemoryBucketStore, type BucketStore } from '../upstream/rate-limit.ts';
+import { createRedisBucketStores, type RedisBucketStores } from '../upstream/redis-buckets.ts';
 import { attemptDeadline, createResilience, type Resilience } from '../upstream/resilience.ts';
 
 export interface Connection extends ConnectionConfig {
@@ -39,7 +40,12 @@ export interface ConnectionsOptions {
   sharedLock?: (scope: string) => KeyLock;
   /** Where rate-limit buckets live (shared by replicas with PostgreSQL); default: this process. Kept across reloads. */
   buckets?: BucketStore;
-  log?: { warn(obj: object, msg: string): void };
+  /**
+   * The Redis stores of connections naming one (`rateLimit.store`), kept across reloads; absent:
+   * these connections open their own and close them with themselves.
+   */
+  redisBuckets?: RedisBucketStores;
+  log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
   /** The time source of deadlines, backoff and breaker cooldowns (default: the real one). */
   clock?: Clock;
 }
@@ -47,10 +53,12 @@ export interface ConnectionsOptions {
 export function createConnections(config: Config, metrics?: Metrics, options: ConnectionsOptions = {}): Connections {
   const byName = new Map<string, Connection>();
   const buckets = options.buckets ?? createMemoryBucketStore();
+  const redisBuckets = options.redisBuckets ?? createRedisBucketStores(options.log);
   const clock = options.clock ?? realClock;
   for (const c of config.providers.values()) {
     const labels = { provider: c.name, kind: c.kind };
-    const pacer = createPacer(c, { store: buckets, metrics, log: options.log });
+    const store = c.rateLimit && c.rateLimit.store !== undefined ? redisBuckets.at(c.rateLimit.store) : buckets;
+    const pacer = createPacer(c, { store, metrics, log: options.log });
     const client = createUpstreamClient({
       baseUrl: c.settings.baseUrl,
       auth: c.adapter.auth(c.settings),
@@ -78,6 +86,7 @@ export function createConnections(config: Config, metrics?: Metrics, options: Co
     secrets: config.secrets,
     close: async (force) => {
       await Promise.all([...byName.values()].map((c) => c.client.close(force)));
+      if (!options.redisBuckets) await redisBuckets.close();
     },
   };
 }

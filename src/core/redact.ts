@@ -45,3 +45,14 @@ export function containsSecret(v: string, secrets: readonly string[]): boolean {
 function matches(pattern: string[], path: string[]): boolean {
   return pattern.length === path.length && pattern.every((p, i) => p === '*' || p === path[i]);
 }
+
+/** A URL with its password shown as "[redacted]" (the whole URL when it does not parse). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = 'redacted';
+    return u.toString().replace(':redacted@', ':[redacted]@');
+  } catch {
+    return REDACTED;
+  }
+}

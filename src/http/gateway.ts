@@ -14,6 +14,7 @@ import type { Caller } from '../auth/scopes.ts';
 import type { Config } from '../config/schema.ts';
 import { useConsole } from './console-assets.ts';
 import { createMemoryBucketStore } from '../upstream/rate-limit.ts';
+import { createRedisBucketStores } from '../upstream/redis-buckets.ts';
 import { createJobRunner } from '../jobs/runner.ts';
 import type { Jobs, JobStore } from '../jobs/store.ts';
 import { hostname } from 'node:os';
@@ -91,10 +92,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   const tracing = createTracing(options.config.tracing);
   const { audit } = options;
   const { server: edge, limits } = options.config;
-  // With PostgreSQL the per-key lock and the rate-limit buckets also hold across replicas.
+  // With PostgreSQL the per-key lock and the rate-limit buckets also hold across replicas; a
+  // connection naming a Redis (`rateLimit.store`) keeps its bucket there. Both outlive reloads.
+  const redisBuckets = createRedisBucketStores(log);
   const connectionOptions: ConnectionsOptions = {
     sharedLock: audit?.createKeyLock?.bind(audit),
     buckets: audit?.createBucketStore?.() ?? createMemoryBucketStore(),
+    redisBuckets,
     log,
     clock: options.clock,
   };
@@ -244,6 +248,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       draining = true;
       await runner?.close();
       await current.connections.close(force);
+      await redisBuckets.close();
       await tracing.shutdown();
     },
   };
