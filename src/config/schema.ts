@@ -26,8 +26,11 @@ export interface ConnectionConfig {
   /** Calls in flight to this connection (the bulkhead); bulk updates never exceed it either. */
   maxConcurrency: number;
   circuitBreaker: { failures: number; cooldownMs: number };
-  /** The vendor's budget as a token bucket (src/upstream/rate-limit.ts); false: no pacing. */
-  rateLimit: { requests: number; perSeconds: number; burst: number } | false;
+  /**
+   * The vendor's budget as a token bucket (src/upstream/rate-limit.ts); 'signals': no budget of its
+   * own, but the vendor's 429s and rate-limit headers still pause the connection; false: neither.
+   */
+  rateLimit: { requests: number; perSeconds: number; burst: number } | 'signals' | false;
   /** `apiKey` and `apiKeys` answers kept this long (src/core/read-cache.ts); undefined: no cache. */
   cache?: { ttlSeconds: number };
 }
@@ -396,8 +399,9 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       retry,
       maxConcurrency,
       circuitBreaker,
-      // Absent: the vendor's documented budget, if it publishes one; a bucket holds `requests` unless told.
-      rateLimit: rateLimit === false ? false : rateLimit ? { ...rateLimit, burst: rateLimit.burst ?? rateLimit.requests } : (adapter.defaultRateLimit ?? false),
+      // Absent: the vendor's documented budget, if it publishes one, else its signals only; a bucket holds `requests` unless told.
+      rateLimit:
+        rateLimit === false ? false : rateLimit ? { ...rateLimit, burst: rateLimit.burst ?? rateLimit.requests } : (adapter.defaultRateLimit ?? 'signals'),
       ...(cache && { cache }),
     });
   }
