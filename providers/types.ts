@@ -170,6 +170,16 @@ export class PatchInputError extends Error {
   }
 }
 
+/**
+ * A vendor's documented rate-limit headers (src/upstream/rate-limit-headers.ts reads them; the pacer
+ * pauses the connection on them). `fields`: one header holds the requests left in the window and,
+ * optionally, another when it resets, as seconds from now (`seconds`) or a Unix time in seconds
+ * (`epochSeconds`). `structured`: one header in the IETF draft's form `"policy";r=<left>;t=<seconds>`.
+ */
+export type RateLimitHeaders =
+  | { format: 'fields'; remaining: string; reset?: string; resetUnit?: 'seconds' | 'epochSeconds' }
+  | { format: 'structured'; header: string };
+
 /** Whether sending an update twice leaves the key as sending it once, and why (or why not). */
 export interface UpdateIdempotency {
   idempotent: boolean;
@@ -198,6 +208,8 @@ export interface ProviderAdapter<Cfg extends { baseUrl: string } = { baseUrl: st
   readonly updateIdempotency: UpdateIdempotency;
   /** The vendor's documented rate limit of its key endpoints as a token bucket; absent where it publishes none. */
   readonly defaultRateLimit?: { requests: number; perSeconds: number; burst: number };
+  /** How the vendor's answers report its rate limit, where it documents that; absent: only `Retry-After` on 429 is read. */
+  readonly rateLimitHeaders?: RateLimitHeaders;
   /** The vendor's own GraphQL patch input, declared as data (Tyk's SessionState fields; the engine's vendors from their definitions). */
   readonly patchInput?: PatchInputSpec;
 

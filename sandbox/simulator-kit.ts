@@ -28,6 +28,12 @@
  *   DELETE {origin}/__sim/faults     drops the queued faults                     -> 204
  *   GET    {origin}/__sim/requests   [{method, path, status}] received so far    -> 200
  *   POST   {origin}/__sim/{control}  a simulator's own control (Atlas: expire-nonces) -> 204
+ *
+ * ## Vendor rate limits
+ * A simulator given `rateLimit: { limit, windowSeconds }` answers like its vendor at a fixed window of
+ * `limit` requests (the window starts with its first request): every answer carries the vendor's
+ * own rate-limit headers (its SimRateLimitDialect), and a request beyond the limit gets the vendor's
+ * own 429, with `Retry-After` only where the vendor documents one. Faults bypass it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -153,9 +159,76 @@ export interface RecordedRequest {
   aborted?: boolean;
 }
 
+/** A vendor's rate limit in its simulator: `limit` requests per fixed window of `windowSeconds`. */
+export interface SimRateLimitOptions {
+  limit: number;
+  windowSeconds: number;
+  /** The clock, epoch ms (default `Date.now`); tests pass their own. */
+  now?: () => number;
+}
+
+/** Where the window stands when an answer is sent. */
+export interface SimRateLimitWindow {
+  limit: number;
+  windowSeconds: number;
+  /** Requests left in this window. */
+  remaining: number;
+  /** Seconds until the window ends, rounded up. */
+  resetSeconds: number;
+  /** When the window ends: a Unix time in seconds, rounded up. */
+  resetAt: number;
+}
+
+/** How one vendor reports its limit: the headers of every answer and its own 429 answer. */
+export interface SimRateLimitDialect {
+  /** Which requests count (default: all); those that do not get no rate-limit headers either. */
+  counts?(req: SimRequest): boolean;
+  headers(window: SimRateLimitWindow, req: SimRequest): Record<string, string>;
+  tooMany(window: SimRateLimitWindow, req: SimRequest): SimResponse;
+}
+
 export interface SimulatorServerOptions {
   /** Named controls, reachable as `POST /__sim/{name}` (e.g. Atlas `expire-nonces`). */
   controls?: Record<string, () => void>;
+  /** The vendor's rate limit (off when absent): its window, and how the vendor reports it. */
+  rateLimit?: SimRateLimitOptions & { dialect: SimRateLimitDialect };
+}
+
+/** A fixed window of `limit` requests that starts with its first request. */
+function createFixedWindow(o: SimRateLimitOptions) {
+  if (!Number.isInteger(o.limit) || o.limit < 1) throw new Error(`rateLimit.limit must be a whole number of at least 1 (got ${o.limit})`);
+  if (!(o.windowSeconds > 0)) throw new Error(`rateLimit.windowSeconds must be more than 0 (got ${o.windowSeconds})`);
+  const now = o.now ?? (() => Date.now());
+  const windowMs = o.windowSeconds * 1000;
+  let start = Number.NEGATIVE_INFINITY;
+  let used = 0;
+  return {
+    /** Counts one request: whether it is within the limit, and the window after it. */
+    admit(): { admitted: boolean; window: SimRateLimitWindow } {
+      const t = now();
+      if (t >= start + windowMs) {
+        start = t;
+        used = 0;
+      }
+      const admitted = used < o.limit;
+      if (admitted) used += 1;
+      const end = start + windowMs;
+      return {
+        admitted,
+        window: {
+          limit: o.limit,
+          windowSeconds: o.windowSeconds,
+          remaining: o.limit - used,
+          resetSeconds: Math.ceil((end - t) / 1000),
+          resetAt: Math.ceil(end / 1000),
+        },
+      };
+    },
+    reset() {
+      start = Number.NEGATIVE_INFINITY;
+      used = 0;
+    },
+  };
 }
 
 export type SimHandler = (req: SimRequest) => SimResponse | Promise<SimResponse>;
@@ -185,6 +258,16 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
   let inFlight = 0;
   let maxInFlight = 0;
   let maxSockets = 0;
+  const limit = options.rateLimit;
+  const counter = limit && createFixedWindow(limit);
+
+  /** The vendor's answer, or its 429 past the rate limit; either with its rate-limit headers. */
+  const answerOf = async (req: SimRequest): Promise<SimResponse> => {
+    if (!limit || !counter || (limit.dialect.counts && !limit.dialect.counts(req))) return handler(req);
+    const { admitted, window: w } = counter.admit();
+    const answer = admitted ? await handler(req) : limit.dialect.tooMany(w, req);
+    return { ...answer, headers: { ...answer.headers, ...limit.dialect.headers(w, req) } };
+  };
 
   const takeFault = (method: string): Fault | undefined => {
     const i = queued.findIndex((f) => !f.method || f.method === method);
@@ -279,7 +362,7 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
     } else {
       const segments = url.pathname.split('/').filter(Boolean).map(safeDecode);
       try {
-        answer = await handler({ method, path: url.pathname, segments, query: url.searchParams, headers: req.headers, body, rawBody });
+        answer = await answerOf({ method, path: url.pathname, segments, query: url.searchParams, headers: req.headers, body, rawBody });
       } catch (err) {
         answer = { status: 500, text: `simulator error: ${(err as Error).message}` };
       }
@@ -311,6 +394,7 @@ export async function createSimulatorServer(handler: SimHandler, port = 0, optio
       queued = [];
       maxInFlight = inFlight;
       maxSockets = sockets.size;
+      counter?.reset();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -22,7 +22,8 @@ beforeAll(async () => {
   });
   gw = await startGateway({
     providers: {
-      cloudflare: { kind: 'cloudflare', baseUrl: sim.baseUrl, token: TOKEN },
+      // No pacing: the 429 below would pause the connection (test/rate-limit-headers.test.ts covers that).
+      cloudflare: { kind: 'cloudflare', baseUrl: sim.baseUrl, token: TOKEN, rateLimit: false },
       account: { kind: 'cloudflare', baseUrl: sim.baseUrl, token: TOKEN, accountId: ACCOUNT },
       noperm: { kind: 'cloudflare', baseUrl: sim.baseUrl, token: NO_PERM },
       wrong: { kind: 'cloudflare', baseUrl: sim.baseUrl, token: 'cf_not_a_real_token_0000' },

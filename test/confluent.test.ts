@@ -21,7 +21,8 @@ beforeAll(async () => {
   });
   gw = await startGateway({
     providers: {
-      confluent: { kind: 'confluent', baseUrl: sim.baseUrl, apiKey: KEY, apiSecret: SECRET },
+      // No pacing: the 429 below would pause the connection (test/rate-limit-headers.test.ts covers that).
+      confluent: { kind: 'confluent', baseUrl: sim.baseUrl, apiKey: KEY, apiSecret: SECRET, rateLimit: false },
       reader: { kind: 'confluent', baseUrl: sim.baseUrl, apiKey: READER, apiSecret: READER_SECRET },
       wrong: { kind: 'confluent', baseUrl: sim.baseUrl, apiKey: KEY, apiSecret: 'not-the-secret-0000' },
     },

@@ -52,7 +52,8 @@ beforeAll(async () => {
     acmeKey('k_5', 'Retry'),
   ]);
   const doc = docsExample({ ACME_URL: sim.origin, ACME_TOKEN: TOKEN });
-  const quick = { retry: { attempts: 3, maxDelayMs: 1 } };
+  // No pacing: the 429 below would pause the connection (test/rate-limit-headers.test.ts covers that).
+  const quick = { retry: { attempts: 3, maxDelayMs: 1 }, rateLimit: false };
   const acme = doc.providers.acme as Record<string, any>;
   doc.providers.acme = { ...acme, ...quick };
   doc.providers['acme-post'] = { ...acme, ...quick, update: { ...acme.update, method: 'POST' } };

@@ -27,7 +27,8 @@ beforeAll(async () => {
   flat = await createSendGridSimulator({ ...options, flatGet: true });
   gw = await startGateway({
     providers: {
-      sendgrid: { kind: 'sendgrid', baseUrl: sim.baseUrl, token: TOKEN },
+      // No pacing: the 429 below would pause the connection (test/rate-limit-headers.test.ts covers that).
+      sendgrid: { kind: 'sendgrid', baseUrl: sim.baseUrl, token: TOKEN, rateLimit: false },
       flat: { kind: 'sendgrid', baseUrl: flat.baseUrl, token: TOKEN },
       sub: { kind: 'sendgrid', baseUrl: sim.baseUrl, token: TOKEN, onBehalfOf: 'sub-eu' },
       readonly: { kind: 'sendgrid', baseUrl: sim.baseUrl, token: READ_ONLY },

@@ -87,6 +87,8 @@ export const atlasAdapter: ProviderAdapter<AtlasConfig> = {
   patchFields: ['name', 'roles'],
   // Atlas Admin API v2 org API-key endpoints: a bucket of 500, refilled 250 per 60 s (vendor-facts-2).
   defaultRateLimit: { requests: 250, perSeconds: 60, burst: 500 },
+  // v2 answers carry RateLimit-Limit and RateLimit-Remaining, no reset (vendor-facts §3); v1.0 sends none.
+  rateLimitHeaders: { format: 'fields', remaining: 'RateLimit-Remaining' },
   updateIdempotency: { idempotent: true, why: 'PATCH {desc?, roles?} replaces the description and the whole role set' },
   secretBodyFields: ['privateKey'],
 

@@ -10,7 +10,14 @@
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
+import {
+  createSimulatorServer,
+  INVALID_JSON,
+  type SimRateLimitDialect,
+  type SimRateLimitOptions,
+  type SimRequest,
+  type SimResponse,
+} from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import { ATLAS_DESC_MAX, ATLAS_ORG_ROLES, ATLAS_TOKEN_PATH, ATLAS_V2_MEDIA_TYPE, type AtlasApiKey } from './wire.ts';
 
@@ -44,6 +51,8 @@ export interface AtlasSimulatorOptions {
   serviceAccounts?: Record<string, { clientSecret: string; roles: string[] }>;
   /** `expires_in` of issued tokens (default 3600 s, as Atlas). */
   tokenTtlSec?: number;
+  /** Atlas's rate limit of the API (off when absent; the token endpoint is not counted): see ATLAS_RATE_LIMIT. */
+  rateLimit?: SimRateLimitOptions;
 }
 
 export interface AtlasSimulator extends RunningSimulator {
@@ -75,6 +84,32 @@ const error = (status: number, errorCode: string, detail: string, parameters: un
   status,
   json: { detail, error: status, errorCode, parameters, reason: STATUS_CODES[status] ?? 'Error' },
 });
+
+/**
+ * v2 (vendor-facts §3, vendor-facts-2 §1): RateLimit-Limit and RateLimit-Remaining on answers, and a
+ * 429 RATE_LIMITED_TOKEN_BUCKET with Retry-After. v1.0: no headers, 429 RATE_LIMITED.
+ */
+export const ATLAS_RATE_LIMIT: SimRateLimitDialect = {
+  counts: (req) => req.path !== ATLAS_TOKEN_PATH,
+  headers: (w, req): Record<string, string> =>
+    req.segments[2] === 'v2' ? { 'ratelimit-limit': String(w.limit), 'ratelimit-remaining': String(w.remaining) } : {},
+  tooMany: (w, req) => {
+    const resource = `api/atlas/${req.segments[2]}/orgs`;
+    if (req.segments[2] !== 'v2')
+      return error(429, 'RATE_LIMITED', `Resource ${resource} is limited to ${w.limit} requests every ${w.windowSeconds / 60} minutes.`, [
+        resource,
+        w.limit,
+        w.windowSeconds / 60,
+      ]);
+    const answer = error(
+      429,
+      'RATE_LIMITED_TOKEN_BUCKET',
+      `Rate limit exceeded for ${resource}. Please retry after ${w.resetSeconds} seconds. Request capacity: ${w.limit}. Refill rate: ${w.limit} per ${w.windowSeconds} seconds.`,
+      [resource, w.resetSeconds, w.limit, w.limit, w.windowSeconds],
+    );
+    return { ...answer, headers: { 'retry-after': String(w.resetSeconds) } };
+  },
+};
 
 const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
 
@@ -279,7 +314,10 @@ export async function createAtlasSimulator(options: AtlasSimulatorOptions): Prom
   const expireTokens = () => {
     for (const issued of tokens.values()) issued.revoked = true;
   };
-  const server = await createSimulatorServer(handle, options.port, { controls: { 'expire-nonces': expireNonces, 'expire-tokens': expireTokens } });
+  const server = await createSimulatorServer(handle, options.port, {
+    controls: { 'expire-nonces': expireNonces, 'expire-tokens': expireTokens },
+    ...(options.rateLimit && { rateLimit: { ...options.rateLimit, dialect: ATLAS_RATE_LIMIT } }),
+  });
   origin = server.origin;
   return {
     ...server,

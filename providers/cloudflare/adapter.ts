@@ -73,6 +73,8 @@ export const cloudflareAdapter = httpAdapter<Omit<CloudflareConfig, 'baseUrl'>>(
     },
     // The token's secret is only in create answers; redacted should it ever appear.
     secretBodyFields: ['value', 'result.value'],
+    // vendor-facts-2 §5: `Ratelimit: "default";r=50;t=30` (requests left, seconds to the reset).
+    rateLimitHeaders: { format: 'structured', header: 'Ratelimit' },
     patch: {
       name: { minLength: 1, maxLength: CLOUDFLARE_NAME_MAX },
       enabled: {},

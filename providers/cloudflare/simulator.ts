@@ -6,7 +6,15 @@
  * `{success, errors: [{code, message}], messages, result}` envelope, with a `cf-ray` header.
  */
 import { randomBytes } from 'node:crypto';
-import { bearerToken, createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
+import {
+  bearerToken,
+  createSimulatorServer,
+  INVALID_JSON,
+  type SimRateLimitDialect,
+  type SimRateLimitOptions,
+  type SimRequest,
+  type SimResponse,
+} from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import { CLOUDFLARE_NAME_MAX, type CloudflareToken } from './wire.ts';
 
@@ -17,6 +25,8 @@ export interface CloudflareSimulatorOptions {
   accountTokens?: Record<string, CloudflareToken[]>;
   port?: number;
   now?: () => Date;
+  /** Cloudflare's rate limit (off when absent): Ratelimit and Ratelimit-Policy on every answer, 429 beyond it. */
+  rateLimit?: SimRateLimitOptions;
 }
 
 export interface CloudflareSimulator extends RunningSimulator {
@@ -30,6 +40,18 @@ const envelope = (status: number, result: unknown, errors: { code: number; messa
   json: { success: errors.length === 0, errors, messages: [], result, ...extra },
 });
 const fail = (status: number, code: number, message: string) => envelope(status, null, [{ code, message }]);
+
+/**
+ * vendor-facts-2 §5: `Ratelimit: "default";r=<left>;t=<seconds to reset>` and
+ * `Ratelimit-Policy: "default";q=<limit>;w=<window>` on answers; `retry-after` only on the 429.
+ */
+export const CLOUDFLARE_RATE_LIMIT: SimRateLimitDialect = {
+  headers: (w) => ({ ratelimit: `"default";r=${w.remaining};t=${w.resetSeconds}`, 'ratelimit-policy': `"default";q=${w.limit};w=${w.windowSeconds}` }),
+  tooMany: (w) => {
+    const answer = fail(429, 971, 'Please wait and consider throttling your request speed');
+    return { ...answer, headers: { ...answer.headers, 'retry-after': String(w.resetSeconds) } };
+  },
+};
 
 export async function createCloudflareSimulator(options: CloudflareSimulatorOptions): Promise<CloudflareSimulator> {
   const byId = (list: CloudflareToken[]) => new Map(list.map((t) => [t.id, structuredClone(t)]));
@@ -112,7 +134,9 @@ export async function createCloudflareSimulator(options: CloudflareSimulatorOpti
     return envelope(200, next);
   };
 
-  const server = await createSimulatorServer(handle, options.port);
+  const server = await createSimulatorServer(handle, options.port, {
+    ...(options.rateLimit && { rateLimit: { ...options.rateLimit, dialect: CLOUDFLARE_RATE_LIMIT } }),
+  });
   return { ...server, baseUrl: `${server.origin}/client/v4`, userTokens, accountTokens };
 }
 

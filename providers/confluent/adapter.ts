@@ -42,6 +42,8 @@ export const confluentAdapter = httpAdapter<Omit<ConfluentConfig, 'baseUrl'>>(
       traceId: 'error.id ?? headers.x-request-id',
     },
     secretBodyFields: ['spec.secret'],
+    // vendor-facts-2 §6: X-RateLimit-Limit, -Remaining and -Reset, the reset in seconds from now (not a Unix time).
+    rateLimitHeaders: { format: 'fields', remaining: 'X-RateLimit-Remaining', reset: 'X-RateLimit-Reset', resetUnit: 'seconds' },
     patch: {
       name: { minLength: 1 },
       confluent: { description: 'Confluent Cloud API key fields.', fields: { description: { type: 'string', description: 'Confluent `spec.description`.' } } },

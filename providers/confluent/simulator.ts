@@ -6,7 +6,14 @@
  * title, detail, source}]}` failures (404 has no code).
  */
 import { randomUUID } from 'node:crypto';
-import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
+import {
+  createSimulatorServer,
+  INVALID_JSON,
+  type SimRateLimitDialect,
+  type SimRateLimitOptions,
+  type SimRequest,
+  type SimResponse,
+} from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import { CONFLUENT_PAGE_SIZE, type ConfluentApiKey } from './wire.ts';
 
@@ -16,6 +23,8 @@ export interface ConfluentSimulatorOptions {
   keys: ConfluentApiKey[];
   port?: number;
   now?: () => Date;
+  /** Confluent's rate limit (off when absent): X-RateLimit-* on every answer, 429 beyond it. */
+  rateLimit?: SimRateLimitOptions;
 }
 
 export interface ConfluentSimulator extends RunningSimulator {
@@ -35,6 +44,12 @@ const fail = (status: number, f: Omit<Failure, 'status'>, headers: Record<string
   headers: { 'x-request-id': randomUUID(), ...headers },
   json: { errors: [{ id: randomUUID(), status: String(status), ...f }] },
 });
+
+/** vendor-facts-2 §6: X-RateLimit-Limit, -Remaining and -Reset in seconds from now; the 429 adds Retry-After. */
+export const CONFLUENT_RATE_LIMIT: SimRateLimitDialect = {
+  headers: (w) => ({ 'x-ratelimit-limit': String(w.limit), 'x-ratelimit-remaining': String(w.remaining), 'x-ratelimit-reset': String(w.resetSeconds) }),
+  tooMany: (w) => fail(429, { code: 'too_many_requests', title: 'Too Many Requests' }, { 'retry-after': String(w.resetSeconds) }),
+};
 
 export async function createConfluentSimulator(options: ConfluentSimulatorOptions): Promise<ConfluentSimulator> {
   const keys = new Map(options.keys.map((k) => [k.id, structuredClone(k)]));
@@ -113,7 +128,9 @@ export async function createConfluentSimulator(options: ConfluentSimulatorOption
     return ok(without(key));
   };
 
-  const server = await createSimulatorServer(handle, options.port);
+  const server = await createSimulatorServer(handle, options.port, {
+    ...(options.rateLimit && { rateLimit: { ...options.rateLimit, dialect: CONFLUENT_RATE_LIMIT } }),
+  });
   return { ...server, baseUrl: server.origin, keys };
 }
 

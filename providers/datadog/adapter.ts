@@ -44,6 +44,8 @@ export const datadogAdapter = httpAdapter<Omit<DatadogConfig, 'baseUrl'>>(
     },
     secretBodyFields: ['attributes.key', 'data.attributes.key'],
     patch: { name: { minLength: 1 } },
+    // vendor-facts-2 §4: X-RateLimit-Limit, -Period, -Remaining, -Reset (seconds until the reset) and -Name.
+    rateLimitHeaders: { format: 'fields', remaining: 'X-RateLimit-Remaining', reset: 'X-RateLimit-Reset', resetUnit: 'seconds' },
   },
   {
     kind: 'datadog',

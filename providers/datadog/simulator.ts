@@ -4,7 +4,14 @@
  * with `name` required and `data.id` matching the path, answers carrying the full `key`, list pages
  * by `page[size]` (<= 100) and `page[number]` without `key`, and `{errors: [string]}` failures.
  */
-import { createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
+import {
+  createSimulatorServer,
+  INVALID_JSON,
+  type SimRateLimitDialect,
+  type SimRateLimitOptions,
+  type SimRequest,
+  type SimResponse,
+} from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import { DATADOG_PAGE_SIZE, type DatadogApiKey } from './wire.ts';
 
@@ -16,6 +23,8 @@ export interface DatadogSimulatorOptions {
   port?: number;
   /** The clock behind `modified_at` (tests pass a fixed one). */
   now?: () => Date;
+  /** Datadog's rate limit (off when absent): X-RateLimit-* on every answer, 429 beyond it. */
+  rateLimit?: SimRateLimitOptions;
 }
 
 export interface DatadogSimulator extends RunningSimulator {
@@ -23,6 +32,21 @@ export interface DatadogSimulator extends RunningSimulator {
 }
 
 const errors = (status: number, ...messages: string[]): SimResponse => ({ status, json: { errors: messages } });
+
+/**
+ * vendor-facts-2 §4: X-RateLimit-Limit, -Period (the window), -Remaining, -Reset (seconds until it
+ * ends) and -Name (the limit's name; the simulator's own, the real one is not documented); no Retry-After.
+ */
+export const DATADOG_RATE_LIMIT: SimRateLimitDialect = {
+  headers: (w) => ({
+    'x-ratelimit-limit': String(w.limit),
+    'x-ratelimit-period': String(w.windowSeconds),
+    'x-ratelimit-remaining': String(w.remaining),
+    'x-ratelimit-reset': String(w.resetSeconds),
+    'x-ratelimit-name': 'api_keys',
+  }),
+  tooMany: () => errors(429, 'Too many requests'),
+};
 
 export async function createDatadogSimulator(options: DatadogSimulatorOptions): Promise<DatadogSimulator> {
   const keys = new Map(options.keys.map((k) => [k.id, structuredClone(k)]));
@@ -62,7 +86,9 @@ export async function createDatadogSimulator(options: DatadogSimulatorOptions): 
     return { status: 200, json: { data: key, included: [] } };
   };
 
-  const server = await createSimulatorServer(handle, options.port);
+  const server = await createSimulatorServer(handle, options.port, {
+    ...(options.rateLimit && { rateLimit: { ...options.rateLimit, dialect: DATADOG_RATE_LIMIT } }),
+  });
   return { ...server, baseUrl: server.origin, keys };
 }
 

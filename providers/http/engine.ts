@@ -94,6 +94,7 @@ const objectField = limits
 const fieldSpec = limits.extend({ fields: z.record(z.string(), objectField).optional(), description: z.string().optional() }).strict();
 type FieldSpec = z.infer<typeof fieldSpec>;
 
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name');
 const auth = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).strict(),
   z.object({ type: z.literal('bearer'), token: z.string().min(1) }).strict(),
@@ -101,10 +102,24 @@ const auth = z.discriminatedUnion('type', [
   z.object({ type: z.literal('digest'), username: z.string().min(1), password: z.string().min(1) }).strict(),
   /** OAuth 2.0 client credentials: a token from `tokenUrl` (absolute; a template over config), sent as Bearer. */
   z.object({ type: z.literal('oauth-client-credentials'), tokenUrl: z.string().min(1), clientId: z.string().min(1), clientSecret: z.string().min(1) }).strict(),
-  z
-    .object({ type: z.literal('headers'), headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name'), z.string()) })
-    .strict(),
+  z.object({ type: z.literal('headers'), headers: z.record(headerName, z.string()) }).strict(),
 ]);
+
+/** The vendor's documented rate-limit headers (ProviderAdapter.rateLimitHeaders). */
+const rateLimitHeaders = z.discriminatedUnion(
+  'format',
+  [
+    z
+      .object({ format: z.literal('fields'), remaining: headerName, reset: headerName.optional(), resetUnit: z.enum(['seconds', 'epochSeconds']).optional() })
+      .strict()
+      .refine((h) => (h.reset === undefined) === (h.resetUnit === undefined), {
+        path: ['resetUnit'],
+        message: 'goes with reset, and reset with it: seconds (from now) or epochSeconds (a Unix time)',
+      }),
+    z.object({ format: z.literal('structured'), header: headerName }).strict(),
+  ],
+  { error: 'must be fields (remaining, reset, resetUnit) or structured (header: a "policy";r=…;t=… field)' },
+);
 
 /** The declarative part of a provider: everything but its config fields. */
 export const httpDefinitionSchema = z
@@ -160,6 +175,7 @@ export const httpDefinitionSchema = z
       .default({ codes: {}, statuses: {} }),
     secretBodyFields: z.array(z.string().min(1)).default([]),
     idIsSecret: z.boolean().default(false),
+    rateLimitHeaders: rateLimitHeaders.optional(),
     patch: z.partialRecord(z.enum(ALL_PATCH_FIELDS), fieldSpec).refine((p) => Object.keys(p).length > 0, 'must list at least one patch field'),
   })
   .strict();
@@ -305,6 +321,7 @@ export function httpAdapter<Cfg extends Record<string, unknown>>(raw: unknown, o
     secretBodyFields: def.secretBodyFields,
     ...patchInputOf(def.patch as Record<PatchField, FieldSpec>),
     ...(def.idIsSecret && { idIsSecret: () => true }),
+    ...(def.rateLimitHeaders && { rateLimitHeaders: def.rateLimitHeaders }),
     updateIdempotency: idempotencyOf(def.idempotent, variants(def.update)),
 
     auth(cfg) {

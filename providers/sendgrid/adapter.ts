@@ -40,6 +40,8 @@ export const sendgridAdapter = httpAdapter<Omit<SendGridConfig, 'baseUrl'>>(
       retryAfter: 'headers.x-ratelimit-reset | secondsUntil',
     },
     patch: { name: { minLength: 1 }, roles: { minItems: 1, minLength: 1 } },
+    // vendor-facts-2 §3: X-RateLimit-Limit, -Remaining and -Reset (a Unix time) on answers.
+    rateLimitHeaders: { format: 'fields', remaining: 'X-RateLimit-Remaining', reset: 'X-RateLimit-Reset', resetUnit: 'epochSeconds' },
   },
   {
     kind: 'sendgrid',

@@ -5,7 +5,15 @@
  * GET one as `{result: [key]}` (or flat, as some answers are), list `{result: [{name, api_key_id}]}`
  * with `limit`, 406 without a JSON Accept, and `{errors: [{field, message}]}` for every failure.
  */
-import { bearerToken, createSimulatorServer, INVALID_JSON, type SimRequest, type SimResponse } from '../../sandbox/simulator-kit.ts';
+import {
+  bearerToken,
+  createSimulatorServer,
+  INVALID_JSON,
+  type SimRateLimitDialect,
+  type SimRateLimitOptions,
+  type SimRequest,
+  type SimResponse,
+} from '../../sandbox/simulator-kit.ts';
 import type { RunningSimulator, Sandbox } from '../types.ts';
 import type { SendGridApiKey } from './wire.ts';
 
@@ -18,6 +26,8 @@ export interface SendGridSimulatorOptions {
   /** Answer a single-key GET flat instead of `{result: [key]}`. */
   flatGet?: boolean;
   port?: number;
+  /** SendGrid's rate limit (off when absent): X-RateLimit-* on every answer, 429 beyond it. */
+  rateLimit?: SimRateLimitOptions;
 }
 
 export interface SendGridSimulator extends RunningSimulator {
@@ -26,6 +36,12 @@ export interface SendGridSimulator extends RunningSimulator {
 }
 
 const errors = (status: number, message: string, field: string | null = null): SimResponse => ({ status, json: { errors: [{ field, message, help: null }] } });
+
+/** vendor-facts-2 §3: X-RateLimit-Limit, -Remaining and -Reset (a Unix time); the 429 has no Retry-After. */
+export const SENDGRID_RATE_LIMIT: SimRateLimitDialect = {
+  headers: (w) => ({ 'x-ratelimit-limit': String(w.limit), 'x-ratelimit-remaining': String(w.remaining), 'x-ratelimit-reset': String(w.resetAt) }),
+  tooMany: () => ({ status: 429, json: { errors: [{ field: null, message: 'too many requests' }] } }),
+};
 
 export async function createSendGridSimulator(options: SendGridSimulatorOptions): Promise<SendGridSimulator> {
   const byId = (list: SendGridApiKey[]) => new Map(list.map((k) => [k.api_key_id, structuredClone(k)]));
@@ -71,7 +87,9 @@ export async function createSendGridSimulator(options: SendGridSimulatorOptions)
     return { status: 200, json: { api_key_id: key.api_key_id, name: key.name, scopes: key.scopes } };
   };
 
-  const server = await createSimulatorServer(handle, options.port);
+  const server = await createSimulatorServer(handle, options.port, {
+    ...(options.rateLimit && { rateLimit: { ...options.rateLimit, dialect: SENDGRID_RATE_LIMIT } }),
+  });
   return { ...server, baseUrl: `${server.origin}/v3`, keys, subuserKeys };
 }
 

@@ -15,7 +15,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       retry: c.retry,
       maxConcurrency: c.maxConcurrency,
       circuitBreaker: c.circuitBreaker,
-      rateLimit: c.rateLimit && { ...c.rateLimit, ...(c.rateLimit.store !== undefined && { store: redactUrl(c.rateLimit.store) }) },
+      rateLimit: typeof c.rateLimit === 'object' && c.rateLimit.store !== undefined ? { ...c.rateLimit, store: redactUrl(c.rateLimit.store) } : c.rateLimit,
       ...(c.cache && { cache: c.cache }),
     };
   }

@@ -27,10 +27,11 @@ export interface ConnectionConfig {
   maxConcurrency: number;
   circuitBreaker: { failures: number; cooldownMs: number };
   /**
-   * The vendor's budget as a token bucket (src/upstream/rate-limit.ts); false: no pacing. `store`:
-   * the Redis holding the bucket (src/upstream/redis-buckets.ts); absent: the default store.
+   * The vendor's budget as a token bucket (src/upstream/rate-limit.ts); `store`: the Redis holding the
+   * bucket (src/upstream/redis-buckets.ts), absent: the default store. 'signals': no budget of its
+   * own, but the vendor's 429s and rate-limit headers still pause the connection; false: neither.
    */
-  rateLimit: { requests: number; perSeconds: number; burst: number; store?: string } | false;
+  rateLimit: { requests: number; perSeconds: number; burst: number; store?: string } | 'signals' | false;
   /** `apiKey` and `apiKeys` answers kept this long (src/core/read-cache.ts); undefined: no cache. */
   cache?: { ttlSeconds: number };
 }
@@ -400,7 +401,7 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
     }
     let rate: ConnectionConfig['rateLimit'];
     if (rateLimit === false) rate = false;
-    else if (rateLimit === undefined) rate = adapter.defaultRateLimit ?? false;
+    else if (rateLimit === undefined) rate = adapter.defaultRateLimit ?? 'signals';
     else if (rateLimit.requests === undefined || rateLimit.perSeconds === undefined) {
       // `{ store }` alone: the vendor's documented budget, kept in that Redis.
       if (!adapter.defaultRateLimit) {
@@ -417,7 +418,7 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       const value = settings[field];
       if (typeof value === 'string' && value.length > 0) secrets.push(value);
     }
-    if (rate && rate.store !== undefined) pushUrlPassword(rate.store, secrets);
+    if (typeof rate === 'object' && rate.store !== undefined) pushUrlPassword(rate.store, secrets);
     connections.set(name, {
       name,
       kind,
@@ -428,7 +429,7 @@ export function resolveConfig(doc: unknown, options: ResolveOptions = {}): Confi
       retry,
       maxConcurrency,
       circuitBreaker,
-      // Absent: the vendor's documented budget, if it publishes one.
+      // Absent: the vendor's documented budget, if it publishes one, else its signals only.
       rateLimit: rate,
       ...(cache && { cache }),
     });

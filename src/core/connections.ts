@@ -57,7 +57,7 @@ export function createConnections(config: Config, metrics?: Metrics, options: Co
   const clock = options.clock ?? realClock;
   for (const c of config.providers.values()) {
     const labels = { provider: c.name, kind: c.kind };
-    const store = c.rateLimit && c.rateLimit.store !== undefined ? redisBuckets.at(c.rateLimit.store) : buckets;
+    const store = typeof c.rateLimit === 'object' && c.rateLimit.store !== undefined ? redisBuckets.at(c.rateLimit.store) : buckets;
     const pacer = createPacer(c, { store, metrics, log: options.log });
     const client = createUpstreamClient({
       baseUrl: c.settings.baseUrl,

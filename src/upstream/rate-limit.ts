@@ -10,16 +10,24 @@
  * rate-limiter-flexible was considered and not used: it counts fixed windows, which let up to
  * twice the budget through around a window's edge — exactly what a vendor's bucket answers with 429.
  *
- * A 429 pauses the whole bucket for the `Retry-After` (else a doubling backoff from 1 s), and a
- * `RateLimit-Remaining: 0` (Atlas v2) drains it. The state lives in this process (memory store)
- * or, with a PostgreSQL audit store, in a row every replica shares (src/audit/postgres.ts): then
- * the clock is the database's. A replica that cannot reach the shared store fails closed
- * (UPSTREAM_UNAVAILABLE): pacing that cannot be shared cannot promise the vendor's budget.
+ * The vendor's answers adjust it (src/upstream/rate-limit-headers.ts reads the headers its adapter
+ * declares): a 429 pauses the whole connection for its `Retry-After`, else until the declared reset,
+ * else for a doubling backoff from 1 s; a `Remaining` of 0 pauses it until the declared reset (else
+ * for one token's interval). A connection without a budget of its own (`rateLimit` absent and no
+ * vendor default) gets a pacer of these signals only: no bucket and no store, one clock read per
+ * exchange while nothing is paused, its pause this process's own.
+ *
+ * A bucket lives in this process (memory store); with a PostgreSQL audit store, in a row every
+ * replica shares (src/audit/pg-buckets.ts); with `rateLimit.store`, in that Redis
+ * (src/upstream/redis-buckets.ts). A shared store's clock is the server's. A replica that cannot
+ * reach its shared store fails closed (UPSTREAM_UNAVAILABLE): pacing that cannot be shared cannot
+ * promise the vendor's budget.
  */
 import { createHash } from 'node:crypto';
 import type { ConnectionConfig } from '../config/schema.ts';
 import { GatewayError, parseRetryAfter } from '../core/errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { readRateLimitHeaders, type RateLimitSignal } from './rate-limit-headers.ts';
 
 export interface RateLimit {
   requests: number;
@@ -95,20 +103,28 @@ export interface Pacer {
    * call's deadline); throws a RateLimitRefusal when the token comes later or the store fails.
    */
   take(maxWaitMs: number, signal?: AbortSignal): Promise<void>;
-  /** Told of every answer: a 429 pauses the bucket, `RateLimit-Remaining: 0` drains it. */
+  /** Told of every answer: a 429 or a `Remaining` of 0 in the vendor's headers pauses the connection. */
   observe(status: number, headers: Headers): void;
 }
 
 export interface PacerOptions {
   store: BucketStore;
   metrics?: Pick<Metrics, 'rateLimitWait' | 'rateLimitRefused' | 'rateLimited'>;
+  /** The clock of waits and pauses, in ms (default `performance.now`). */
   now?: () => number;
+  /** The wall clock, epoch ms (default `Date.now`): for a reset or `Retry-After` given as a time of day. */
+  wallNow?: () => number;
   log?: { warn(obj: object, msg: string): void };
 }
 
-/** The first pause after a 429 without `Retry-After`; it doubles per consecutive 429, up to MAX_PAUSE_MS. */
+/** The first pause after a 429 with neither `Retry-After` nor a reset; it doubles per consecutive 429, up to MAX_PAUSE_MS. */
 export const FIRST_PAUSE_MS = 1000;
 export const MAX_PAUSE_MS = 60_000;
+/**
+ * The longest pause a vendor's answer may start: it stops every call of the connection, so a misread
+ * or hostile header must not stall it for hours (the longest documented wait is Cloudflare's 5 minutes).
+ */
+export const MAX_SIGNAL_PAUSE_MS = 15 * 60_000;
 
 /**
  * The bucket's name: the vendor account (kind, base URL and a digest of the credentials), so
@@ -120,49 +136,66 @@ export function bucketScope(config: Pick<ConnectionConfig, 'kind' | 'settings' |
   return `${config.kind}:${config.settings.baseUrl}:${digest}`;
 }
 
-/** The pacer of one connection; undefined when its `rateLimit` is off. */
+/**
+ * The pacer of one connection; undefined when its `rateLimit` is false. With a budget it takes a
+ * token per exchange; with `'signals'` (no budget of its own) it only waits out the vendor's pauses.
+ */
 export function createPacer(config: ConnectionConfig, options: PacerOptions): Pacer | undefined {
   const rate = config.rateLimit;
-  if (!rate) return undefined;
-  const gcra = gcraOf(rate);
+  if (rate === false) return undefined;
+  const gcra = rate === 'signals' ? undefined : gcraOf(rate);
+  const dialect = config.adapter.rateLimitHeaders;
   const scope = bucketScope(config);
   const now = options.now ?? (() => performance.now());
+  const wallNow = options.wallNow ?? (() => Date.now());
   const labels = { provider: config.name, kind: config.kind };
-  // A pause seen here after a token was reserved: the waiter takes another token once it is over.
+  // The vendor's pause, known here at once (a waiter that already holds a token waits it out too).
   let pausedUntil = 0;
   let pauseMs = 0;
 
   const pause = (ms: number) => {
-    pausedUntil = Math.max(pausedUntil, now() + ms);
+    const capped = Math.min(ms, MAX_SIGNAL_PAUSE_MS);
+    pausedUntil = Math.max(pausedUntil, now() + capped);
+    if (!gcra) return;
     options.store
-      .pause(scope, gcra, ms)
+      .pause(scope, gcra, capped)
       .catch((err: Error) => options.log?.warn({ provider: config.name, err: err.message }, 'could not record a rate-limit pause in the shared store'));
+  };
+  // A refusal for budget: counted, with when to try again when that is known.
+  const refuse = (why: string, waitMs?: number): never => {
+    options.metrics?.rateLimitRefused.inc(labels);
+    throw new RateLimitRefusal(config.name, why, waitMs === undefined ? undefined : Math.max(1, Math.ceil(waitMs / 1000)));
   };
 
   return {
     async take(maxWaitMs, signal) {
       const started = now();
+      // Without a budget and with nothing paused: no store, no wait.
+      if (!gcra && started >= pausedUntil) return;
       for (;;) {
         const left = maxWaitMs - (now() - started);
+        const pausedFor = pausedUntil - now();
+        if (pausedFor > left)
+          refuse(`${BUDGET_EXHAUSTED} (the vendor's limit pauses this connection for ${Math.ceil(pausedFor)} ms more, after the call's deadline)`, pausedFor);
+        if (!gcra) {
+          if (pausedFor > 0 && !(await sleep(pausedFor, signal)))
+            throw new RateLimitRefusal(config.name, `${BUDGET_EXHAUSTED} (the call ended while waiting out the vendor's pause)`);
+          if (now() >= pausedUntil) {
+            options.metrics?.rateLimitWait.observe(labels, (now() - started) / 1000);
+            return;
+          }
+          continue;
+        }
         let r: Reservation;
         try {
           r = await options.store.reserve(scope, gcra, left);
         } catch (err) {
-          options.metrics?.rateLimitRefused.inc(labels);
           options.log?.warn({ provider: config.name, err: (err as Error).message }, 'the shared rate-limit store cannot be reached: failing closed');
-          throw new RateLimitRefusal(config.name, 'rate limit budget unavailable (the shared rate-limit store cannot be reached)');
+          return refuse('rate limit budget unavailable (the shared rate-limit store cannot be reached)');
         }
-        if (!r.reserved) {
-          options.metrics?.rateLimitRefused.inc(labels);
-          throw new RateLimitRefusal(
-            config.name,
-            `${BUDGET_EXHAUSTED} (next token in ${Math.ceil(r.waitMs)} ms, after the call's deadline)`,
-            Math.max(1, Math.ceil(r.waitMs / 1000)),
-          );
-        }
-        if (r.waitMs > 0 && !(await sleep(r.waitMs, signal))) {
+        if (!r.reserved) refuse(`${BUDGET_EXHAUSTED} (next token in ${Math.ceil(r.waitMs)} ms, after the call's deadline)`, r.waitMs);
+        if (r.waitMs > 0 && !(await sleep(r.waitMs, signal)))
           throw new RateLimitRefusal(config.name, `${BUDGET_EXHAUSTED} (the call ended while waiting for a token)`);
-        }
         if (now() >= pausedUntil) {
           options.metrics?.rateLimitWait.observe(labels, (now() - started) / 1000);
           return;
@@ -170,16 +203,19 @@ export function createPacer(config: ConnectionConfig, options: PacerOptions): Pa
       }
     },
     observe(status, headers) {
+      const said: RateLimitSignal = dialect ? readRateLimitHeaders(dialect, headers, wallNow()) : {};
       if (status === 429) {
         options.metrics?.rateLimited.inc(labels);
-        const retryAfter = parseRetryAfter(headers.get('retry-after'));
-        pauseMs = retryAfter !== undefined ? retryAfter * 1000 : Math.min(MAX_PAUSE_MS, pauseMs ? pauseMs * 2 : FIRST_PAUSE_MS);
+        const retryAfter = parseRetryAfter(headers.get('retry-after'), wallNow());
+        if (retryAfter !== undefined) pauseMs = retryAfter * 1000;
+        else if (said.resetMs !== undefined) pauseMs = said.resetMs;
+        else pauseMs = Math.min(MAX_PAUSE_MS, pauseMs ? pauseMs * 2 : FIRST_PAUSE_MS);
         pause(pauseMs);
         return;
       }
       pauseMs = 0;
-      const remaining = headers.get('ratelimit-remaining') ?? headers.get('x-ratelimit-remaining');
-      if (remaining !== null && remaining.trim() === '0') pause(gcra.intervalMs);
+      // The last request of the window was spent: none until it resets (unknown: one token's interval).
+      if (said.remaining === 0) pause(said.resetMs ?? gcra?.intervalMs ?? FIRST_PAUSE_MS);
     },
   };
 }
