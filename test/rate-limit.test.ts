@@ -128,6 +128,25 @@ describe('the pacer (fake timers)', () => {
     expect((err as Error).message).toMatch(/rate limit budget unavailable \(the shared rate-limit store cannot be reached\); nothing was sent/);
   });
 
+  it('logs a store outage once, not once per refused call, and again for the next outage', async () => {
+    let up = false;
+    const flaky: BucketStore = {
+      shared: true,
+      reserve: () => (up ? Promise.resolve({ reserved: true, waitMs: 0 }) : Promise.reject(new Error('connection refused'))),
+      pause: () => Promise.resolve(),
+    };
+    const warned: string[] = [];
+    const log = { warn: (_: object, msg: string) => warned.push(msg) };
+    const pacer = createPacer(connection({ requests: 1, perSeconds: 1, burst: 1 }), { store: flaky, log })!;
+    for (let i = 0; i < 3; i++) await expect(pacer.take(1000)).rejects.toBeInstanceOf(RateLimitRefusal);
+    expect(warned).toEqual(['the shared rate-limit store cannot be reached: failing closed']);
+    up = true;
+    await pacer.take(1000);
+    up = false;
+    await expect(pacer.take(1000)).rejects.toBeInstanceOf(RateLimitRefusal);
+    expect(warned).toHaveLength(2);
+  });
+
   it('is off with `rateLimit: false`, signals only without a budget, and Atlas defaults to its documented bucket (500, 250 per 60 s)', () => {
     expect(createPacer(connection(false), { store: createMemoryBucketStore() })).toBeUndefined();
     const config = resolveConfig({

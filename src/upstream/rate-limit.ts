@@ -167,6 +167,8 @@ export function createPacer(config: ConnectionConfig, options: PacerOptions): Pa
     throw new RateLimitRefusal(config.name, why, waitMs === undefined ? undefined : Math.max(1, Math.ceil(waitMs / 1000)));
   };
 
+  // Whether the last reservation found the store unreachable (its outage is logged once).
+  let storeDown = false;
   return {
     async take(maxWaitMs, signal) {
       const started = now();
@@ -190,9 +192,13 @@ export function createPacer(config: ConnectionConfig, options: PacerOptions): Pa
         try {
           r = await options.store.reserve(scope, gcra, left);
         } catch (err) {
-          options.log?.warn({ provider: config.name, err: (err as Error).message }, 'the shared rate-limit store cannot be reached: failing closed');
+          // Once per outage, not once per refused call: an outage must not flood the log.
+          if (!storeDown)
+            options.log?.warn({ provider: config.name, err: (err as Error).message }, 'the shared rate-limit store cannot be reached: failing closed');
+          storeDown = true;
           return refuse('rate limit budget unavailable (the shared rate-limit store cannot be reached)');
         }
+        storeDown = false;
         if (!r.reserved) refuse(`${BUDGET_EXHAUSTED} (next token in ${Math.ceil(r.waitMs)} ms, after the call's deadline)`, r.waitMs);
         if (r.waitMs > 0 && !(await sleep(r.waitMs, signal)))
           throw new RateLimitRefusal(config.name, `${BUDGET_EXHAUSTED} (the call ended while waiting for a token)`);
