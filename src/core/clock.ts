@@ -17,16 +17,16 @@ export const realClock: Clock = {
 };
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal, clock: Clock = realClock): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
+export function sleep(ms: number, signal?: AbortSignal, clock: Clock = realClock): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
       clock.clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       resolve(ok);
     };
     const onAbort = () => done(false);
     const timer = clock.setTimeout(() => done(true), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

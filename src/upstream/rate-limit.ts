@@ -25,6 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ConnectionConfig } from '../config/schema.ts';
+import { sleep } from '../core/clock.ts';
 import { GatewayError, parseRetryAfter } from '../core/errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { readRateLimitHeaders, type RateLimitSignal } from './rate-limit-headers.ts';
@@ -224,19 +225,4 @@ export function createPacer(config: ConnectionConfig, options: PacerOptions): Pa
       if (said.remaining === 0) pause(said.resetMs ?? gcra?.intervalMs ?? FIRST_PAUSE_MS);
     },
   };
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      resolve(ok);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
