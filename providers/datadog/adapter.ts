@@ -40,7 +40,6 @@ export const datadogAdapter = httpAdapter<Omit<DatadogConfig, 'baseUrl'>>(
       items: 'body.errors',
       message: 'error.detail ?? error.title ?? error.message ?? error | string',
       code: 'error.code',
-      retryAfter: 'headers.x-ratelimit-reset | number',
     },
     secretBodyFields: ['attributes.key', 'data.attributes.key'],
     patch: { name: { minLength: 1 } },

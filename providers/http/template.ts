@@ -40,11 +40,6 @@ export const FILTERS: Record<string, (v: unknown) => unknown> = {
   /** `[{key, value}]` as an object map. */
   object: (v) => (Array.isArray(v) ? Object.fromEntries(v.filter(isRecord).map((e) => [String(e.key), e.value ?? null])) : v),
   first: (v) => (Array.isArray(v) ? v[0] : v),
-  /** Seconds from now until a date (unix seconds or ISO), at least 0: `X-RateLimit-Reset` epochs. Reads the clock. */
-  secondsUntil: (v) => {
-    const d = toDateValue(typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
-    return d === undefined ? undefined : Math.max(0, Math.ceil((d.getTime() - Date.now()) / 1000));
-  },
   /** A number from a numeric string (header values). */
   number: (v) => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v),
   /** Whether the value is present (not undefined or null). */

@@ -36,8 +36,6 @@ export const sendgridAdapter = httpAdapter<Omit<SendGridConfig, 'baseUrl'>>(
       message: 'error.message',
       field: 'error.field',
       traceId: 'body.id',
-      // SendGrid sends no Retry-After; X-RateLimit-Reset is the epoch second the limit resets.
-      retryAfter: 'headers.x-ratelimit-reset | secondsUntil',
     },
     patch: { name: { minLength: 1 }, roles: { minItems: 1, minLength: 1 } },
     // vendor-facts-2 §3: X-RateLimit-Limit, -Remaining and -Reset (a Unix time) on answers.

@@ -115,7 +115,7 @@ export async function call(ctx: OperationContext, connection: Connection, provid
     throw badResponseError(provider, id, res.status, 'a redirect, which keygate never follows');
   }
   const vendor = res.tokenEndpoint ? tokenEndpointError(res) : connection.adapter.mapError(res, connection.settings);
-  const error = upstreamError(provider, id, res, vendor, secrets);
+  const error = upstreamError(provider, id, res, vendor, secrets, connection.adapter.rateLimitHeaders);
   ctx.log.warn(
     {
       provider,

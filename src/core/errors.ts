@@ -6,7 +6,8 @@
  * Anything thrown that is not a GatewayError is a bug, and yoga masks it as "Unexpected error.".
  */
 import { GraphQLError } from 'graphql';
-import type { ErrorCode, UpstreamResponse, VendorError } from '../../providers/types.ts';
+import type { ErrorCode, RateLimitHeaders, UpstreamResponse, VendorError } from '../../providers/types.ts';
+import { readRateLimitHeaders } from '../upstream/rate-limit-headers.ts';
 import { redactText } from './redact.ts';
 
 export type { ErrorCode };
@@ -101,8 +102,19 @@ function summarizeText(text: string): string | undefined {
   return plain.length > 200 ? `${plain.slice(0, 200)}…` : plain;
 }
 
-/** Builds the error for a vendor's non-2xx answer: the body first, the status second. */
-export function upstreamError(provider: string, keyId: string, res: UpstreamResponse, vendor: VendorError, secrets: readonly string[]): GatewayError {
+/**
+ * Builds the error for a vendor's non-2xx answer: the body first, the status second. A 429's
+ * `retryAfter` is its `Retry-After`, else the vendor's own, else the reset its declared rate-limit
+ * headers state (SendGrid and Datadog send no Retry-After).
+ */
+export function upstreamError(
+  provider: string,
+  keyId: string,
+  res: UpstreamResponse,
+  vendor: VendorError,
+  secrets: readonly string[],
+  rateLimitHeaders?: RateLimitHeaders,
+): GatewayError {
   const code = vendor.code ?? codeForStatus(res.status);
   // A vendor may echo what it was sent; no credential may ride back to the client in its words.
   const said = vendor.message ?? (res.json === undefined ? summarizeText(res.text) : undefined);
@@ -116,7 +128,8 @@ export function upstreamError(provider: string, keyId: string, res: UpstreamResp
       fields: vendor.fields.map((f) => ({ field: redactText(f.field, secrets), description: redactText(f.description, secrets) })),
     }),
   };
-  const retryAfter = parseRetryAfter(res.headers.get('retry-after')) ?? vendor.retryAfter;
+  const resetMs = res.status === 429 && rateLimitHeaders ? readRateLimitHeaders(rateLimitHeaders, res.headers, Date.now()).resetMs : undefined;
+  const retryAfter = parseRetryAfter(res.headers.get('retry-after')) ?? vendor.retryAfter ?? (resetMs === undefined ? undefined : Math.ceil(resetMs / 1000));
   if (retryAfter !== undefined) upstream.retryAfter = retryAfter;
   const detail = message ? `: ${vendor.vendorCode ? `${vendor.vendorCode} ` : ''}${message}` : ', with an empty body';
   return new GatewayError(`${provider}: key "${keyId}": the vendor ${WHAT[code]} (HTTP ${res.status})${detail}`, {
